@@ -1,0 +1,552 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// ChatConfig describes the chat workload: People spread over Rooms, the
+// first Senders members of each room sending.
+type ChatConfig struct {
+	People   int
+	Rooms    int
+	Senders  int     // per room
+	Rate     float64 // messages/s per sender; 0 = flat out
+	Window   int     // max messages per sender not yet echoed back to it
+	Duration time.Duration
+	Messages int // per sender; 0 = no cap
+	Capacity int // capacity field of the create-room form
+
+	ConnectConcurrency int
+	Settle             time.Duration // pause between connecting and sending
+	Drain              time.Duration // max wait for deliveries after sending
+	Verbose            bool
+}
+
+// chatRoom is one room of the workload.
+type chatRoom struct {
+	index   int
+	id      int64
+	created bool
+	members []*member
+	senders []*member
+	slotOf  map[int64]int // sender person index -> index into senders
+}
+
+// member is one person connected to a room. The fields below "reader owned"
+// are written only by the member's reader goroutine and read by the main
+// goroutine only after that goroutine has exited.
+type member struct {
+	p     *person
+	room  *chatRoom
+	conn  *websocket.Conn
+	alive bool // connected when sending began (set before senders start)
+
+	// Sender side; window is nil for non-senders.
+	window chan struct{}
+	sent   atomic.Int64
+
+	// reader owned
+	hist      Histogram
+	perSender []seqTrack // indexed like room.senders
+	dups      int64
+	reordered int64
+	stray     int64
+	lastAt    int64 // unix nanos of the last unique delivery
+	endReason string
+
+	exited chan struct{} // closed when the reader goroutine returns
+}
+
+// seqTrack follows one sender as seen by one receiver.
+type seqTrack struct {
+	seen   []uint64 // bitset over seq
+	maxSeq int64
+	unique int64
+}
+
+// observe records seq and reports whether it was new and whether it arrived
+// after a higher seq from the same sender.
+func (t *seqTrack) observe(seq int64) (isNew, reordered bool) {
+	w := int(seq >> 6)
+	if w >= len(t.seen) {
+		t.seen = append(t.seen, make([]uint64, w-len(t.seen)+1+len(t.seen))...)
+	}
+	bit := uint64(1) << (seq & 63)
+	if t.seen[w]&bit != 0 {
+		return false, false
+	}
+	t.seen[w] |= bit
+	t.unique++
+	if seq < t.maxSeq {
+		return true, true
+	}
+	t.maxSeq = seq
+	return true, false
+}
+
+// chatRun holds the state shared by the goroutines of one chat run.
+type chatRun struct {
+	cfg       ChatConfig
+	srv       *server
+	runID     int64
+	delivered atomic.Int64 // unique deliveries so far, for the drain wait
+	closing   atomic.Bool  // set when the tool itself closes the sockets
+}
+
+// RunChat runs the chat workload against srv and returns its result. Errors
+// in setup that leave nothing to measure are returned in Result.Error.
+func RunChat(ctx context.Context, srv *server, cfg ChatConfig) *Result {
+	res := &Result{Target: srv.name, Addr: srv.addr, Mode: "chat"}
+	res.RSS.PID, res.RSS.Source = srv.pid, srv.rssSource
+	cr := &ChatResult{
+		Rooms: cfg.Rooms, People: cfg.People, SendersPerRoom: cfg.Senders,
+		RatePerSender: cfg.Rate, Window: cfg.Window,
+	}
+	res.Chat = cr
+	run := &chatRun{cfg: cfg, srv: srv, runID: rand.Int64N(1 << 40)}
+	res.RSS.Before = sampleRSS(srv, &res.RSS)
+
+	rooms, err := run.setup(ctx, res)
+	defer run.teardown(rooms)
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	res.RSS.Ready = sampleRSS(srv, &res.RSS)
+
+	var senders []*member
+	for _, r := range rooms {
+		for _, m := range r.members {
+			if m.alive {
+				cr.Members++
+			}
+		}
+		for _, s := range r.senders {
+			if s.alive {
+				senders = append(senders, s)
+			}
+		}
+	}
+	cr.Senders = len(senders)
+	if len(senders) == 0 {
+		res.Error = "no sender is connected"
+		return res
+	}
+
+	start := time.Now()
+	run.send(ctx, senders)
+	sendEnd := time.Now()
+	run.drain(ctx, rooms)
+	res.RSS.End = sampleRSS(srv, &res.RSS)
+
+	run.closeAll(rooms)
+	run.collect(rooms, res, start, sendEnd)
+	return res
+}
+
+// plan splits People over Rooms as evenly as possible.
+func (run *chatRun) plan() []*chatRoom {
+	cfg := run.cfg
+	rooms := make([]*chatRoom, cfg.Rooms)
+	idx := 0
+	for i := range rooms {
+		size := cfg.People / cfg.Rooms
+		if i < cfg.People%cfg.Rooms {
+			size++
+		}
+		r := &chatRoom{index: i, slotOf: make(map[int64]int)}
+		for j := 0; j < size; j++ {
+			m := &member{p: newPerson(run.srv, idx), room: r, exited: make(chan struct{})}
+			idx++
+			r.members = append(r.members, m)
+			if j < cfg.Senders {
+				m.window = make(chan struct{}, cfg.Window)
+				r.slotOf[int64(m.p.idx)] = len(r.senders)
+				r.senders = append(r.senders, m)
+			}
+		}
+		rooms[i] = r
+	}
+	return rooms
+}
+
+// setup creates the rooms, then has every person start a session, enter
+// their room and open its socket, a bounded number at a time so that the
+// connect figures measure the server rather than a SYN flood.
+func (run *chatRun) setup(ctx context.Context, res *Result) ([]*chatRoom, error) {
+	rooms := run.plan()
+	failures := tally{}
+	var mu sync.Mutex
+	fail := func(reason string) {
+		mu.Lock()
+		failures.add(reason)
+		mu.Unlock()
+	}
+	var connect Histogram
+
+	// Rooms first: the first member of each room creates it.
+	err := forEachBounded(ctx, len(rooms), run.cfg.ConnectConcurrency, func(i int) {
+		r := rooms[i]
+		creator := r.members[0].p
+		if err := creator.startSession(ctx); err != nil {
+			fail("session: " + shortErr(err))
+			return
+		}
+		title := fmt.Sprintf("lg %d room %d", run.runID, i)
+		id, err := creator.createRoom(ctx, title, run.cfg.Capacity)
+		if err != nil {
+			fail("create room: " + shortErr(err))
+			return
+		}
+		r.id, r.created = id, true
+	})
+	if err != nil {
+		return rooms, err
+	}
+	for _, r := range rooms {
+		if !r.created {
+			res.setFailures(failures)
+			return rooms, fmt.Errorf("could not create room %d: %s", r.index, topReasons(failures))
+		}
+	}
+
+	var all []*member
+	for _, r := range rooms {
+		all = append(all, r.members...)
+	}
+	err = forEachBounded(ctx, len(all), run.cfg.ConnectConcurrency, func(i int) {
+		m := all[i]
+		if m != m.room.members[0] { // creators already have a session
+			if err := m.p.startSession(ctx); err != nil {
+				fail("session: " + shortErr(err))
+				return
+			}
+		}
+		if err := m.p.enterRoom(ctx, m.room.id); err != nil {
+			fail("enter: " + shortErr(err))
+			return
+		}
+		t0 := time.Now()
+		conn, err := m.p.dialRoom(ctx, m.room.id)
+		if err != nil {
+			fail("ws: " + shortErr(err))
+			return
+		}
+		d := time.Since(t0)
+		mu.Lock()
+		connect.RecordDuration(d)
+		mu.Unlock()
+		m.conn = conn
+		m.perSender = make([]seqTrack, len(m.room.senders))
+		go run.read(m)
+	})
+	if err != nil {
+		return rooms, err
+	}
+
+	// A server refusing a socket (room full, rate limited) accepts the
+	// handshake and then closes with a 4xxx code; the settle pause lets
+	// those closes arrive before membership is fixed.
+	sleepCtx(ctx, run.cfg.Settle)
+	connected := 0
+	for _, m := range all {
+		if m.conn == nil {
+			continue
+		}
+		select {
+		case <-m.exited:
+			fail("ws closed: " + m.endReason)
+		default:
+			m.alive = true
+			connected++
+		}
+	}
+	res.Connect = summarize(&connect)
+	res.setFailures(failures)
+	if run.cfg.Verbose {
+		fmt.Fprintf(os.Stderr, "loadgen: %s: %d/%d connected\n", run.srv.name, connected, len(all))
+	}
+	if connected == 0 {
+		return rooms, errors.New("no member connected: " + topReasons(failures))
+	}
+	return rooms, ctx.Err()
+}
+
+// read is a member's reader goroutine: it scans every frame for this run's
+// messages and keeps the per-sender bookkeeping.
+func (run *chatRun) read(m *member) {
+	defer close(m.exited)
+	m.conn.SetReadLimit(16 << 20)
+	var buf bytes.Buffer
+	handle := func(_ int64, text []byte) {
+		lt, ok := parseLoadText(text)
+		if !ok || lt.run != run.runID {
+			return
+		}
+		now := time.Now().UnixNano()
+		slot, ok := m.room.slotOf[lt.sender]
+		if !ok {
+			m.stray++
+			return
+		}
+		isNew, reordered := m.perSender[slot].observe(lt.seq)
+		if !isNew {
+			m.dups++
+			return
+		}
+		if reordered {
+			m.reordered++
+		}
+		m.hist.Record(now - lt.sentAt)
+		m.lastAt = now
+		run.delivered.Add(1)
+		// The echo of our own message frees a slot in the send window.
+		if m.window != nil && lt.sender == int64(m.p.idx) {
+			select {
+			case <-m.window:
+			default:
+			}
+		}
+	}
+	for {
+		_, r, err := m.conn.NextReader()
+		if err != nil {
+			if !run.closing.Load() {
+				m.endReason = closeReason(err)
+			}
+			return
+		}
+		buf.Reset()
+		if _, err := buf.ReadFrom(r); err != nil {
+			if !run.closing.Load() {
+				m.endReason = closeReason(err)
+			}
+			return
+		}
+		ScanMessages(buf.Bytes(), handle)
+	}
+}
+
+// send runs every sender until the duration or message cap is reached.
+func (run *chatRun) send(ctx context.Context, senders []*member) {
+	cfg := run.cfg
+	stop := make(chan struct{})
+	var timer *time.Timer
+	if cfg.Duration > 0 {
+		timer = time.AfterFunc(cfg.Duration, func() { close(stop) })
+	}
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i, s := range senders {
+		// Spread paced senders over one interval so they do not all fire
+		// in the same instant every tick.
+		var offset, interval time.Duration
+		if cfg.Rate > 0 {
+			interval = time.Duration(float64(time.Second) / cfg.Rate)
+			offset = interval * time.Duration(i) / time.Duration(len(senders))
+		}
+		wg.Go(func() { run.sendLoop(ctx, s, stop, start.Add(offset), interval) })
+	}
+	wg.Wait()
+	if timer != nil {
+		timer.Stop()
+	}
+}
+
+func (run *chatRun) sendLoop(ctx context.Context, s *member, stop <-chan struct{}, first time.Time, interval time.Duration) {
+	var text, frame []byte
+	var pace *time.Timer
+	for seq := int64(1); run.cfg.Messages == 0 || seq <= int64(run.cfg.Messages); seq++ {
+		if interval > 0 {
+			if wait := time.Until(first.Add(interval * time.Duration(seq-1))); wait > 0 {
+				if pace == nil {
+					pace = time.NewTimer(wait)
+				} else {
+					pace.Reset(wait)
+				}
+				select {
+				case <-pace.C:
+				case <-stop:
+					return
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+		select {
+		case s.window <- struct{}{}:
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		}
+		select { // the window may have opened just as time ran out
+		case <-stop:
+			return
+		default:
+		}
+		text = appendLoadText(text[:0], loadText{run: run.runID, sender: int64(s.p.idx), seq: seq, sentAt: time.Now().UnixNano()})
+		frame = appendSayFrame(frame[:0], text)
+		if err := s.conn.WriteMessage(websocket.TextMessage, frame); err != nil {
+			return
+		}
+		s.sent.Store(seq)
+	}
+}
+
+// drain waits for outstanding deliveries, up to cfg.Drain.
+func (run *chatRun) drain(ctx context.Context, rooms []*chatRoom) {
+	var expected int64
+	for _, r := range rooms {
+		n := int64(0)
+		for _, m := range r.members {
+			if m.alive {
+				n++
+			}
+		}
+		for _, s := range r.senders {
+			expected += s.sent.Load() * n
+		}
+	}
+	deadline := time.Now().Add(run.cfg.Drain)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for run.delivered.Load() < expected && time.Now().Before(deadline) {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// closeAll says goodbye properly on every socket and waits for the readers.
+func (run *chatRun) closeAll(rooms []*chatRoom) {
+	run.closing.Store(true)
+	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+	var wg sync.WaitGroup
+	for _, r := range rooms {
+		for _, m := range r.members {
+			if m.conn == nil {
+				continue
+			}
+			wg.Go(func() {
+				_ = m.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+				// Give the server a moment to answer the close, then cut.
+				select {
+				case <-m.exited:
+				case <-time.After(time.Second):
+				}
+				m.conn.Close()
+				<-m.exited
+			})
+		}
+	}
+	wg.Wait()
+}
+
+// teardown closes anything setup left open when the run ended early.
+func (run *chatRun) teardown(rooms []*chatRoom) {
+	run.closing.Store(true)
+	for _, r := range rooms {
+		for _, m := range r.members {
+			if m.conn != nil {
+				m.conn.Close()
+				<-m.exited
+			}
+		}
+	}
+	run.srv.close()
+}
+
+// collect turns the members' bookkeeping into the result.
+func (run *chatRun) collect(rooms []*chatRoom, res *Result, start, sendEnd time.Time) {
+	cr := res.Chat
+	var lat Histogram
+	var last int64
+	disconnects := tally{}
+	for _, r := range rooms {
+		for _, s := range r.senders {
+			if s.alive {
+				cr.Sent += s.sent.Load()
+			}
+		}
+		for _, m := range r.members {
+			if !m.alive {
+				continue
+			}
+			lat.Merge(&m.hist)
+			cr.Duplicated += m.dups
+			cr.Reordered += m.reordered
+			cr.Stray += m.stray
+			last = max(last, m.lastAt)
+			for slot, s := range r.senders {
+				sent := s.sent.Load()
+				got := m.perSender[slot].unique
+				cr.Expected += sent
+				cr.Deliveries += got
+				cr.Lost += max(0, sent-got)
+			}
+			if m.endReason != "" {
+				disconnects.add(m.endReason)
+			}
+		}
+	}
+	for _, n := range disconnects {
+		cr.Disconnects += n
+	}
+	if len(disconnects) > 0 {
+		cr.DisconnectReasons = disconnects
+	}
+	cr.Latency = summarize(&lat)
+	cr.SendSeconds = sendEnd.Sub(start).Seconds()
+	elapsed := sendEnd.Sub(start)
+	if last > 0 {
+		elapsed = time.Unix(0, last).Sub(start)
+	}
+	cr.ElapsedSeconds = elapsed.Seconds()
+	if elapsed > 0 {
+		cr.DeliveriesPerSec = float64(cr.Deliveries) / elapsed.Seconds()
+		cr.SentPerSec = float64(cr.Sent) / elapsed.Seconds()
+	}
+}
+
+// forEachBounded runs fn(0..n-1) with at most limit running at once and
+// stops starting new ones once ctx is done.
+func forEachBounded(ctx context.Context, n, limit int, fn func(i int)) error {
+	sem := make(chan struct{}, max(1, limit))
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return ctx.Err()
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			fn(i)
+		})
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}

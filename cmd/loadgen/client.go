@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// sessionCookie is the product's session cookie.
+const sessionCookie = "gifchat_session"
+
+// server describes where a workload is sent: the product or the baseline.
+type server struct {
+	name      string // "product" or "baseline", used in reports
+	addr      string // host:port, already checked to be loopback
+	pid       int    // process to read RSS from, 0 for none
+	rssSource string // what the RSS figure covers, for the report
+	base      *url.URL
+	origin    string // the Origin header a browser on this site sends
+	transport *http.Transport
+}
+
+func newServer(name, addr string, pid int, rssSource string) *server {
+	return &server{
+		name:      name,
+		addr:      addr,
+		pid:       pid,
+		rssSource: rssSource,
+		base:      &url.URL{Scheme: "http", Host: addr},
+		origin:    "http://" + addr,
+		transport: &http.Transport{
+			DialContext: loopbackDial,
+			// Setup fires hundreds of small requests at once; keeping idle
+			// connections around avoids a fresh TCP handshake for each.
+			MaxIdleConns:        1024,
+			MaxIdleConnsPerHost: 1024,
+			IdleConnTimeout:     30 * time.Second,
+			DisableCompression:  true,
+		},
+	}
+}
+
+func (s *server) close() { s.transport.CloseIdleConnections() }
+
+// person is one simulated user: its own cookie jar and therefore its own
+// session, exactly like a separate browser.
+type person struct {
+	idx    int
+	srv    *server
+	jar    http.CookieJar
+	client *http.Client
+}
+
+func newPerson(srv *server, idx int) *person {
+	jar, _ := cookiejar.New(nil) // never fails with nil options
+	return &person{
+		idx: idx,
+		srv: srv,
+		jar: jar,
+		client: &http.Client{
+			Transport: srv.transport,
+			Jar:       jar,
+			// Following redirects is what a browser does for GETs; the
+			// dialer still refuses anything off loopback.
+			CheckRedirect: func(req *http.Request, via []*http.Request) error {
+				if len(via) >= 5 {
+					return errors.New("too many redirects")
+				}
+				return nil
+			},
+		},
+	}
+}
+
+func (p *person) url(path string) string { return p.srv.base.JoinPath(path).String() }
+
+// get performs a GET, drains the body and checks for a 200.
+func (p *person) get(ctx context.Context, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url(path), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body) // lets the connection be reused
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", path, resp.Status)
+	}
+	return nil
+}
+
+// startSession fetches the home page, which is what issues the session cookie.
+func (p *person) startSession(ctx context.Context) error {
+	if err := p.get(ctx, "/"); err != nil {
+		return err
+	}
+	for _, c := range p.jar.Cookies(p.srv.base) {
+		if c.Name == sessionCookie {
+			return nil
+		}
+	}
+	return fmt.Errorf("GET /: no %s cookie set", sessionCookie)
+}
+
+// createRoom posts the create-room form and returns the new room's id, taken
+// from the 303's Location. The redirect is deliberately not followed: the
+// Location is the answer.
+func (p *person) createRoom(ctx context.Context, title string, capacity int) (int64, error) {
+	form := url.Values{"title": {title}, "capacity": {strconv.Itoa(capacity)}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url("/rooms"), strings.NewReader(form.Encode()))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", p.srv.origin)
+	noFollow := *p.client
+	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := noFollow.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode != http.StatusSeeOther {
+		return 0, fmt.Errorf("POST /rooms: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	loc, err := resp.Location()
+	if err != nil {
+		return 0, fmt.Errorf("POST /rooms: %w", err)
+	}
+	id, ok := roomIDFromPath(loc.Path)
+	if !ok {
+		return 0, fmt.Errorf("POST /rooms: unexpected Location %q", loc)
+	}
+	return id, nil
+}
+
+// roomIDFromPath extracts N from "/rooms/N".
+func roomIDFromPath(path string) (int64, bool) {
+	rest, ok := strings.CutPrefix(path, "/rooms/")
+	if !ok {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(strings.TrimSuffix(rest, "/"), 10, 64)
+	return id, err == nil && id >= 0
+}
+
+// enterRoom loads the room page, which is how a person enters a room.
+func (p *person) enterRoom(ctx context.Context, room int64) error {
+	return p.get(ctx, "/rooms/"+strconv.FormatInt(room, 10))
+}
+
+// dialRoom opens the room's WebSocket with the person's session cookie and
+// the site's Origin, as the browser would.
+func (p *person) dialRoom(ctx context.Context, room int64) (*websocket.Conn, error) {
+	d := websocket.Dialer{
+		NetDialContext:   loopbackDial,
+		HandshakeTimeout: 10 * time.Second,
+		Jar:              p.jar,
+		ReadBufferSize:   16 << 10,
+		WriteBufferSize:  4 << 10,
+	}
+	u := url.URL{Scheme: "ws", Host: p.srv.addr, Path: "/rooms/" + strconv.FormatInt(room, 10) + "/ws"}
+	h := http.Header{"Origin": {p.srv.origin}}
+	conn, resp, err := d.DialContext(ctx, u.String(), h)
+	if err != nil {
+		if resp != nil {
+			return nil, fmt.Errorf("ws handshake: %s", resp.Status)
+		}
+		return nil, err
+	}
+	return conn, nil
+}
+
+// openLobby starts the lobby's server-sent event stream. The caller reads and
+// closes the body; cancelling ctx ends the stream.
+func (p *person) openLobby(ctx context.Context) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url("/rooms/events"), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("GET /rooms/events: %s", resp.Status)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
+		resp.Body.Close()
+		return nil, fmt.Errorf("GET /rooms/events: Content-Type %q, want text/event-stream", ct)
+	}
+	return resp, nil
+}
+
+// closeReason describes why a WebSocket read ended, keeping the server's
+// close code and reason (e.g. "4003 room full") when there is one.
+func closeReason(err error) string {
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		if ce.Text != "" {
+			return strconv.Itoa(ce.Code) + " " + ce.Text
+		}
+		return strconv.Itoa(ce.Code)
+	}
+	return shortErr(err)
+}
+
+// shortErr trims an error to its last, most specific part so that failure
+// tallies group identical causes (addresses and ports would split them).
+func shortErr(err error) string {
+	s := err.Error()
+	if i := strings.LastIndex(s, ": "); i >= 0 && i+2 < len(s) {
+		s = s[i+2:]
+	}
+	return s
+}

@@ -1,0 +1,406 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// readSSE calls onEvent with the data of every server-sent event on r (the
+// "data:" lines joined by newlines) until r ends. Lines can be long (a lobby
+// snapshot is one event), hence the large scanner buffer.
+func readSSE(r io.Reader, onEvent func(data []byte)) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	var data []byte
+	have := false
+	for sc.Scan() {
+		line := sc.Bytes()
+		if len(line) == 0 {
+			if have {
+				onEvent(data)
+			}
+			data, have = data[:0], false
+			continue
+		}
+		if v, ok := bytes.CutPrefix(line, []byte("data:")); ok {
+			v = bytes.TrimPrefix(v, []byte(" "))
+			if have {
+				data = append(data, '\n')
+			}
+			data = append(data, v...)
+			have = true
+		}
+		// event:, id:, retry: and ":" comments carry nothing we measure.
+	}
+	return sc.Err()
+}
+
+// subscriber is one lobby SSE stream.
+type subscriber struct {
+	p      *person
+	cancel context.CancelFunc
+	ready  chan struct{} // closed once the snapshot event has arrived
+	done   chan struct{} // closed when the stream ends
+
+	mu        sync.Mutex
+	snapshot  map[int64]bool
+	firstSeen map[int64]time.Time // rooms that appeared after the snapshot
+}
+
+// openSubscribers starts a session and a lobby stream for each of n people
+// and waits until each has its snapshot (or failed). The connect histogram
+// gets the time from request to snapshot.
+func openSubscribers(ctx context.Context, srv *server, n, concurrency int, connect *Histogram, failures tally) ([]*subscriber, error) {
+	subs := make([]*subscriber, n)
+	var mu sync.Mutex
+	err := forEachBounded(ctx, n, concurrency, func(i int) {
+		s := &subscriber{
+			p:         newPerson(srv, i),
+			ready:     make(chan struct{}),
+			done:      make(chan struct{}),
+			snapshot:  make(map[int64]bool),
+			firstSeen: make(map[int64]time.Time),
+		}
+		fail := func(reason string) {
+			mu.Lock()
+			failures.add(reason)
+			mu.Unlock()
+		}
+		if err := s.p.startSession(ctx); err != nil {
+			fail("session: " + shortErr(err))
+			return
+		}
+		sctx, cancel := context.WithCancel(ctx)
+		s.cancel = cancel
+		t0 := time.Now()
+		resp, err := s.p.openLobby(sctx)
+		if err != nil {
+			cancel()
+			fail("events: " + shortErr(err))
+			return
+		}
+		go s.read(resp.Body)
+		select {
+		case <-s.ready:
+			mu.Lock()
+			connect.RecordDuration(time.Since(t0))
+			mu.Unlock()
+			subs[i] = s
+		case <-s.done:
+			cancel()
+			fail("events: stream ended before the snapshot")
+		case <-time.After(10 * time.Second):
+			cancel()
+			fail("events: no snapshot within 10s")
+		}
+	})
+	var open []*subscriber
+	for _, s := range subs {
+		if s != nil {
+			open = append(open, s)
+		}
+	}
+	return open, err
+}
+
+func (s *subscriber) read(body io.ReadCloser) {
+	defer close(s.done)
+	defer body.Close()
+	first := true
+	_ = readSSE(body, func(data []byte) {
+		now := time.Now()
+		s.mu.Lock()
+		ScanRoomIDs(data, func(id int64) {
+			if first {
+				s.snapshot[id] = true
+			} else if _, ok := s.firstSeen[id]; !ok && !s.snapshot[id] {
+				s.firstSeen[id] = now
+			}
+		})
+		s.mu.Unlock()
+		if first {
+			first = false
+			close(s.ready)
+		}
+	})
+}
+
+func (s *subscriber) seen(id int64) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.firstSeen[id]
+	return t, ok
+}
+
+func closeSubscribers(subs []*subscriber) {
+	for _, s := range subs {
+		s.cancel()
+	}
+	for _, s := range subs {
+		<-s.done
+	}
+}
+
+// LobbyConfig describes the lobby fan-out workload.
+type LobbyConfig struct {
+	Subscribers        int
+	Creates            int           // rooms created one after another
+	Gap                time.Duration // pause between creations
+	Capacity           int
+	ConnectConcurrency int
+	Settle             time.Duration
+	Drain              time.Duration // max wait for every subscriber to see a room
+}
+
+// RunLobby opens cfg.Subscribers lobby streams, then creates rooms one at a
+// time and measures, for every subscriber, the time from the start of the
+// POST until the new room shows up on its stream.
+func RunLobby(ctx context.Context, srv *server, cfg LobbyConfig) *Result {
+	defer srv.close()
+	res := &Result{Target: srv.name, Addr: srv.addr, Mode: "lobby"}
+	res.RSS.PID, res.RSS.Source = srv.pid, srv.rssSource
+	lr := &LobbyResult{Subscribers: cfg.Subscribers, Creates: cfg.Creates}
+	res.Lobby = lr
+	res.RSS.Before = sampleRSS(srv, &res.RSS)
+
+	var connect Histogram
+	failures := tally{}
+	subs, err := openSubscribers(ctx, srv, cfg.Subscribers, cfg.ConnectConcurrency, &connect, failures)
+	defer closeSubscribers(subs)
+	res.Connect = summarize(&connect)
+	res.setFailures(failures)
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	if len(subs) == 0 {
+		res.Error = "no subscriber connected"
+		return res
+	}
+	sleepCtx(ctx, cfg.Settle)
+	res.RSS.Ready = sampleRSS(srv, &res.RSS)
+
+	var lat, create Histogram
+	for i := 0; i < cfg.Creates && ctx.Err() == nil; i++ {
+		if i > 0 {
+			sleepCtx(ctx, cfg.Gap)
+		}
+		// A fresh person per room, so a per-session limit on room creation
+		// cannot distort the figures.
+		creator := newPerson(srv, cfg.Subscribers+i)
+		if err := creator.startSession(ctx); err != nil {
+			res.Error = "creator session: " + err.Error()
+			break
+		}
+		t0 := time.Now()
+		id, err := creator.createRoom(ctx, fmt.Sprintf("lg lobby %d", i), cfg.Capacity)
+		if err != nil {
+			res.Error = err.Error()
+			break
+		}
+		create.RecordDuration(time.Since(t0))
+		lr.Expected += len(subs)
+
+		deadline := time.Now().Add(cfg.Drain)
+		pending := subs
+		for len(pending) > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+			next := pending[:0:0]
+			for _, s := range pending {
+				if at, ok := s.seen(id); ok {
+					lat.RecordDuration(at.Sub(t0))
+					lr.Seen++
+				} else {
+					next = append(next, s)
+				}
+			}
+			pending = next
+			if len(pending) > 0 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		lr.Missed += len(pending)
+	}
+	res.RSS.End = sampleRSS(srv, &res.RSS)
+	lr.Latency = summarize(&lat)
+	lr.CreateTime = summarize(&create)
+	return res
+}
+
+// IdleConfig describes the idle-connections workload.
+type IdleConfig struct {
+	Conns              int
+	Kind               string // "ws" (room sockets) or "sse" (lobby streams)
+	Capacity           int    // people per room for "ws"
+	ConnectConcurrency int
+	Settle             time.Duration
+}
+
+// RunIdle opens cfg.Conns connections that then do nothing, and reports how
+// much the server's RSS grew per connection. The "before" sample is taken
+// before any session exists, so the figure covers the session as well.
+func RunIdle(ctx context.Context, srv *server, cfg IdleConfig) *Result {
+	defer srv.close()
+	res := &Result{Target: srv.name, Addr: srv.addr, Mode: "idle"}
+	res.RSS.PID, res.RSS.Source = srv.pid, srv.rssSource
+	ir := &IdleResult{Kind: cfg.Kind, Requested: cfg.Conns}
+	res.Idle = ir
+	res.RSS.Before = sampleRSS(srv, &res.RSS)
+
+	var connect Histogram
+	failures := tally{}
+	var err error
+	switch cfg.Kind {
+	case "sse":
+		var subs []*subscriber
+		subs, err = openSubscribers(ctx, srv, cfg.Conns, cfg.ConnectConcurrency, &connect, failures)
+		defer closeSubscribers(subs)
+		sleepCtx(ctx, cfg.Settle)
+		for _, s := range subs {
+			select {
+			case <-s.done:
+			default:
+				ir.Open++
+			}
+		}
+	case "ws":
+		var conns []*idleConn
+		conns, ir.Rooms, err = openIdleSockets(ctx, srv, cfg, &connect, failures)
+		defer closeIdleSockets(conns)
+		sleepCtx(ctx, cfg.Settle)
+		for _, c := range conns {
+			select {
+			case <-c.done:
+				failures.add("ws closed: " + c.reason)
+			default:
+				ir.Open++
+			}
+		}
+	default:
+		err = fmt.Errorf("unknown idle kind %q", cfg.Kind)
+	}
+	res.RSS.Ready = sampleRSS(srv, &res.RSS)
+	res.RSS.End = res.RSS.Ready
+	res.Connect = summarize(&connect)
+	res.setFailures(failures)
+	if err != nil {
+		res.Error = err.Error()
+	}
+	if res.RSS.Before > 0 && res.RSS.Ready > 0 {
+		ir.RSSDeltaBytes = res.RSS.Ready - res.RSS.Before
+		if ir.Open > 0 {
+			ir.RSSPerConnBytes = float64(ir.RSSDeltaBytes) / float64(ir.Open)
+		}
+	}
+	return res
+}
+
+type idleConn struct {
+	conn   *websocket.Conn
+	done   chan struct{}
+	reason string // why the server ended it; valid once done is closed
+}
+
+// openIdleSockets fills rooms of cfg.Capacity people each with sockets that
+// only read (so pings and closes are still handled).
+func openIdleSockets(ctx context.Context, srv *server, cfg IdleConfig, connect *Histogram, failures tally) ([]*idleConn, int, error) {
+	perRoom := max(1, min(cfg.Capacity, cfg.Conns))
+	nRooms := (cfg.Conns + perRoom - 1) / perRoom
+	people := make([]*person, cfg.Conns)
+	for i := range people {
+		people[i] = newPerson(srv, i)
+	}
+	roomIDs := make([]int64, nRooms)
+	var mu sync.Mutex
+	fail := func(reason string) {
+		mu.Lock()
+		failures.add(reason)
+		mu.Unlock()
+	}
+	err := forEachBounded(ctx, nRooms, cfg.ConnectConcurrency, func(r int) {
+		creator := people[r*perRoom]
+		if err := creator.startSession(ctx); err != nil {
+			fail("session: " + shortErr(err))
+			return
+		}
+		id, err := creator.createRoom(ctx, fmt.Sprintf("lg idle %d", r), cfg.Capacity)
+		if err != nil {
+			fail("create room: " + shortErr(err))
+			return
+		}
+		roomIDs[r] = id
+	})
+	if err != nil {
+		return nil, nRooms, err
+	}
+	if len(failures) > 0 {
+		return nil, nRooms, errors.New("could not create rooms: " + topReasons(failures))
+	}
+
+	conns := make([]*idleConn, cfg.Conns)
+	err = forEachBounded(ctx, cfg.Conns, cfg.ConnectConcurrency, func(i int) {
+		p, room := people[i], roomIDs[i/perRoom]
+		if i%perRoom != 0 {
+			if err := p.startSession(ctx); err != nil {
+				fail("session: " + shortErr(err))
+				return
+			}
+		}
+		if err := p.enterRoom(ctx, room); err != nil {
+			fail("enter: " + shortErr(err))
+			return
+		}
+		t0 := time.Now()
+		conn, err := p.dialRoom(ctx, room)
+		if err != nil {
+			fail("ws: " + shortErr(err))
+			return
+		}
+		mu.Lock()
+		connect.RecordDuration(time.Since(t0))
+		mu.Unlock()
+		c := &idleConn{conn: conn, done: make(chan struct{})}
+		go func() {
+			defer close(c.done)
+			for {
+				if _, _, err := conn.NextReader(); err != nil {
+					c.reason = closeReason(err)
+					return
+				}
+			}
+		}()
+		conns[i] = c
+	})
+	var open []*idleConn
+	for _, c := range conns {
+		if c != nil {
+			open = append(open, c)
+		}
+	}
+	return open, nRooms, err
+}
+
+func closeIdleSockets(conns []*idleConn) {
+	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+	for _, c := range conns {
+		_ = c.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+	}
+	// One shared grace period for the server's close replies, not one each.
+	grace, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	for _, c := range conns {
+		select {
+		case <-c.done:
+		case <-grace.Done():
+		}
+		c.conn.Close()
+		<-c.done
+	}
+}

@@ -1,0 +1,268 @@
+// Command loadgen drives a gifchat server through its real protocol (session
+// cookie, room page, room WebSocket with htmx's JSON frames, lobby event
+// stream) and reports throughput, end-to-end latency, delivery correctness,
+// connect time and server memory. It carries its own bare broadcast server
+// as a baseline, so the same workload can show what the machine allows.
+//
+// It only ever connects to loopback addresses, and every run is bounded in
+// time. See README.md for the flags and examples.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"time"
+)
+
+// rssSelf marks RSS figures that are the load generator's own, as happens
+// with the in-process baseline.
+const rssSelf = "self"
+
+type options struct {
+	addr     string
+	target   string
+	baseline bool
+	mode     string
+	pid      string
+	jsonOut  string
+	timeout  time.Duration
+	verbose  bool
+
+	chat  ChatConfig
+	idle  IdleConfig
+	lobby LobbyConfig
+}
+
+func parseFlags(args []string, errOut io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	fs.Usage = func() {
+		fmt.Fprintf(errOut, "usage: loadgen [flags]\n\nDrives a gifchat server (loopback only) and reports throughput, latency, losses and memory.\n\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8005", "product `host:port` (loopback only)")
+	fs.StringVar(&o.target, "target", "product", "server to drive: product or baseline (the built-in bare broadcast server)")
+	fs.BoolVar(&o.baseline, "baseline", false, "run the workload against the built-in baseline first, then the product, and print the ratio")
+	fs.StringVar(&o.mode, "mode", "chat", "workload: chat, idle or lobby")
+	fs.StringVar(&o.pid, "pid", "", "product process id for RSS from /proc/PID/status, or \"auto\" to find the process listening on -addr")
+	fs.StringVar(&o.jsonOut, "json", "", "write the JSON report to `file` (\"-\" for stdout; the summary lines then go to stderr)")
+	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "hard limit for the whole invocation")
+	fs.BoolVar(&o.verbose, "v", false, "progress on stderr")
+
+	c := &o.chat
+	fs.IntVar(&c.People, "people", 20, "chat: number of people (each its own session)")
+	fs.IntVar(&c.Rooms, "rooms", 1, "chat: number of rooms the people are spread over")
+	fs.IntVar(&c.Senders, "senders", 1, "chat: senders per room")
+	fs.Float64Var(&c.Rate, "rate", 0, "chat: messages/s per sender; 0 = flat out, limited by -window")
+	fs.IntVar(&c.Window, "window", 64, "chat: max messages per sender sent but not yet echoed back to it")
+	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "chat: how long to send (0 = until -messages)")
+	fs.IntVar(&c.Messages, "messages", 0, "chat: stop each sender after this many messages (0 = no cap)")
+	capacity := fs.Int("capacity", 100, "capacity form field for rooms the tool creates (idle ws: people per room)")
+	concurrency := fs.Int("connect-concurrency", 32, "max connections being set up at once")
+	settle := fs.Duration("settle", time.Second, "pause after connecting, before measuring (lets refusals and join traffic arrive)")
+	drain := fs.Duration("drain", 5*time.Second, "max wait for outstanding deliveries (chat) or sightings (lobby)")
+
+	fs.IntVar(&o.idle.Conns, "idle", 1000, "idle: number of idle connections")
+	fs.StringVar(&o.idle.Kind, "idle-kind", "ws", "idle: ws (room sockets) or sse (lobby event streams)")
+	fs.IntVar(&o.lobby.Subscribers, "subscribers", 100, "lobby: number of lobby event stream subscribers")
+	fs.IntVar(&o.lobby.Creates, "creates", 10, "lobby: rooms to create, one after another")
+	fs.DurationVar(&o.lobby.Gap, "gap", 100*time.Millisecond, "lobby: pause between room creations")
+
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	c.Capacity, o.idle.Capacity, o.lobby.Capacity = *capacity, *capacity, *capacity
+	c.ConnectConcurrency, o.idle.ConnectConcurrency, o.lobby.ConnectConcurrency = *concurrency, *concurrency, *concurrency
+	c.Settle, o.idle.Settle, o.lobby.Settle = *settle, *settle, *settle
+	c.Drain, o.lobby.Drain = *drain, *drain
+	c.Verbose = o.verbose
+	return o, o.validate()
+}
+
+func (o *options) validate() error {
+	switch {
+	case o.target != "product" && o.target != "baseline":
+		return fmt.Errorf("-target must be product or baseline, not %q", o.target)
+	case o.baseline && o.target == "baseline":
+		return errors.New("-baseline already runs the baseline; use it with -target=product")
+	case o.timeout <= 0:
+		return errors.New("-timeout must be positive: every run must stop by itself")
+	case o.chat.Capacity < 1:
+		return errors.New("-capacity must be at least 1")
+	case o.chat.ConnectConcurrency < 1:
+		return errors.New("-connect-concurrency must be at least 1")
+	}
+	switch o.mode {
+	case "chat":
+		c := o.chat
+		switch {
+		case c.People < 1 || c.Rooms < 1 || c.Senders < 1:
+			return errors.New("-people, -rooms and -senders must be at least 1")
+		case c.Rooms > c.People:
+			return errors.New("-rooms cannot exceed -people")
+		case c.Window < 1:
+			return errors.New("-window must be at least 1")
+		case c.Rate < 0 || c.Duration < 0 || c.Messages < 0:
+			return errors.New("-rate, -duration and -messages cannot be negative")
+		case c.Duration == 0 && c.Messages == 0:
+			return errors.New("set -duration and/or -messages: the run must be bounded")
+		}
+	case "idle":
+		if o.idle.Conns < 1 {
+			return errors.New("-idle must be at least 1")
+		}
+		if o.idle.Kind != "ws" && o.idle.Kind != "sse" {
+			return fmt.Errorf("-idle-kind must be ws or sse, not %q", o.idle.Kind)
+		}
+	case "lobby":
+		if o.lobby.Subscribers < 1 || o.lobby.Creates < 1 {
+			return errors.New("-subscribers and -creates must be at least 1")
+		}
+	default:
+		return fmt.Errorf("-mode must be chat, idle or lobby, not %q", o.mode)
+	}
+	return nil
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the process exit, so tests can call it.
+func run(args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "loadgen:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+
+	summaryOut := stdout
+	if o.jsonOut == "-" {
+		summaryOut = stderr
+	}
+	if o.mode == "chat" {
+		if per := (o.chat.People + o.chat.Rooms - 1) / o.chat.Rooms; per > o.chat.Capacity {
+			fmt.Fprintf(stderr, "loadgen: warning: %d people per room exceeds -capacity %d; expect refusals\n", per, o.chat.Capacity)
+		}
+	}
+
+	report := &Report{Started: time.Now().UTC(), Args: args}
+	failed := false
+	runOne := func(srv *server) *Result {
+		if o.verbose {
+			fmt.Fprintf(stderr, "loadgen: %s %s at %s\n", o.mode, srv.name, srv.addr)
+		}
+		var res *Result
+		switch o.mode {
+		case "chat":
+			res = RunChat(ctx, srv, o.chat)
+		case "idle":
+			res = RunIdle(ctx, srv, o.idle)
+		case "lobby":
+			res = RunLobby(ctx, srv, o.lobby)
+		}
+		if res.Error != "" {
+			failed = true
+		}
+		report.Runs = append(report.Runs, res)
+		fmt.Fprintln(summaryOut, res.OneLine())
+		return res
+	}
+
+	var baseRes *Result
+	if o.baseline || o.target == "baseline" {
+		b, err := StartBaseline("127.0.0.1:0")
+		if err != nil {
+			fmt.Fprintln(stderr, "loadgen: baseline:", err)
+			return 1
+		}
+		baseRes = runOne(newServer("baseline", b.Addr(), os.Getpid(), rssSelf))
+		b.Close()
+	}
+	if o.target == "product" {
+		addr, err := checkLoopbackAddr(ctx, o.addr)
+		if err != nil {
+			fmt.Fprintln(stderr, "loadgen:", err)
+			return 2
+		}
+		pid, err := resolvePID(o.pid, addr)
+		if err != nil {
+			fmt.Fprintln(stderr, "loadgen:", err)
+			return 2
+		}
+		source := ""
+		if pid != 0 {
+			source = "pid"
+		}
+		prodRes := runOne(newServer("product", addr, pid, source))
+		if baseRes != nil && baseRes.Chat != nil && prodRes.Chat != nil && baseRes.Chat.DeliveriesPerSec > 0 {
+			ratio := prodRes.Chat.DeliveriesPerSec / baseRes.Chat.DeliveriesPerSec
+			report.Ratio = &ratio
+			fmt.Fprintf(summaryOut, "product/baseline deliveries/s: %.3f\n", ratio)
+		}
+	}
+
+	if o.jsonOut != "" {
+		if err := writeJSON(o.jsonOut, stdout, report); err != nil {
+			fmt.Fprintln(stderr, "loadgen:", err)
+			return 1
+		}
+	}
+	if failed {
+		return 1
+	}
+	return 0
+}
+
+func writeJSON(path string, stdout io.Writer, report *Report) error {
+	data, err := json.MarshalIndent(report, "", "  ")
+	if err != nil {
+		return err
+	}
+	data = append(data, '\n')
+	if path == "-" {
+		_, err = stdout.Write(data)
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
+}
+
+// resolvePID interprets the -pid flag.
+func resolvePID(flagValue, addr string) (int, error) {
+	switch flagValue {
+	case "":
+		return 0, nil
+	case "auto":
+		pid, err := listenerPID(addr)
+		if err != nil {
+			return 0, fmt.Errorf("-pid auto: %w", err)
+		}
+		return pid, nil
+	}
+	pid, err := strconv.Atoi(flagValue)
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("-pid: want a process id or \"auto\", not %q", flagValue)
+	}
+	if _, _, err := readRSS(pid); err != nil {
+		return 0, fmt.Errorf("-pid %d: %w", pid, err)
+	}
+	return pid, nil
+}

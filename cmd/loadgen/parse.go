@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bytes"
+	"html"
+	"math"
+	"strconv"
+)
+
+// The server sends HTML fragments, possibly several per WebSocket frame.
+// A full HTML parser would cost more CPU than the server under test spends
+// rendering, and the load generator shares the machine with it, so frames
+// are scanned for a few fixed markers instead.
+var (
+	dataIDMarker  = []byte(`data-id="`)
+	msgTextMarker = []byte(`class="msg-text"`)
+	pCloseMarker  = []byte(`</p>`)
+	roomIDMarker  = []byte(`id="room-`)
+)
+
+// ScanMessages calls fn for every chat message fragment in frame, in order,
+// with the message's server id and its text exactly as it appears in the
+// HTML (still escaped: see UnescapeText). It returns how many it found.
+//
+// A message is a `data-id="N"` attribute followed, before the next data-id,
+// by an element with class "msg-text" whose content runs to the next `</p>`.
+// Anything else (member lists, notices without msg-text, form resets, GIF
+// messages) is skipped. text aliases frame and is only valid during fn.
+func ScanMessages(frame []byte, fn func(id int64, text []byte)) int {
+	n := 0
+	for {
+		i := bytes.Index(frame, dataIDMarker)
+		if i < 0 {
+			return n
+		}
+		frame = frame[i+len(dataIDMarker):]
+		id, rest, ok := leadingInt(frame, '"')
+		if !ok {
+			continue
+		}
+		frame = rest
+		// Bound the search to this fragment so that an element carrying a
+		// data-id but no text never borrows the next message's text.
+		window := frame
+		if next := bytes.Index(frame, dataIDMarker); next >= 0 {
+			window = frame[:next]
+		}
+		j := bytes.Index(window, msgTextMarker)
+		if j < 0 {
+			continue
+		}
+		body := window[j+len(msgTextMarker):]
+		gt := bytes.IndexByte(body, '>') // end of the msg-text start tag
+		if gt < 0 {
+			continue
+		}
+		body = body[gt+1:]
+		k := bytes.Index(body, pCloseMarker)
+		if k < 0 {
+			continue
+		}
+		fn(id, body[:k])
+		n++
+		frame = body[k+len(pCloseMarker):]
+	}
+}
+
+// UnescapeText turns message text as found by ScanMessages back into what the
+// sender typed. The common case (no character references) does not allocate
+// beyond the string conversion.
+func UnescapeText(b []byte) string {
+	if bytes.IndexByte(b, '&') < 0 {
+		return string(b)
+	}
+	return html.UnescapeString(string(b))
+}
+
+// ScanRoomIDs calls fn with N for every `id="room-N"` in b. The lobby stream
+// renders each room as an element with such an id.
+func ScanRoomIDs(b []byte, fn func(id int64)) {
+	for {
+		i := bytes.Index(b, roomIDMarker)
+		if i < 0 {
+			return
+		}
+		b = b[i+len(roomIDMarker):]
+		id, rest, ok := leadingInt(b, '"')
+		if !ok {
+			continue
+		}
+		fn(id)
+		b = rest
+	}
+}
+
+// leadingInt parses the non-negative decimal number at the start of b, which
+// must be directly followed by term. It returns the rest of b after term.
+func leadingInt(b []byte, term byte) (int64, []byte, bool) {
+	var v int64
+	i := 0
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		if i >= 18 { // would overflow int64; no id of ours is that long
+			return 0, b, false
+		}
+		v = v*10 + int64(b[i]-'0')
+	}
+	if i == 0 || i >= len(b) || b[i] != term {
+		return 0, b, false
+	}
+	return v, b[i+1:], true
+}
+
+// loadText is the payload every generated message carries, so that any
+// receiver can work out who sent it, in which order, and when:
+//
+//	lg <run> <sender> <seq> <unix-nanos>
+//
+// run is random per invocation so messages left in a room by an earlier run
+// (or typed by a human) are never mistaken for this run's traffic.
+type loadText struct {
+	run    int64
+	sender int64 // global person index of the sender
+	seq    int64 // 1-based, per sender
+	sentAt int64 // unix nanoseconds
+}
+
+// appendLoadText appends the text form of t to dst.
+func appendLoadText(dst []byte, t loadText) []byte {
+	dst = append(dst, "lg "...)
+	dst = strconv.AppendInt(dst, t.run, 10)
+	dst = append(dst, ' ')
+	dst = strconv.AppendInt(dst, t.sender, 10)
+	dst = append(dst, ' ')
+	dst = strconv.AppendInt(dst, t.seq, 10)
+	dst = append(dst, ' ')
+	dst = strconv.AppendInt(dst, t.sentAt, 10)
+	return dst
+}
+
+// parseLoadText parses text produced by appendLoadText. Surrounding
+// whitespace is tolerated because templates often indent element content.
+func parseLoadText(b []byte) (loadText, bool) {
+	b = bytes.TrimSpace(b)
+	if !bytes.HasPrefix(b, []byte("lg ")) {
+		return loadText{}, false
+	}
+	b = b[3:]
+	var t loadText
+	var ok bool
+	fields := [...]*int64{&t.run, &t.sender, &t.seq}
+	for _, f := range fields {
+		if *f, b, ok = leadingInt(b, ' '); !ok {
+			return loadText{}, false
+		}
+	}
+	// The timestamp is the last field and runs to the end.
+	if len(b) == 0 || len(b) > 19 {
+		return loadText{}, false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return loadText{}, false
+		}
+		d := int64(c - '0')
+		if t.sentAt > (math.MaxInt64-d)/10 {
+			return loadText{}, false
+		}
+		t.sentAt = t.sentAt*10 + d
+	}
+	return t, true
+}
+
+// appendSayFrame appends the JSON frame htmx sends for the chat form:
+// {"action":"say","text":"...","headers":{"HX-Request":"true"}}.
+// text must not need JSON escaping (load texts never do), which lets the hot
+// send path skip encoding/json.
+func appendSayFrame(dst, text []byte) []byte {
+	dst = append(dst, `{"action":"say","text":"`...)
+	dst = append(dst, text...)
+	dst = append(dst, `","headers":{"HX-Request":"true"}}`...)
+	return dst
+}

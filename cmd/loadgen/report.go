@@ -1,0 +1,298 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Report is the JSON document written by -json: one Result per workload run
+// and, with -baseline, how the product compares.
+type Report struct {
+	Started time.Time `json:"started"`
+	Args    []string  `json:"args"`
+	Runs    []*Result `json:"runs"`
+	// Ratio is product/baseline for deliveries per second (chat mode with
+	// -baseline only).
+	Ratio *float64 `json:"ratio_product_over_baseline_deliveries_per_s,omitempty"`
+}
+
+// Result is the outcome of one workload against one server.
+type Result struct {
+	Target string `json:"target"` // "product" or "baseline"
+	Addr   string `json:"addr"`
+	Mode   string `json:"mode"` // "chat", "idle" or "lobby"
+	Error  string `json:"error,omitempty"`
+
+	Chat  *ChatResult  `json:"chat,omitempty"`
+	Idle  *IdleResult  `json:"idle,omitempty"`
+	Lobby *LobbyResult `json:"lobby,omitempty"`
+
+	Connect         Summary        `json:"connect"`
+	ConnectFailures int            `json:"connect_failures"`
+	FailureReasons  map[string]int `json:"connect_failure_reasons,omitempty"`
+
+	RSS RSS `json:"rss"`
+}
+
+// ChatResult holds the figures of the chat workload.
+type ChatResult struct {
+	Rooms          int     `json:"rooms"`
+	People         int     `json:"people"`
+	SendersPerRoom int     `json:"senders_per_room"`
+	RatePerSender  float64 `json:"rate_per_sender"` // 0 = flat out
+	Window         int     `json:"window"`
+
+	Members int `json:"members"` // connected when sending began
+	Senders int `json:"senders"`
+
+	SendSeconds      float64 `json:"send_seconds"`
+	ElapsedSeconds   float64 `json:"elapsed_seconds"` // first send to last delivery
+	Sent             int64   `json:"sent"`
+	Expected         int64   `json:"expected_deliveries"`
+	Deliveries       int64   `json:"deliveries"` // unique
+	DeliveriesPerSec float64 `json:"deliveries_per_s"`
+	SentPerSec       float64 `json:"sent_per_s"`
+	Lost             int64   `json:"lost"`
+	Duplicated       int64   `json:"duplicated"`
+	Reordered        int64   `json:"reordered"`
+	// Stray counts this run's messages that reached a member of another room.
+	Stray int64 `json:"stray"`
+
+	Latency Summary `json:"latency"`
+
+	Disconnects       int            `json:"disconnects"`
+	DisconnectReasons map[string]int `json:"disconnect_reasons,omitempty"`
+}
+
+// IdleResult holds the figures of the idle-connections workload.
+type IdleResult struct {
+	Kind            string  `json:"kind"` // "ws" or "sse"
+	Requested       int     `json:"requested"`
+	Open            int     `json:"open"` // still open at the measurement
+	Rooms           int     `json:"rooms,omitempty"`
+	RSSDeltaBytes   int64   `json:"rss_delta_bytes"`
+	RSSPerConnBytes float64 `json:"rss_per_conn_bytes"`
+}
+
+// LobbyResult holds the figures of the lobby fan-out workload.
+type LobbyResult struct {
+	Subscribers int     `json:"subscribers"`
+	Creates     int     `json:"creates"`
+	Expected    int     `json:"expected_sightings"`
+	Seen        int     `json:"seen"`
+	Missed      int     `json:"missed"`
+	Latency     Summary `json:"latency"` // POST start to sighting
+	CreateTime  Summary `json:"create_time"`
+}
+
+// Summary condenses a Histogram; all durations are in milliseconds.
+type Summary struct {
+	Count  uint64  `json:"count"`
+	MeanMs float64 `json:"mean_ms"`
+	P50Ms  float64 `json:"p50_ms"`
+	P90Ms  float64 `json:"p90_ms"`
+	P99Ms  float64 `json:"p99_ms"`
+	P999Ms float64 `json:"p99_9_ms"`
+	MaxMs  float64 `json:"max_ms"`
+}
+
+func summarize(h *Histogram) Summary {
+	ms := func(ns int64) float64 { return float64(ns) / 1e6 }
+	return Summary{
+		Count:  h.Count(),
+		MeanMs: h.Mean() / 1e6,
+		P50Ms:  ms(h.Quantile(0.50)),
+		P90Ms:  ms(h.Quantile(0.90)),
+		P99Ms:  ms(h.Quantile(0.99)),
+		P999Ms: ms(h.Quantile(0.999)),
+		MaxMs:  ms(h.Max()),
+	}
+}
+
+// RSS holds resident set sizes of the server process, in bytes, sampled at
+// the phases of a run. Source says what process that is; for the in-process
+// baseline it is the load generator itself, client side included.
+type RSS struct {
+	PID    int    `json:"pid,omitempty"`
+	Source string `json:"source,omitempty"`
+	Before int64  `json:"before_bytes,omitempty"` // before any connection
+	Ready  int64  `json:"ready_bytes,omitempty"`  // all connected, before load
+	End    int64  `json:"end_bytes,omitempty"`    // end of the load
+	Peak   int64  `json:"peak_bytes,omitempty"`   // VmHWM: lifetime peak
+}
+
+// readRSS returns VmRSS and VmHWM of pid from /proc, in bytes.
+func readRSS(pid int) (rss, hwm int64, err error) {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return 0, 0, err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line := sc.Text()
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			rss = parseKB(v)
+		} else if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			hwm = parseKB(v)
+		}
+	}
+	if rss == 0 {
+		return 0, 0, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
+	}
+	return rss, hwm, nil
+}
+
+// parseKB parses a /proc value like "   84512 kB" into bytes.
+func parseKB(s string) int64 {
+	f := strings.Fields(s)
+	if len(f) == 0 {
+		return 0
+	}
+	n, _ := strconv.ParseInt(f[0], 10, 64)
+	return n * 1024
+}
+
+// sampleRSS reads the current RSS of srv's process, or 0 if there is no pid
+// or it cannot be read (a warning is printed once per call site failure).
+func sampleRSS(srv *server, r *RSS) int64 {
+	if srv.pid == 0 {
+		return 0
+	}
+	rss, hwm, err := readRSS(srv.pid)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "loadgen: rss: %v\n", err)
+		return 0
+	}
+	r.Peak = max(r.Peak, hwm)
+	return rss
+}
+
+// fmtDur prints a duration given in ms with about two significant digits,
+// e.g. 0.84ms, 3.1ms, 31ms, 1.2s.
+func fmtMs(ms float64) string {
+	switch {
+	case ms >= 1000:
+		return strconv.FormatFloat(ms/1000, 'f', sigDecimals(ms/1000), 64) + "s"
+	case ms >= 1 || ms == 0:
+		return strconv.FormatFloat(ms, 'f', sigDecimals(ms), 64) + "ms"
+	default:
+		return strconv.FormatFloat(ms*1000, 'f', 0, 64) + "µs"
+	}
+}
+
+func sigDecimals(v float64) int {
+	if v >= 10 || v == 0 {
+		return 0
+	}
+	return 1
+}
+
+// fmtBytes prints a byte count in the largest binary unit that keeps it >= 1.
+func fmtBytes(b float64) string {
+	neg := b < 0
+	b = math.Abs(b)
+	units := []string{"B", "KiB", "MiB", "GiB"}
+	i := 0
+	for b >= 1024 && i < len(units)-1 {
+		b /= 1024
+		i++
+	}
+	s := strconv.FormatFloat(b, 'f', sigDecimals(b), 64) + units[i]
+	if neg {
+		s = "-" + s
+	}
+	return s
+}
+
+// OneLine renders r as the single summary line printed after each run.
+func (r *Result) OneLine() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: ", r.Target)
+	switch {
+	case r.Chat != nil:
+		c := r.Chat
+		l := c.Latency
+		fmt.Fprintf(&b, "%d rooms x %d people, %d senders/room: %.0f deliveries/s, p50 %s p90 %s p99 %s p99.9 %s max %s, lost %d dup %d reordered %d",
+			c.Rooms, c.People, c.SendersPerRoom, c.DeliveriesPerSec,
+			fmtMs(l.P50Ms), fmtMs(l.P90Ms), fmtMs(l.P99Ms), fmtMs(l.P999Ms), fmtMs(l.MaxMs),
+			c.Lost, c.Duplicated, c.Reordered)
+		if c.Stray > 0 {
+			fmt.Fprintf(&b, " stray %d", c.Stray)
+		}
+		if c.Disconnects > 0 {
+			fmt.Fprintf(&b, ", disconnects %d (%s)", c.Disconnects, topReasons(c.DisconnectReasons))
+		}
+	case r.Idle != nil:
+		i := r.Idle
+		fmt.Fprintf(&b, "idle %d %s connections (%d open)", i.Requested, i.Kind, i.Open)
+		if r.RSS.PID != 0 && i.Open > 0 {
+			fmt.Fprintf(&b, ", rss %s -> %s, %s per connection",
+				fmtBytes(float64(r.RSS.Before)), fmtBytes(float64(r.RSS.Ready)), fmtBytes(i.RSSPerConnBytes))
+		}
+	case r.Lobby != nil:
+		lb := r.Lobby
+		l := lb.Latency
+		fmt.Fprintf(&b, "lobby %d subscribers x %d rooms created: seen %d/%d, p50 %s p99 %s max %s",
+			lb.Subscribers, lb.Creates, lb.Seen, lb.Expected, fmtMs(l.P50Ms), fmtMs(l.P99Ms), fmtMs(l.MaxMs))
+	}
+	fmt.Fprintf(&b, ", connect p99 %s", fmtMs(r.Connect.P99Ms))
+	if r.ConnectFailures > 0 {
+		fmt.Fprintf(&b, " (%d failed: %s)", r.ConnectFailures, topReasons(r.FailureReasons))
+	}
+	if r.RSS.End > 0 && r.Idle == nil {
+		fmt.Fprintf(&b, ", rss %s", fmtBytes(float64(r.RSS.End)))
+	}
+	if r.RSS.Source == rssSelf {
+		b.WriteString(" (in-process, incl. client)")
+	}
+	if r.Error != "" {
+		fmt.Fprintf(&b, ", error: %s", r.Error)
+	}
+	return b.String()
+}
+
+// topReasons lists the most frequent reasons, most frequent first.
+func topReasons(m map[string]int) string {
+	type kv struct {
+		k string
+		v int
+	}
+	var l []kv
+	for k, v := range m {
+		l = append(l, kv{k, v})
+	}
+	sort.Slice(l, func(i, j int) bool { return l[i].v > l[j].v || l[i].v == l[j].v && l[i].k < l[j].k })
+	var parts []string
+	for i, e := range l {
+		if i == 3 {
+			parts = append(parts, "...")
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%dx %s", e.v, e.k))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// tally counts reasons; it is a tiny helper so call sites read naturally.
+type tally map[string]int
+
+func (t tally) add(reason string) { t[reason]++ }
+
+// setFailures stores the connect failure tally in r.
+func (r *Result) setFailures(t tally) {
+	r.ConnectFailures = 0
+	for _, n := range t {
+		r.ConnectFailures += n
+	}
+	if len(t) > 0 {
+		r.FailureReasons = t
+	}
+}
