@@ -1,0 +1,127 @@
+// Package components holds gifchat's templ components. Components are pure functions of the
+// plain view structs below; they import neither db nor handlers.
+package components
+
+import (
+	"strconv"
+	"time"
+)
+
+// Person is someone as the page shows them: a generated nickname and a palette colour class.
+type Person struct {
+	ID     int64
+	Name   string
+	Colour string
+}
+
+// RoomCard is one room in the lobby list.
+type RoomCard struct {
+	ID       string
+	Title    string
+	Private  bool
+	Members  int
+	Capacity int
+	Owner    Person
+}
+
+// Full reports whether every place is taken.
+func (r RoomCard) Full() bool { return r.Members >= r.Capacity }
+
+// CreateRoomForm is the lobby's create form with what the user typed and the reasons it was
+// refused, keyed by field name ("title", "capacity", "password", "form"). The password is
+// never echoed back.
+type CreateRoomForm struct {
+	Title    string
+	Capacity string
+	Errors   map[string]string
+}
+
+// LobbyPage is everything the lobby renders.
+type LobbyPage struct {
+	Me    Person
+	Rooms []RoomCard
+	Form  CreateRoomForm
+}
+
+// GIF is an image message's file.
+type GIF struct {
+	URL    string
+	Width  int
+	Height int
+}
+
+// Message kinds, as the data-kind attribute shows them.
+const (
+	KindText    = "text"
+	KindGIF     = "gif"
+	KindSystem  = "system"
+	KindWhisper = "whisper"
+)
+
+// Message is one entry of a room's log.
+type Message struct {
+	ID        int64
+	Kind      string
+	Author    Person
+	Recipient Person
+	Text      string
+	GIF       *GIF
+	At        time.Time
+}
+
+// Member is someone present in a room.
+type Member struct {
+	Person
+	Owner bool
+}
+
+// MessageForm is the room's composer: the text being written, a refusal reason, and the
+// person it whispers to, if any.
+type MessageForm struct {
+	RoomID    string
+	Text      string
+	Error     string
+	WhisperTo *Person
+}
+
+// History is one page of a room's log with the cursor for the page before it.
+type History struct {
+	RoomID   string
+	Messages []Message
+	// OlderBefore is the id to page back from; 0 means the log starts here.
+	OlderBefore int64
+}
+
+// RoomPage is everything the room page renders.
+type RoomPage struct {
+	Me        Person
+	Room      RoomCard
+	History   History
+	Members   []Member
+	Form      MessageForm
+	MaxGIF    int64
+	ConnectTo string
+}
+
+// PasswordPage asks for a private room's password.
+type PasswordPage struct {
+	Me    Person
+	Room  RoomCard
+	Error string
+}
+
+// ErrorPage is a whole-page refusal (404, full, barred, ...).
+type ErrorPage struct {
+	Me      Person
+	Status  int
+	Title   string
+	Message string
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func roomDOMID(id string) string { return "room-" + id }
+
+func msgDOMID(id int64) string { return "msg-" + strconv.FormatInt(id, 10) }
+
+func roomURL(id string) string { return "/rooms/" + id }

@@ -1,0 +1,169 @@
+// Package db is gifchat's storage: sqlx over SQLite, with embedded migrations.
+//
+// All SQL of the product lives here and is written portably (sqlx Rebind, no SQLite-only
+// statements outside Open), so that a PostgreSQL store can follow behind the same methods.
+package db
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// ErrNotFound is returned when a looked-up row does not exist.
+var ErrNotFound = errors.New("db: not found")
+
+// Store holds one writer connection and a separate pool of readers. SQLite allows one writer
+// at a time; funnelling writes through one connection turns lock contention (SQLITE_BUSY)
+// into queueing in Go, and lets readers proceed in WAL mode without waiting for it.
+type Store struct {
+	write *sqlx.DB
+	read  *sqlx.DB
+}
+
+// Options tunes Open. The zero value is what production uses.
+type Options struct {
+	// Synchronous is SQLite's synchronous pragma: "FULL" (default) fsyncs the WAL at every
+	// commit, so a message acknowledged to its sender survives a power cut as well as kill -9.
+	// "NORMAL" survives kill -9 (the WAL is written before commit returns) but not power loss.
+	Synchronous string
+	// ReadConns caps the read pool (default 8).
+	ReadConns int
+}
+
+// Open opens (creating if needed) the SQLite file at path and applies the migrations.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if opts.Synchronous == "" {
+		opts.Synchronous = "FULL"
+	}
+	switch opts.Synchronous {
+	case "FULL", "NORMAL", "EXTRA":
+	default:
+		return nil, fmt.Errorf("db: synchronous must be FULL, NORMAL or EXTRA, not %q", opts.Synchronous)
+	}
+	if opts.ReadConns <= 0 {
+		opts.ReadConns = 8
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("db: resolve path: %w", err)
+	}
+	// Pragmas go in the DSN so that every pooled connection gets them, not just the first.
+	q := url.Values{}
+	q.Set("_journal_mode", "WAL")
+	q.Set("_foreign_keys", "on")
+	q.Set("_busy_timeout", "5000")
+	q.Set("_synchronous", opts.Synchronous)
+	writeQ := url.Values{}
+	for k, v := range q {
+		writeQ[k] = v
+	}
+	// BEGIN IMMEDIATE takes the write lock up front, so a transaction never fails half-way
+	// when it upgrades from read to write.
+	writeQ.Set("_txlock", "immediate")
+
+	w, err := sqlx.Open("sqlite3", "file:"+abs+"?"+writeQ.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("db: open writer: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("db: open %s: %w", abs, err)
+	}
+	q.Set("mode", "ro")
+	r, err := sqlx.Open("sqlite3", "file:"+abs+"?"+q.Encode())
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("db: open readers: %w", err)
+	}
+	r.SetMaxOpenConns(opts.ReadConns)
+	r.SetMaxIdleConns(opts.ReadConns)
+	s := &Store{write: w, read: r}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	return errors.Join(s.write.Close(), s.read.Close())
+}
+
+// Ping checks that the database answers; /healthz uses it.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return s.read.GetContext(ctx, &one, "SELECT 1")
+}
+
+// migrate applies every embedded migration not yet recorded in schema_migrations, each in its
+// own transaction together with its record, so a crash never leaves one half-applied.
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    TEXT    PRIMARY KEY,
+		applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("db: create schema_migrations: %w", err)
+	}
+	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("db: list migrations: %w", err)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		version := strings.TrimSuffix(filepath.Base(name), ".sql")
+		if err := s.applyMigration(ctx, name, version); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) applyMigration(ctx context.Context, name, version string) error {
+	tx, err := s.write.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("db: migration %s: begin: %w", version, err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.GetContext(ctx, &n, tx.Rebind("SELECT COUNT(*) FROM schema_migrations WHERE version = ?"), version); err != nil {
+		return fmt.Errorf("db: migration %s: check: %w", version, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	body, err := migrationFiles.ReadFile(name)
+	if err != nil {
+		return fmt.Errorf("db: migration %s: read: %w", version, err)
+	}
+	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		return fmt.Errorf("db: migration %s: apply: %w", version, err)
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)"), version, now()); err != nil {
+		return fmt.Errorf("db: migration %s: record: %w", version, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("db: migration %s: commit: %w", version, err)
+	}
+	return nil
+}
+
+// now is the store's clock: Unix milliseconds, an integer that every database stores the same way.
+func now() int64 { return time.Now().UnixMilli() }

@@ -1,0 +1,155 @@
+package db
+
+import (
+	"context"
+	"fmt"
+)
+
+// Message kinds.
+const (
+	KindText    = "text"
+	KindGIF     = "gif"
+	KindSystem  = "system"
+	KindWhisper = "whisper"
+)
+
+// Message is one entry of a room's history. AuthorID is 0 for system notices, RecipientID is
+// 0 unless the message is a whisper. Author and recipient names come joined for rendering.
+type Message struct {
+	ID              int64  `db:"id"`
+	RoomID          string `db:"room_id"`
+	AuthorID        int64  `db:"author_id"`
+	AuthorName      string `db:"author_name"`
+	AuthorColour    string `db:"author_colour"`
+	Kind            string `db:"kind"`
+	Body            string `db:"body"`
+	GIF             string `db:"gif_sha256"`
+	GIFWidth        int    `db:"gif_width"`
+	GIFHeight       int    `db:"gif_height"`
+	RecipientID     int64  `db:"recipient_id"`
+	RecipientName   string `db:"recipient_name"`
+	RecipientColour string `db:"recipient_colour"`
+	CreatedAt       int64  `db:"created_at"`
+}
+
+const messageSelect = `SELECT m.id, m.room_id, COALESCE(m.author_id, 0) AS author_id,
+	COALESCE(a.nickname, '') AS author_name, COALESCE(a.colour, '') AS author_colour,
+	m.kind, m.body, COALESCE(m.gif_sha256, '') AS gif_sha256,
+	COALESCE(g.width, 0) AS gif_width, COALESCE(g.height, 0) AS gif_height,
+	COALESCE(m.recipient_id, 0) AS recipient_id,
+	COALESCE(r.nickname, '') AS recipient_name, COALESCE(r.colour, '') AS recipient_colour,
+	m.created_at
+	FROM messages m
+	LEFT JOIN identities a ON a.id = m.author_id
+	LEFT JOIN identities r ON r.id = m.recipient_id
+	LEFT JOIN gifs g ON g.sha256 = m.gif_sha256`
+
+// visibleTo keeps whispers to the two people they concern.
+const visibleTo = `(m.kind <> 'whisper' OR m.author_id = ? OR m.recipient_id = ?)`
+
+// InsertMessages stores a batch of messages in one transaction and fills in their ids and
+// times, in order. One commit per batch is what lets a busy room persist thousands of
+// messages a second on one SQLite writer.
+func (s *Store) InsertMessages(ctx context.Context, msgs []*Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	tx, err := s.write.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("db: insert messages: begin: %w", err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PreparexContext(ctx, tx.Rebind(`INSERT INTO messages (room_id, author_id, kind, body, gif_sha256, recipient_id, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`))
+	if err != nil {
+		return fmt.Errorf("db: insert messages: prepare: %w", err)
+	}
+	defer stmt.Close()
+	t := now()
+	for _, m := range msgs {
+		m.CreatedAt = t
+		res, err := stmt.ExecContext(ctx, m.RoomID, nullID(m.AuthorID), m.Kind, m.Body, nullString(m.GIF), nullID(m.RecipientID), m.CreatedAt)
+		if err != nil {
+			return fmt.Errorf("db: insert message: %w", err)
+		}
+		if m.ID, err = res.LastInsertId(); err != nil {
+			return fmt.Errorf("db: insert message: id: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		for _, m := range msgs {
+			m.ID = 0
+		}
+		return fmt.Errorf("db: insert messages: commit: %w", err)
+	}
+	return nil
+}
+
+// LatestMessages returns up to limit of a room's newest messages that viewer may see, oldest first.
+func (s *Store) LatestMessages(ctx context.Context, roomID string, viewerID int64, limit int) ([]Message, error) {
+	return s.MessagesBefore(ctx, roomID, viewerID, 0, limit)
+}
+
+// MessagesBefore returns up to limit messages with id < beforeID (any id when beforeID is 0)
+// that viewer may see, oldest first: one page of history, by keyset on the id index.
+func (s *Store) MessagesBefore(ctx context.Context, roomID string, viewerID, beforeID int64, limit int) ([]Message, error) {
+	var out []Message
+	q := messageSelect + " WHERE m.room_id = ? AND " + visibleTo
+	args := []any{roomID, viewerID, viewerID}
+	if beforeID > 0 {
+		q += " AND m.id < ?"
+		args = append(args, beforeID)
+	}
+	q += " ORDER BY m.id DESC LIMIT ?"
+	args = append(args, limit)
+	if err := s.read.SelectContext(ctx, &out, s.read.Rebind(q), args...); err != nil {
+		return nil, fmt.Errorf("db: messages before: %w", err)
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, nil
+}
+
+// MessagesAfter returns up to limit messages with id > afterID that viewer may see, oldest first:
+// what a reconnecting client missed.
+func (s *Store) MessagesAfter(ctx context.Context, roomID string, viewerID, afterID int64, limit int) ([]Message, error) {
+	var out []Message
+	q := messageSelect + " WHERE m.room_id = ? AND " + visibleTo + " AND m.id > ? ORDER BY m.id LIMIT ?"
+	if err := s.read.SelectContext(ctx, &out, s.read.Rebind(q), roomID, viewerID, viewerID, afterID, limit); err != nil {
+		return nil, fmt.Errorf("db: messages after: %w", err)
+	}
+	return out, nil
+}
+
+// MessageByID returns one message with its joined names (used to render a fresh row).
+func (s *Store) MessageByID(ctx context.Context, id int64) (Message, error) {
+	var m Message
+	if err := s.read.GetContext(ctx, &m, s.read.Rebind(messageSelect+" WHERE m.id = ?"), id); err != nil {
+		return Message{}, fmt.Errorf("db: message by id: %w", err)
+	}
+	return m, nil
+}
+
+// CountMessages counts a room's messages (tests and metrics).
+func (s *Store) CountMessages(ctx context.Context, roomID string) (int, error) {
+	var n int
+	if err := s.read.GetContext(ctx, &n, s.read.Rebind("SELECT COUNT(*) FROM messages WHERE room_id = ?"), roomID); err != nil {
+		return 0, fmt.Errorf("db: count messages: %w", err)
+	}
+	return n, nil
+}
+
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

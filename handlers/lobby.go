@@ -1,0 +1,258 @@
+package handlers
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"gifchat/components"
+	"gifchat/db"
+	"gifchat/realtime"
+)
+
+func handleLobby(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me := identityFrom(r.Context())
+		render(w, r, http.StatusOK, components.Lobby(components.LobbyPage{
+			Me:    realtime.PersonView(me),
+			Rooms: d.Lobby.Rooms(),
+		}))
+	})
+}
+
+// RoomInput is a validated create-room form.
+type RoomInput struct {
+	Title    string
+	Capacity int
+	Password string
+}
+
+// Room form limits.
+const (
+	MaxTitleRunes   = 60
+	MinCapacity     = 2
+	MaxCapacity     = 100
+	DefaultCapacity = 10
+	MinPassword     = 4
+	MaxPassword     = 72 // bcrypt's limit, in bytes
+)
+
+// ValidateRoomForm checks the create form; the map holds a reason per field, empty when valid.
+func ValidateRoomForm(title, capacity, password string, maxCapacity int) (RoomInput, map[string]string) {
+	errs := map[string]string{}
+	in := RoomInput{Title: strings.TrimSpace(title), Password: password}
+	switch n := utf8.RuneCountInString(in.Title); {
+	case !utf8.ValidString(title):
+		errs["title"] = "The title must be text."
+	case n == 0:
+		errs["title"] = "Give the room a title."
+	case n > MaxTitleRunes:
+		errs["title"] = fmt.Sprintf("The title is %d characters long; at most %d.", n, MaxTitleRunes)
+	case strings.ContainsFunc(in.Title, isControl):
+		errs["title"] = "The title cannot contain control characters."
+	}
+	if maxCapacity < MaxCapacity {
+		maxCapacity = MaxCapacity
+	}
+	capacity = strings.TrimSpace(capacity)
+	if capacity == "" {
+		in.Capacity = DefaultCapacity
+	} else if n, err := strconv.Atoi(capacity); err != nil {
+		errs["capacity"] = "Capacity must be a whole number."
+	} else if n < MinCapacity || n > maxCapacity {
+		errs["capacity"] = fmt.Sprintf("Capacity must be between %d and %d.", MinCapacity, maxCapacity)
+	} else {
+		in.Capacity = n
+	}
+	if password != "" {
+		if n := utf8.RuneCountInString(password); n < MinPassword {
+			errs["password"] = fmt.Sprintf("A password needs at least %d characters.", MinPassword)
+		} else if len(password) > MaxPassword {
+			errs["password"] = fmt.Sprintf("A password can be at most %d bytes long.", MaxPassword)
+		}
+	}
+	return in, errs
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
+
+func handleCreateRoom(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me := identityFrom(r.Context())
+		if err := r.ParseForm(); err != nil {
+			formParseError(w, r, err)
+			return
+		}
+		in, errs := ValidateRoomForm(r.PostForm.Get("title"), r.PostForm.Get("capacity"), r.PostForm.Get("password"), d.Config.MaxCapacity)
+		form := components.CreateRoomForm{Title: r.PostForm.Get("title"), Capacity: r.PostForm.Get("capacity"), Errors: errs}
+		if len(errs) == 0 {
+			if reason := d.Guard.Allow(r, me.ID, "create-room"); reason != "" {
+				errs["form"] = reason
+				form.Errors = errs
+				rerenderCreate(w, r, d, form, http.StatusTooManyRequests)
+				return
+			}
+			owned, err := d.Store.CountRoomsOwnedBy(r.Context(), me.ID)
+			if err != nil {
+				serverError(w, r, err)
+				return
+			}
+			if owned >= d.Config.MaxRoomsPerPerson {
+				errs["form"] = fmt.Sprintf("You already own %d rooms, the most one person may have open at once.", owned)
+			}
+		}
+		if len(errs) > 0 {
+			rerenderCreate(w, r, d, form, http.StatusUnprocessableEntity)
+			return
+		}
+		room := db.Room{ID: newRoomID(), Title: in.Title, Capacity: in.Capacity, OwnerID: me.ID}
+		if in.Password != "" {
+			hash, err := bcrypt.GenerateFromPassword([]byte(in.Password), bcrypt.DefaultCost)
+			if err != nil {
+				serverError(w, r, fmt.Errorf("hash password: %w", err))
+				return
+			}
+			room.PasswordHash = string(hash)
+		}
+		room, err := d.Store.CreateRoom(r.Context(), room)
+		if err != nil {
+			serverError(w, r, err)
+			return
+		}
+		d.Rooms.Add(room)
+		d.Log.Info("room created", "room", room.ID, "owner", me.ID, "private", room.Private())
+		redirect(w, r, "/rooms/"+room.ID)
+	})
+}
+
+// rerenderCreate answers a refused create: the form alone for htmx, the whole lobby without JS.
+func rerenderCreate(w http.ResponseWriter, r *http.Request, d Deps, form components.CreateRoomForm, status int) {
+	if isHTMX(r) {
+		render(w, r, status, components.CreateRoom(form))
+		return
+	}
+	render(w, r, status, components.Lobby(components.LobbyPage{
+		Me: realtime.PersonView(identityFrom(r.Context())), Rooms: d.Lobby.Rooms(), Form: form,
+	}))
+}
+
+func isHTMX(r *http.Request) bool { return r.Header.Get("HX-Request") == "true" }
+
+// redirect sends the browser on after a successful POST: HX-Redirect for htmx (a 303 would be
+// followed by fetch and swapped into the form), 303 See Other without JS.
+func redirect(w http.ResponseWriter, r *http.Request, to string) {
+	if isHTMX(r) {
+		w.Header().Set("HX-Redirect", to)
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+func formParseError(w http.ResponseWriter, r *http.Request, err error) {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		tooLarge(w, r, mbe.Limit)
+		return
+	}
+	errorPage(w, r, http.StatusBadRequest, "Bad request", "That form could not be read.")
+}
+
+var roomIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// roomIDPattern is the shape of every room id; anything else is a 404 without a lookup.
+var roomIDPattern = regexp.MustCompile(`^[a-z2-7]{16}$`)
+
+func newRoomID() string {
+	b := make([]byte, 10)
+	rand.Read(b)
+	return roomIDEncoding.EncodeToString(b)
+}
+
+// handleLobbyEvents streams the room list: a snapshot on every connect, then one event per
+// change, a heartbeat every 20 s. A subscriber that falls behind is dropped by the lobby and
+// its stream ends; the browser reconnects and gets a fresh snapshot.
+func handleLobbyEvents(lobby *realtime.Lobby, log *slog.Logger) http.Handler {
+	const heartbeat = 20 * time.Second
+	const writeWait = 10 * time.Second
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		// The server's WriteTimeout would cut a long stream: each write gets its own deadline.
+		rc.SetWriteDeadline(time.Now().Add(writeWait))
+		h := w.Header()
+		h.Set("Content-Type", "text/event-stream")
+		h.Set("Cache-Control", "no-cache")
+		h.Set("X-Accel-Buffering", "no")
+		w.WriteHeader(http.StatusOK)
+		if err := rc.Flush(); err != nil {
+			return
+		}
+		sub, snapshot, err := lobby.Subscribe()
+		if err != nil {
+			log.Error("lobby snapshot", "err", err)
+			return
+		}
+		defer lobby.Unsubscribe(sub)
+		bw := bufio.NewWriter(w)
+		send := func(payload []byte) error {
+			rc.SetWriteDeadline(time.Now().Add(writeWait))
+			writeSSE(bw, payload)
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+			return rc.Flush()
+		}
+		if err := send(snapshot); err != nil {
+			return
+		}
+		tick := time.NewTicker(heartbeat)
+		defer tick.Stop()
+		for {
+			select {
+			case <-r.Context().Done():
+				return
+			case payload, ok := <-sub.C:
+				if !ok {
+					return
+				}
+				if err := send(payload); err != nil {
+					return
+				}
+			case <-tick.C:
+				rc.SetWriteDeadline(time.Now().Add(writeWait))
+				bw.WriteString(": ping\n\n")
+				if bw.Flush() != nil || rc.Flush() != nil {
+					return
+				}
+			}
+		}
+	})
+}
+
+// writeSSE frames HTML as one event: a data: line per line of payload, then a blank line.
+func writeSSE(w *bufio.Writer, payload []byte) {
+	for len(payload) > 0 {
+		line := payload
+		if i := bytes.IndexByte(payload, '\n'); i >= 0 {
+			line, payload = payload[:i], payload[i+1:]
+		} else {
+			payload = nil
+		}
+		w.WriteString("data: ")
+		w.Write(bytes.TrimSuffix(line, []byte{'\r'}))
+		w.WriteByte('\n')
+	}
+	w.WriteByte('\n')
+}

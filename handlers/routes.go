@@ -1,0 +1,30 @@
+package handlers
+
+import (
+	"net/http"
+
+	"gifchat/static"
+)
+
+// addRoutes is the one map of every URL the server answers.
+// Routes for people go through the session middleware; assets, health and metrics do not,
+// so probes and caches never mint identities.
+func addRoutes(mux *http.ServeMux, d Deps) {
+	s := func(h http.Handler) http.Handler { return withSession(d.Store, h) }
+	mux.Handle("GET /{$}", s(handleLobby(d)))
+	mux.Handle("POST /rooms", s(handleCreateRoom(d)))
+	mux.Handle("GET /rooms/events", s(handleLobbyEvents(d.Lobby, d.Log)))
+	mux.Handle("GET /rooms/{id}", s(handleRoom(d)))
+	mux.Handle("POST /rooms/{id}/enter", s(handleEnter(d)))
+	mux.Handle("GET /rooms/{id}/ws", s(handleRoomSocket(d)))
+	mux.Handle("GET /rooms/{id}/messages", s(handleHistory(d)))
+	mux.Handle("POST /rooms/{id}/messages", s(handlePostMessage(d)))
+	mux.Handle("POST /rooms/{id}/delete", s(handleDeleteRoom(d)))
+	mux.Handle("GET /me.css", s(handleMeCSS()))
+	mux.Handle("GET /healthz", handleHealthz(d.Store))
+	mux.Handle("GET "+static.Prefix, static.Handler())
+	if d.Metrics != nil {
+		mux.Handle("GET /metrics", d.Metrics)
+	}
+	mux.Handle("/", s(http.HandlerFunc(notFound)))
+}

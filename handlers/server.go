@@ -1,0 +1,95 @@
+// Package handlers is gifchat's HTTP surface: pages, forms, the lobby stream (SSE) and the
+// room sockets (WebSocket). routes.go lists every URL.
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"gifchat/db"
+	"gifchat/realtime"
+)
+
+// Store is what the handlers need from storage.
+type Store interface {
+	sessionStore
+	Ping(ctx context.Context) error
+	CreateRoom(ctx context.Context, r db.Room) (db.Room, error)
+	RoomByID(ctx context.Context, id string) (db.Room, error)
+	CountRoomsOwnedBy(ctx context.Context, ownerID int64) (int, error)
+	AddRoomEntry(ctx context.Context, roomID string, identityID int64) error
+	HasRoomEntry(ctx context.Context, roomID string, identityID int64) (bool, error)
+	BarredUntil(ctx context.Context, roomID string, identityID int64) (int64, error)
+	LatestMessages(ctx context.Context, roomID string, viewerID int64, limit int) ([]db.Message, error)
+	MessagesBefore(ctx context.Context, roomID string, viewerID, beforeID int64, limit int) ([]db.Message, error)
+}
+
+// Config holds the handlers' limits; zero fields take the defaults noted.
+type Config struct {
+	MaxFormBytes      int64 // 64 KiB for any non-upload request body
+	MaxGIFBytes       int64 // 5 MiB per GIF
+	MaxRoomsPerPerson int   // 5 rooms owned at once
+	MaxCapacity       int   // 100 places per room; load tests raise it
+	HistoryPage       int   // 50 messages per page
+	Dev               bool  // the component gallery and pprof
+}
+
+func (c *Config) defaults() {
+	if c.MaxFormBytes <= 0 {
+		c.MaxFormBytes = 64 << 10
+	}
+	if c.MaxGIFBytes <= 0 {
+		c.MaxGIFBytes = 5 << 20
+	}
+	if c.MaxRoomsPerPerson <= 0 {
+		c.MaxRoomsPerPerson = 5
+	}
+	if c.MaxCapacity < MaxCapacity {
+		c.MaxCapacity = MaxCapacity
+	}
+	if c.HistoryPage <= 0 {
+		c.HistoryPage = 50
+	}
+}
+
+// Deps are the server's collaborators.
+type Deps struct {
+	Store  Store
+	Lobby  *realtime.Lobby
+	Rooms  *realtime.Rooms
+	Log    *slog.Logger
+	Config Config
+	// Extra routes mounted by main (e.g. /metrics); may be nil.
+	Metrics http.Handler
+	// Hook points for later guards; nil means allow.
+	Guard Guard
+}
+
+// Guard decides rate limits; a non-empty answer refuses the request with that reason.
+type Guard interface {
+	Allow(r *http.Request, identityID int64, action string) string
+}
+
+type allowAll struct{}
+
+func (allowAll) Allow(*http.Request, int64, string) string { return "" }
+
+// NewServer builds the whole HTTP handler.
+func NewServer(d Deps) http.Handler {
+	d.Config.defaults()
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	if d.Guard == nil {
+		d.Guard = allowAll{}
+	}
+	mux := http.NewServeMux()
+	addRoutes(mux, d)
+	var h http.Handler = mux
+	h = limitBodies(d.Config.MaxFormBytes, d.Config.MaxGIFBytes, h)
+	h = crossOrigin(h)
+	h = securityHeaders(h)
+	h = recoverPanics(d.Log, h)
+	return h
+}

@@ -1,0 +1,286 @@
+package realtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"gifchat/db"
+)
+
+// Store is what the room hubs need from storage.
+type Store interface {
+	ListRooms(ctx context.Context) ([]db.Room, error)
+	RoomByID(ctx context.Context, id string) (db.Room, error)
+	DeleteRoom(ctx context.Context, id string) ([]string, error)
+	SetRoomOwner(ctx context.Context, roomID string, ownerID int64) error
+	HasRoomEntry(ctx context.Context, roomID string, identityID int64) (bool, error)
+	BarFromRoom(ctx context.Context, roomID string, identityID, until int64) error
+	BarredUntil(ctx context.Context, roomID string, identityID int64) (int64, error)
+	InsertMessages(ctx context.Context, msgs []*db.Message) error
+	MessagesAfter(ctx context.Context, roomID string, viewerID, afterID int64, limit int) ([]db.Message, error)
+	LatestMessages(ctx context.Context, roomID string, viewerID int64, limit int) ([]db.Message, error)
+	MessageByID(ctx context.Context, id int64) (db.Message, error)
+}
+
+// Hooks let the server observe hubs (metrics, rate limits); nil fields are skipped.
+type Hooks struct {
+	Sockets    func(delta int)
+	SlowClient func()
+	Message    func(kind string)
+	Render     func()
+	Refused    func(reason string)
+	// Allow is asked before a frame is acted on; a non-empty answer refuses it with that reason.
+	Allow func(identityID int64, action string) string
+}
+
+// Config tunes the hubs; zero fields take the defaults noted.
+type Config struct {
+	LeaveDebounce       time.Duration // 3s: a refresh or a dropped connection inside it is no leave
+	EmptyRoomGrace      time.Duration // 60s: an empty room is removed after it
+	KickBar             time.Duration // 10m: how long a kicked person stays out
+	SendQueue           int           // 256 fragments per socket before it is dropped as slow
+	MaxBatch            int           // 256 messages per group commit
+	MaxFrameBytes       int64         // 16 KiB per client frame (larger: close 1009)
+	MaxMessageRunes     int           // 2000 characters per message
+	MaxSocketsPerPerson int           // 8 sockets (tabs) per person per room
+	ReplayLimit         int           // 1000 messages replayed after a reconnect; beyond, the log reloads
+	HistoryPage         int           // 50 messages per page of history
+	PingInterval        time.Duration // 25s
+	PongWait            time.Duration // 60s
+	WriteWait           time.Duration // 10s
+	Hooks               Hooks
+}
+
+func (c *Config) defaults() {
+	set := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	seti := func(n *int, v int) {
+		if *n <= 0 {
+			*n = v
+		}
+	}
+	set(&c.LeaveDebounce, 3*time.Second)
+	set(&c.EmptyRoomGrace, time.Minute)
+	set(&c.KickBar, 10*time.Minute)
+	set(&c.PingInterval, 25*time.Second)
+	set(&c.PongWait, 60*time.Second)
+	set(&c.WriteWait, 10*time.Second)
+	seti(&c.SendQueue, 256)
+	seti(&c.MaxBatch, 256)
+	seti(&c.MaxMessageRunes, 2000)
+	seti(&c.MaxSocketsPerPerson, 8)
+	seti(&c.ReplayLimit, 1000)
+	seti(&c.HistoryPage, 50)
+	if c.MaxFrameBytes <= 0 {
+		c.MaxFrameBytes = 16 << 10
+	}
+}
+
+// Rooms is the registry of live room hubs. Every stored room has a hub from creation (or
+// server start) until removal, so "empty for the grace period" is counted for rooms nobody
+// ever entered and for rooms left over from before a restart alike.
+type Rooms struct {
+	store Store
+	lobby *Lobby
+	cfg   *Config
+	log   *slog.Logger
+	// OnRemoved is called after a room's rows are deleted, with the GIFs no message uses any
+	// more, for the caller to delete their files.
+	onRemoved func(ctx context.Context, orphanGIFs []string)
+	// inserter persists message batches; by default the store directly.
+	inserter func(ctx context.Context, msgs []*db.Message) error
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu   sync.Mutex
+	hubs map[string]*Hub
+}
+
+// NewRooms builds the registry; Start loads the stored rooms.
+func NewRooms(store Store, lobby *Lobby, cfg Config, log *slog.Logger, onRemoved func(context.Context, []string)) *Rooms {
+	cfg.defaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Rooms{store: store, lobby: lobby, cfg: &cfg, log: log, onRemoved: onRemoved,
+		inserter: store.InsertMessages, ctx: ctx, cancel: cancel, hubs: map[string]*Hub{}}
+}
+
+// Config returns the effective configuration (defaults filled in).
+func (rs *Rooms) Config() Config { return *rs.cfg }
+
+// SetInserter routes message persistence through a batching writer shared by all rooms.
+func (rs *Rooms) SetInserter(fn func(ctx context.Context, msgs []*db.Message) error) {
+	rs.inserter = fn
+}
+
+func (rs *Rooms) insert(ctx context.Context, msgs []*db.Message) error { return rs.inserter(ctx, msgs) }
+
+// Start loads every stored room into the lobby with nobody in it, each on its grace timer.
+func (rs *Rooms) Start(ctx context.Context) error {
+	rooms, err := rs.store.ListRooms(ctx)
+	if err != nil {
+		return fmt.Errorf("realtime: load rooms: %w", err)
+	}
+	for _, r := range rooms {
+		rs.Add(r)
+	}
+	return nil
+}
+
+// Add starts the hub of a newly stored room and shows it in every lobby.
+func (rs *Rooms) Add(r db.Room) *Hub {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if h, ok := rs.hubs[r.ID]; ok {
+		return h
+	}
+	h := newHub(rs, r)
+	rs.hubs[r.ID] = h
+	rs.lobby.Upsert(RoomCardView(r, 0), r.CreatedAt)
+	rs.wg.Add(1)
+	go func() {
+		defer rs.wg.Done()
+		h.run(rs.ctx)
+	}()
+	return h
+}
+
+// Hub returns a live room's hub, or nil.
+func (rs *Rooms) Hub(id string) *Hub {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.hubs[id]
+}
+
+// Count returns how many rooms are live.
+func (rs *Rooms) Count() int {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return len(rs.hubs)
+}
+
+func (rs *Rooms) forget(h *Hub) {
+	rs.mu.Lock()
+	if rs.hubs[h.id] == h {
+		delete(rs.hubs, h.id)
+	}
+	rs.mu.Unlock()
+	rs.lobby.Remove(h.id)
+}
+
+func (rs *Rooms) deleteRoom(ctx context.Context, id string) error {
+	orphans, err := rs.store.DeleteRoom(ctx, id)
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
+		return err
+	}
+	if rs.onRemoved != nil && len(orphans) > 0 {
+		rs.onRemoved(ctx, orphans)
+	}
+	return nil
+}
+
+// Serve runs one admitted-or-refused room socket until it ends. A refusal is an accepted
+// upgrade closed with a 4xxx code and a visible reason, because a refused handshake makes
+// htmx retry forever.
+func (rs *Rooms) Serve(conn *websocket.Conn, roomID string, who db.Identity, afterID int64) {
+	c := newClient(conn, who, rs.cfg)
+	h := rs.Hub(roomID)
+	var err error
+	if h == nil {
+		err = ErrRoomGone
+	} else {
+		err = h.Join(rs.ctx, c, afterID)
+	}
+	if err != nil {
+		var ref *Refusal
+		if !errors.As(err, &ref) {
+			ref = &Refusal{Code: 1011, Reason: "The server could not let you in; try again."}
+		}
+		if rs.cfg.Hooks.Refused != nil {
+			rs.cfg.Hooks.Refused(refusalLabel(ref.Code))
+		}
+		refuse(conn, rs.cfg, ref)
+		return
+	}
+	c.readLoop()
+	h.leave(c)
+	c.close(websocket.CloseNormalClosure, "")
+	<-c.done
+}
+
+func refusalLabel(code int) string {
+	switch code {
+	case CloseFull:
+		return "full"
+	case CloseNeedsPassword:
+		return "password"
+	case CloseRoomGone:
+		return "gone"
+	case CloseKicked:
+		return "barred"
+	case CloseTooMany:
+		return "too_many"
+	}
+	return "error"
+}
+
+// refuse writes the visible reason and the close frame on a socket that was never admitted.
+func refuse(conn *websocket.Conn, cfg *Config, ref *Refusal) {
+	defer conn.Close()
+	var frag []byte
+	if b, err := renderBytes(refusedOOB(ref.Reason)); err == nil {
+		frag = b
+	}
+	conn.SetWriteDeadline(time.Now().Add(cfg.WriteWait))
+	if frag != nil {
+		conn.WriteMessage(websocket.TextMessage, frag)
+	}
+	conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(ref.Code, closeReason(ref.Reason)))
+	// Wait briefly for the browser's close reply so the code is delivered cleanly.
+	conn.SetReadDeadline(time.Now().Add(time.Second))
+	for {
+		if _, _, err := conn.ReadMessage(); err != nil {
+			return
+		}
+	}
+}
+
+// closeReason fits a reason into a close frame (123 bytes at most).
+func closeReason(s string) string {
+	if len(s) <= 120 {
+		return s
+	}
+	return s[:120]
+}
+
+// Shutdown closes every socket with 1012 so browsers reconnect to the next server, and waits
+// for the hubs to stop.
+func (rs *Rooms) Shutdown(ctx context.Context) error {
+	rs.cancel()
+	done := make(chan struct{})
+	go func() { rs.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Refuse closes a socket that may not join, with a code and visible reason.
+func (rs *Rooms) Refuse(conn *websocket.Conn, ref *Refusal) {
+	if rs.cfg.Hooks.Refused != nil {
+		rs.cfg.Hooks.Refused(refusalLabel(ref.Code))
+	}
+	refuse(conn, rs.cfg, ref)
+}

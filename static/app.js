@@ -1,0 +1,70 @@
+// gifchat's own script: the few things htmx does not do. No inline code anywhere, so the
+// page runs under script-src 'self'.
+(function () {
+  "use strict";
+
+  // lastMessageId is the newest message id this page shows.
+  function lastMessageId() {
+    var items = document.querySelectorAll("#messages > .msg[data-id]");
+    var max = 0;
+    for (var i = items.length - 1; i >= 0 && i >= items.length - 20; i--) {
+      var id = parseInt(items[i].getAttribute("data-id"), 10);
+      if (id > max) max = id;
+    }
+    return max;
+  }
+
+  // Before every (re)connect, point the socket URL at the last message we hold, so the
+  // server replays exactly what we missed while disconnected: in order, once.
+  document.addEventListener("htmx:ws:before:connection", function (evt) {
+    var conn = evt.detail && evt.detail.connection;
+    if (!conn || !conn.url) return;
+    var url = new URL(conn.url);
+    url.searchParams.set("after", String(lastMessageId()));
+    conn.url = url.toString();
+    setStatus("");
+  });
+
+  document.addEventListener("htmx:ws:close", function (evt) {
+    var code = evt.detail && evt.detail.code;
+    if (code === 1000 || code === null || code === undefined) return;
+    if (code >= 4000) return; // the server sent its own reason as a fragment
+    setStatus("Connection lost. Reconnecting…", "reconnecting");
+  });
+
+  document.addEventListener("htmx:ws:after:connection", function () {
+    setStatus("");
+  });
+
+  function setStatus(text, kind) {
+    var el = document.getElementById("room-status");
+    if (!el) return;
+    if (!text) {
+      if (el.querySelector(".status-reconnecting")) el.textContent = "";
+      return;
+    }
+    if (el.querySelector(".status-closed, .status-kicked, .status-refused")) return;
+    el.innerHTML = "";
+    var p = document.createElement("p");
+    p.className = "status status-" + kind;
+    p.textContent = text;
+    el.appendChild(p);
+  }
+
+  // Keep the log pinned to the newest message unless the reader scrolled up to read.
+  var pinned = true;
+  function log() { return document.getElementById("log"); }
+  document.addEventListener("scroll", function (evt) {
+    var l = log();
+    if (evt.target !== l) return;
+    pinned = l.scrollHeight - l.scrollTop - l.clientHeight < 40;
+  }, true);
+  document.addEventListener("htmx:ws:after:message:incoming", function () {
+    var l = log();
+    if (l && pinned) l.scrollTop = l.scrollHeight;
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    var l = log();
+    if (l) l.scrollTop = l.scrollHeight;
+  });
+})();
