@@ -49,19 +49,21 @@ func ScanMessages(frame []byte, fn func(id int64, text []byte)) int {
 		if j < 0 {
 			continue
 		}
-		body := window[j+len(msgTextMarker):]
-		gt := bytes.IndexByte(body, '>') // end of the msg-text start tag
+		start := j + len(msgTextMarker)
+		gt := bytes.IndexByte(window[start:], '>') // end of the msg-text start tag
 		if gt < 0 {
 			continue
 		}
-		body = body[gt+1:]
-		k := bytes.Index(body, pCloseMarker)
+		start += gt + 1
+		// Offsets stay relative to frame: window only bounds the search, and
+		// scanning resumes right after this message's </p>.
+		k := bytes.Index(window[start:], pCloseMarker)
 		if k < 0 {
 			continue
 		}
-		fn(id, body[:k])
+		fn(id, frame[start:start+k])
 		n++
-		frame = body[k+len(pCloseMarker):]
+		frame = frame[start+k+len(pCloseMarker):]
 	}
 }
 

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+type scanned struct {
+	ID   int64
+	Text string
+}
+
+func scanAll(frame string) []scanned {
+	var out []scanned
+	ScanMessages([]byte(frame), func(id int64, text []byte) {
+		out = append(out, scanned{id, UnescapeText(text)})
+	})
+	return out
+}
+
+// A frame as the product may send it: several hx-partial fragments, one of
+// them a members list whose items also carry data-id, a system notice, a GIF
+// message without msg-text, escaped text, indentation and extra attributes.
+const sampleFrame = `<hx-partial hx-target="#members" hx-swap="innerHTML"><ul><li data-id="7">ann</li><li data-id="8">bob</li></ul></hx-partial>
+<hx-partial hx-target="#messages" hx-swap="beforeend">
+  <article id="msg-123" class="msg" data-id="123" data-author="7" data-kind="text">
+    <header><span class="msg-author">ann</span> <time datetime="2026-01-01T00:00:00Z">00:00</time></header>
+    <p class="msg-text">lg 42 0 1 1700000000000000000</p>
+  </article>
+</hx-partial>
+<hx-partial hx-target="#messages" hx-swap="beforeend"><article id="msg-124" class="msg" data-id="124" data-author="8" data-kind="gif"><img src="/static/gif/1.gif" alt="cat"></article></hx-partial>
+<hx-partial hx-target="#messages" hx-swap="beforeend"><article id="msg-125" class="msg notice" data-id="125" data-kind="system"><p class="msg-system">bob joined</p></article></hx-partial>
+<hx-partial hx-target="#messages" hx-swap="beforeend"><article id="msg-126" class="msg" data-id="126" data-author="8" data-kind="text"><p class="msg-text" dir="auto">&lt;b&gt;hi&lt;/b&gt; &amp; &#39;bye&#39; &quot;x&quot;</p></article></hx-partial>
+<form id="say" hx-swap-oob="true"><input name="text" value=""></form>`
+
+func TestScanMessagesSeveralFragments(t *testing.T) {
+	got := scanAll(sampleFrame)
+	want := []scanned{
+		{123, "lg 42 0 1 1700000000000000000"},
+		{126, `<b>hi</b> & 'bye' "x"`},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("ScanMessages:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestScanMessagesEdgeCases(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		frame string
+		want  []scanned
+	}{
+		{"empty", "", nil},
+		{"no messages", `<div id="members"><span data-id="x">?</span></div>`, nil},
+		{"baseline rendering", string(appendMessageHTML(nil, 9, 3, "a < b")), []scanned{{9, "a < b"}}},
+		{"truncated text", `<article data-id="1"><p class="msg-text">never closed`, nil},
+		{"truncated tag", `<article data-id="1"><p class="msg-text"`, nil},
+		{"non-numeric id skipped", `<i data-id="abc"></i><article data-id="2"><p class="msg-text">ok</p>`, []scanned{{2, "ok"}}},
+		{"text-less element does not borrow next text",
+			`<li data-id="5">member</li><article data-id="6"><p class="msg-text">six</p></article>`,
+			[]scanned{{6, "six"}}},
+		{"adjacent without separators",
+			`<article data-id="1"><p class="msg-text">a</p></article><article data-id="2"><p class="msg-text">b</p></article>`,
+			[]scanned{{1, "a"}, {2, "b"}}},
+		{"empty text", `<article data-id="3"><p class="msg-text"></p>`, []scanned{{3, ""}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := scanAll(tc.frame); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestScanMessagesFindsLoadTextInSample(t *testing.T) {
+	var found []loadText
+	ScanMessages([]byte(sampleFrame), func(_ int64, text []byte) {
+		if lt, ok := parseLoadText(text); ok {
+			found = append(found, lt)
+		}
+	})
+	want := []loadText{{run: 42, sender: 0, seq: 1, sentAt: 1700000000000000000}}
+	if !reflect.DeepEqual(found, want) {
+		t.Errorf("got %+v, want %+v", found, want)
+	}
+}
+
+func TestLoadTextRoundTrip(t *testing.T) {
+	in := loadText{run: 1 << 39, sender: 499, seq: 123456, sentAt: 1764105600123456789}
+	text := appendLoadText(nil, in)
+	if got := string(text); got != "lg 549755813888 499 123456 1764105600123456789" {
+		t.Errorf("text = %q", got)
+	}
+	out, ok := parseLoadText(text)
+	if !ok || out != in {
+		t.Errorf("parse = %+v %v, want %+v", out, ok, in)
+	}
+	// Indentation around the text, as a template may produce, is fine.
+	if out, ok := parseLoadText([]byte("\n   " + string(text) + "\n ")); !ok || out != in {
+		t.Errorf("indented parse = %+v %v", out, ok)
+	}
+}
+
+func TestParseLoadTextRejects(t *testing.T) {
+	for _, s := range []string{
+		"", "hello", "lg", "lg ", "lg 1 2 3", "lg 1 2 3 ", "lg 1 2 3 x",
+		"lg a 2 3 4", "lg 1 2 3 4 5", "lg -1 2 3 4", "LG 1 2 3 4",
+		"lg 1 2 3 99999999999999999999", // overflows int64
+	} {
+		if lt, ok := parseLoadText([]byte(s)); ok {
+			t.Errorf("parseLoadText(%q) = %+v, want rejection", s, lt)
+		}
+	}
+}
+
+func TestSayFrameIsHtmxJSON(t *testing.T) {
+	frame := appendSayFrame(nil, appendLoadText(nil, loadText{run: 1, sender: 2, seq: 3, sentAt: 4}))
+	var got struct {
+		Action  string            `json:"action"`
+		Text    string            `json:"text"`
+		Headers map[string]string `json:"headers"`
+	}
+	if err := json.Unmarshal(frame, &got); err != nil {
+		t.Fatalf("frame %s is not JSON: %v", frame, err)
+	}
+	if got.Action != "say" || got.Text != "lg 1 2 3 4" || got.Headers["HX-Request"] != "true" {
+		t.Errorf("decoded %+v", got)
+	}
+}
+
+func TestScanRoomIDs(t *testing.T) {
+	var ids []int64
+	ScanRoomIDs([]byte(`<ul id="rooms"><li id="room-1">a</li><li id="room-x">?</li>
+<li class="room" id="room-22"><a href="/rooms/22">b</a></li></ul>`), func(id int64) { ids = append(ids, id) })
+	if !reflect.DeepEqual(ids, []int64{1, 22}) {
+		t.Errorf("ids = %v, want [1 22]", ids)
+	}
+}
+
+func TestReadSSE(t *testing.T) {
+	stream := ": comment\n" +
+		"event: rooms\n" +
+		"data: <ul>\n" +
+		"data:<li id=\"room-1\">a</li>\n" +
+		"data: </ul>\n" +
+		"\n" +
+		"id: 7\n" +
+		"data: <li id=\"room-2\">b</li>\n" +
+		"\n" +
+		"\n" + // an empty event is not dispatched
+		"data: unterminated\n" // no blank line: never dispatched
+	var events []string
+	if err := readSSE(strings.NewReader(stream), func(d []byte) { events = append(events, string(d)) }); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"<ul>\n<li id=\"room-1\">a</li>\n</ul>", `<li id="room-2">b</li>`}
+	if !reflect.DeepEqual(events, want) {
+		t.Errorf("events = %q, want %q", events, want)
+	}
+}
+
+func BenchmarkScanMessages(b *testing.B) {
+	frame := []byte(sampleFrame)
+	b.SetBytes(int64(len(frame)))
+	for range b.N {
+		ScanMessages(frame, func(int64, []byte) {})
+	}
+}
