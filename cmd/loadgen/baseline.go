@@ -1,12 +1,15 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/base32"
 	"encoding/json"
 	"fmt"
 	"html"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,16 +45,15 @@ type Baseline struct {
 
 	nextSession atomic.Int64
 
-	mu       sync.Mutex
-	rooms    map[int64]*baseRoom
-	nextRoom int64
-	lobby    map[chan []byte]struct{}
-	conns    map[*baseConn]struct{}
-	closed   bool
+	mu     sync.Mutex
+	rooms  map[string]*baseRoom
+	lobby  map[chan []byte]struct{}
+	conns  map[*baseConn]struct{}
+	closed bool
 }
 
 type baseRoom struct {
-	id       int64
+	id       string
 	title    string
 	capacity int
 	nextMsg  atomic.Int64
@@ -77,7 +79,7 @@ func StartBaseline(addr string) (*Baseline, error) {
 	}
 	b := &Baseline{
 		addr:  ln.Addr().String(),
-		rooms: make(map[int64]*baseRoom),
+		rooms: make(map[string]*baseRoom),
 		lobby: make(map[chan []byte]struct{}),
 		conns: make(map[*baseConn]struct{}),
 		// The default CheckOrigin accepts only Origin == Host, the same
@@ -149,9 +151,8 @@ func (b *Baseline) createRoom(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "want title 1-60 chars and capacity >= 2", http.StatusBadRequest)
 		return
 	}
+	room := &baseRoom{id: newBaseRoomID(), title: title, capacity: capacity}
 	b.mu.Lock()
-	b.nextRoom++
-	room := &baseRoom{id: b.nextRoom, title: title, capacity: capacity}
 	b.rooms[room.id] = room
 	ev := sseEvent(roomItem(room))
 	for ch := range b.lobby {
@@ -163,11 +164,19 @@ func (b *Baseline) createRoom(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	b.mu.Unlock()
-	http.Redirect(w, r, "/rooms/"+strconv.FormatInt(room.id, 10), http.StatusSeeOther)
+	http.Redirect(w, r, "/rooms/"+room.id, http.StatusSeeOther)
+}
+
+// newBaseRoomID makes an opaque id of the product's shape (16 base32
+// letters), so the client never gets away with assuming numeric ids.
+func newBaseRoomID() string {
+	b := make([]byte, 10)
+	_, _ = rand.Read(b) // crypto/rand.Read does not fail
+	return strings.ToLower(base32.StdEncoding.EncodeToString(b))
 }
 
 func roomItem(r *baseRoom) string {
-	return `<li id="room-` + strconv.FormatInt(r.id, 10) + `">` + html.EscapeString(r.title) + `</li>`
+	return `<li id="room-` + r.id + `">` + html.EscapeString(r.title) + `</li>`
 }
 
 // sseEvent frames HTML as one server-sent event; roomItem has no newlines,
@@ -177,13 +186,9 @@ func sseEvent(htmlText string) []byte {
 }
 
 func (b *Baseline) room(r *http.Request) *baseRoom {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil {
-		return nil
-	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.rooms[id]
+	return b.rooms[r.PathValue("id")]
 }
 
 func (b *Baseline) roomPage(w http.ResponseWriter, r *http.Request) {

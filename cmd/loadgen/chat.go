@@ -35,7 +35,7 @@ type ChatConfig struct {
 // chatRoom is one room of the workload.
 type chatRoom struct {
 	index   int
-	id      int64
+	id      string
 	created bool
 	members []*member
 	senders []*member
@@ -220,12 +220,15 @@ func (run *chatRun) setup(ctx context.Context, res *Result) ([]*chatRoom, error)
 		}
 	}
 
-	var all []*member
+	// Senders connect first, so that when a room turns people away (it is
+	// full) the ones refused are receivers and the run still has senders.
+	var first, rest, all []*member
 	for _, r := range rooms {
-		all = append(all, r.members...)
+		first = append(first, r.senders...)
+		rest = append(rest, r.members[len(r.senders):]...)
 	}
-	err = forEachBounded(ctx, len(all), run.cfg.ConnectConcurrency, func(i int) {
-		m := all[i]
+	all = append(first, rest...)
+	join := func(m *member) {
 		if m != m.room.members[0] { // creators already have a session
 			if err := m.p.startSession(ctx); err != nil {
 				fail("session: " + shortErr(err))
@@ -249,9 +252,12 @@ func (run *chatRun) setup(ctx context.Context, res *Result) ([]*chatRoom, error)
 		m.conn = conn
 		m.perSender = make([]seqTrack, len(m.room.senders))
 		go run.read(m)
-	})
-	if err != nil {
-		return rooms, err
+	}
+	for _, wave := range [][]*member{first, rest} {
+		err = forEachBounded(ctx, len(wave), run.cfg.ConnectConcurrency, func(i int) { join(wave[i]) })
+		if err != nil {
+			return rooms, err
+		}
 	}
 
 	// A server refusing a socket (room full, rate limited) accepts the

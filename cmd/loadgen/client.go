@@ -117,11 +117,11 @@ func (p *person) startSession(ctx context.Context) error {
 // createRoom posts the create-room form and returns the new room's id, taken
 // from the 303's Location. The redirect is deliberately not followed: the
 // Location is the answer.
-func (p *person) createRoom(ctx context.Context, title string, capacity int) (int64, error) {
+func (p *person) createRoom(ctx context.Context, title string, capacity int) (string, error) {
 	form := url.Values{"title": {title}, "capacity": {strconv.Itoa(capacity)}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url("/rooms"), strings.NewReader(form.Encode()))
 	if err != nil {
-		return 0, err
+		return "", err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", p.srv.origin)
@@ -129,42 +129,61 @@ func (p *person) createRoom(ctx context.Context, title string, capacity int) (in
 	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := noFollow.Do(req)
 	if err != nil {
-		return 0, err
+		return "", err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode != http.StatusSeeOther {
-		return 0, fmt.Errorf("POST /rooms: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+		return "", fmt.Errorf("POST /rooms: %s: %s", resp.Status, oneLine(body))
 	}
 	loc, err := resp.Location()
 	if err != nil {
-		return 0, fmt.Errorf("POST /rooms: %w", err)
+		return "", fmt.Errorf("POST /rooms: %w", err)
 	}
 	id, ok := roomIDFromPath(loc.Path)
 	if !ok {
-		return 0, fmt.Errorf("POST /rooms: unexpected Location %q", loc)
+		return "", fmt.Errorf("POST /rooms: unexpected Location %q", loc)
 	}
 	return id, nil
 }
 
-// roomIDFromPath extracts N from "/rooms/N".
-func roomIDFromPath(path string) (int64, bool) {
-	rest, ok := strings.CutPrefix(path, "/rooms/")
-	if !ok {
-		return 0, false
+// roomIDFromPath extracts ID from "/rooms/ID". Room ids are opaque tokens
+// (the product uses 16 base32 letters), taken as is if they are path-safe.
+func roomIDFromPath(path string) (string, bool) {
+	id, ok := strings.CutPrefix(path, "/rooms/")
+	return id, ok && validRoomID(id)
+}
+
+// validRoomID accepts non-empty ids of letters, digits, '-' and '_'.
+func validRoomID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
 	}
-	id, err := strconv.ParseInt(strings.TrimSuffix(rest, "/"), 10, 64)
-	return id, err == nil && id >= 0
+	for _, c := range []byte(id) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// oneLine shortens a response body for an error message.
+func oneLine(b []byte) string {
+	s := strings.Join(strings.Fields(string(b)), " ")
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
 }
 
 // enterRoom loads the room page, which is how a person enters a room.
-func (p *person) enterRoom(ctx context.Context, room int64) error {
-	return p.get(ctx, "/rooms/"+strconv.FormatInt(room, 10))
+func (p *person) enterRoom(ctx context.Context, room string) error {
+	return p.get(ctx, "/rooms/"+room)
 }
 
 // dialRoom opens the room's WebSocket with the person's session cookie and
 // the site's Origin, as the browser would.
-func (p *person) dialRoom(ctx context.Context, room int64) (*websocket.Conn, error) {
+func (p *person) dialRoom(ctx context.Context, room string) (*websocket.Conn, error) {
 	d := websocket.Dialer{
 		NetDialContext:   loopbackDial,
 		HandshakeTimeout: 10 * time.Second,
@@ -172,7 +191,7 @@ func (p *person) dialRoom(ctx context.Context, room int64) (*websocket.Conn, err
 		ReadBufferSize:   16 << 10,
 		WriteBufferSize:  4 << 10,
 	}
-	u := url.URL{Scheme: "ws", Host: p.srv.addr, Path: "/rooms/" + strconv.FormatInt(room, 10) + "/ws"}
+	u := url.URL{Scheme: "ws", Host: p.srv.addr, Path: "/rooms/" + room + "/ws"}
 	h := http.Header{"Origin": {p.srv.origin}}
 	conn, resp, err := d.DialContext(ctx, u.String(), h)
 	if err != nil {

@@ -51,8 +51,8 @@ type subscriber struct {
 	done   chan struct{} // closed when the stream ends
 
 	mu        sync.Mutex
-	snapshot  map[int64]bool
-	firstSeen map[int64]time.Time // rooms that appeared after the snapshot
+	snapshot  map[string]bool
+	firstSeen map[string]time.Time // rooms that appeared after the snapshot
 }
 
 // openSubscribers starts a session and a lobby stream for each of n people
@@ -66,8 +66,8 @@ func openSubscribers(ctx context.Context, srv *server, n, concurrency int, conne
 			p:         newPerson(srv, i),
 			ready:     make(chan struct{}),
 			done:      make(chan struct{}),
-			snapshot:  make(map[int64]bool),
-			firstSeen: make(map[int64]time.Time),
+			snapshot:  make(map[string]bool),
+			firstSeen: make(map[string]time.Time),
 		}
 		fail := func(reason string) {
 			mu.Lock()
@@ -118,7 +118,7 @@ func (s *subscriber) read(body io.ReadCloser) {
 	_ = readSSE(body, func(data []byte) {
 		now := time.Now()
 		s.mu.Lock()
-		ScanRoomIDs(data, func(id int64) {
+		ScanRoomIDs(data, func(id string) {
 			if first {
 				s.snapshot[id] = true
 			} else if _, ok := s.firstSeen[id]; !ok && !s.snapshot[id] {
@@ -133,7 +133,7 @@ func (s *subscriber) read(body io.ReadCloser) {
 	})
 }
 
-func (s *subscriber) seen(id int64) (time.Time, bool) {
+func (s *subscriber) seen(id string) (time.Time, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, ok := s.firstSeen[id]
@@ -317,7 +317,7 @@ func openIdleSockets(ctx context.Context, srv *server, cfg IdleConfig, connect *
 	for i := range people {
 		people[i] = newPerson(srv, i)
 	}
-	roomIDs := make([]int64, nRooms)
+	roomIDs := make([]string, nRooms)
 	var mu sync.Mutex
 	fail := func(reason string) {
 		mu.Lock()

@@ -77,21 +77,26 @@ func UnescapeText(b []byte) string {
 	return html.UnescapeString(string(b))
 }
 
-// ScanRoomIDs calls fn with N for every `id="room-N"` in b. The lobby stream
-// renders each room as an element with such an id.
-func ScanRoomIDs(b []byte, fn func(id int64)) {
+// ScanRoomIDs calls fn with ID for every `id="room-ID"` in b. The lobby
+// stream renders each room as an element with such an id. Other elements
+// whose id merely starts with "room-" (the list itself, form fields) are
+// reported too; callers only ever look up ids they created, so that is
+// harmless and keeps the scan free of product-specific exclusions.
+func ScanRoomIDs(b []byte, fn func(id string)) {
 	for {
 		i := bytes.Index(b, roomIDMarker)
 		if i < 0 {
 			return
 		}
 		b = b[i+len(roomIDMarker):]
-		id, rest, ok := leadingInt(b, '"')
-		if !ok {
-			continue
+		end := bytes.IndexByte(b, '"')
+		if end < 0 {
+			return
 		}
-		fn(id)
-		b = rest
+		if id := string(b[:end]); validRoomID(id) {
+			fn(id)
+		}
+		b = b[end+1:]
 	}
 }
 

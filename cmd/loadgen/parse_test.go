@@ -131,11 +131,24 @@ func TestSayFrameIsHtmxJSON(t *testing.T) {
 }
 
 func TestScanRoomIDs(t *testing.T) {
-	var ids []int64
-	ScanRoomIDs([]byte(`<ul id="rooms"><li id="room-1">a</li><li id="room-x">?</li>
-<li class="room" id="room-22"><a href="/rooms/22">b</a></li></ul>`), func(id int64) { ids = append(ids, id) })
-	if !reflect.DeepEqual(ids, []int64{1, 22}) {
-		t.Errorf("ids = %v, want [1 22]", ids)
+	var ids []string
+	ScanRoomIDs([]byte(`<hx-partial hx-target="#room-list" hx-swap="afterbegin"><ul id="rooms"><li id="room-abcdefghijklmnop" class="room-card">a</li><li id="room-bad id">?</li>
+<li class="room" id="room-22"><a href="/rooms/22">b</a></li></ul></hx-partial><li id="room-unterminated`),
+		func(id string) { ids = append(ids, id) })
+	if !reflect.DeepEqual(ids, []string{"abcdefghijklmnop", "22"}) {
+		t.Errorf("ids = %q, want [abcdefghijklmnop 22]", ids)
+	}
+}
+
+func TestRoomIDFromPath(t *testing.T) {
+	for path, want := range map[string]string{
+		"/rooms/abcdefghijklmnop": "abcdefghijklmnop", "/rooms/7": "7",
+		"/rooms/": "", "/rooms/a/b": "", "/lobby/x": "", "/rooms/a%20b": "",
+	} {
+		got, ok := roomIDFromPath(path)
+		if got != want && ok || ok != (want != "") {
+			t.Errorf("roomIDFromPath(%q) = %q %v, want %q", path, got, ok, want)
+		}
 	}
 }
 
