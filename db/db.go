@@ -75,7 +75,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	// when it upgrades from read to write.
 	writeQ.Set("_txlock", "immediate")
 
-	w, err := sqlx.Open("sqlite3", "file:"+abs+"?"+writeQ.Encode())
+	// The path is URI-escaped: a '?', '#' or '%' in a directory name would otherwise be read
+	// as URI syntax and the database opened somewhere else, without its pragmas.
+	file := "file:" + (&url.URL{Path: abs}).EscapedPath()
+	w, err := sqlx.Open("sqlite3", file+"?"+writeQ.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("db: open writer: %w", err)
 	}
@@ -88,7 +91,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("db: open %s: %w", abs, err)
 	}
 	q.Set("mode", "ro")
-	r, err := sqlx.Open("sqlite3", "file:"+abs+"?"+q.Encode())
+	r, err := sqlx.Open("sqlite3", file+"?"+q.Encode())
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("db: open readers: %w", err)
