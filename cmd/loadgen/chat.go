@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -29,6 +28,7 @@ type ChatConfig struct {
 	ConnectConcurrency int
 	Settle             time.Duration // pause between connecting and sending
 	Drain              time.Duration // max wait for deliveries after sending
+	Reconnects         int           // reconnects allowed per socket (as htmx would)
 	Verbose            bool
 }
 
@@ -36,20 +36,19 @@ type ChatConfig struct {
 type chatRoom struct {
 	index   int
 	id      string
-	created bool
 	members []*member
 	senders []*member
 	slotOf  map[int64]int // sender person index -> index into senders
 }
 
-// member is one person connected to a room. The fields below "reader owned"
-// are written only by the member's reader goroutine and read by the main
+// member is one person in a room. The fields below "reader owned" are
+// written only by the socket's reader goroutine and read by the main
 // goroutine only after that goroutine has exited.
 type member struct {
 	p     *person
 	room  *chatRoom
-	conn  *websocket.Conn
-	alive bool // connected when sending began (set before senders start)
+	sock  *roomSocket // nil if it never connected
+	alive bool        // connected when sending began (set before senders start)
 
 	// Sender side; window is nil for non-senders.
 	window chan struct{}
@@ -62,9 +61,6 @@ type member struct {
 	reordered int64
 	stray     int64
 	lastAt    int64 // unix nanos of the last unique delivery
-	endReason string
-
-	exited chan struct{} // closed when the reader goroutine returns
 }
 
 // seqTrack follows one sender as seen by one receiver.
@@ -100,7 +96,6 @@ type chatRun struct {
 	srv       *server
 	runID     int64
 	delivered atomic.Int64 // unique deliveries so far, for the drain wait
-	closing   atomic.Bool  // set when the tool itself closes the sockets
 }
 
 // RunChat runs the chat workload against srv and returns its result. Errors
@@ -117,7 +112,7 @@ func RunChat(ctx context.Context, srv *server, cfg ChatConfig) *Result {
 	res.RSS.Before = sampleRSS(srv, &res.RSS)
 
 	rooms, err := run.setup(ctx, res)
-	defer run.teardown(rooms)
+	defer run.closeAll(rooms)
 	if err != nil {
 		res.Error = err.Error()
 		return res
@@ -166,7 +161,7 @@ func (run *chatRun) plan() []*chatRoom {
 		}
 		r := &chatRoom{index: i, slotOf: make(map[int64]int)}
 		for j := 0; j < size; j++ {
-			m := &member{p: newPerson(run.srv, idx), room: r, exited: make(chan struct{})}
+			m := &member{p: newPerson(run.srv, idx), room: r}
 			idx++
 			r.members = append(r.members, m)
 			if j < cfg.Senders {
@@ -208,13 +203,13 @@ func (run *chatRun) setup(ctx context.Context, res *Result) ([]*chatRoom, error)
 			fail("create room: " + shortErr(err))
 			return
 		}
-		r.id, r.created = id, true
+		r.id = id
 	})
 	if err != nil {
 		return rooms, err
 	}
 	for _, r := range rooms {
-		if !r.created {
+		if r.id == "" {
 			res.setFailures(failures)
 			return rooms, fmt.Errorf("could not create room %d: %s", r.index, topReasons(failures))
 		}
@@ -222,12 +217,11 @@ func (run *chatRun) setup(ctx context.Context, res *Result) ([]*chatRoom, error)
 
 	// Senders connect first, so that when a room turns people away (it is
 	// full) the ones refused are receivers and the run still has senders.
-	var first, rest, all []*member
+	var first, rest []*member
 	for _, r := range rooms {
 		first = append(first, r.senders...)
 		rest = append(rest, r.members[len(r.senders):]...)
 	}
-	all = append(first, rest...)
 	join := func(m *member) {
 		if m != m.room.members[0] { // creators already have a session
 			if err := m.p.startSession(ctx); err != nil {
@@ -235,23 +229,17 @@ func (run *chatRun) setup(ctx context.Context, res *Result) ([]*chatRoom, error)
 				return
 			}
 		}
-		if err := m.p.enterRoom(ctx, m.room.id); err != nil {
-			fail("enter: " + shortErr(err))
-			return
-		}
-		t0 := time.Now()
-		conn, err := m.p.dialRoom(ctx, m.room.id)
+		sock, took, err := openRoomSocket(ctx, m.p, m.room.id, run.cfg.Reconnects)
 		if err != nil {
-			fail("ws: " + shortErr(err))
+			fail(failureReason(err))
 			return
 		}
-		d := time.Since(t0)
 		mu.Lock()
-		connect.RecordDuration(d)
+		connect.RecordDuration(took)
 		mu.Unlock()
-		m.conn = conn
 		m.perSender = make([]seqTrack, len(m.room.senders))
-		go run.read(m)
+		m.sock = sock
+		go sock.run(ctx, func(_ int64, text []byte) { run.receive(m, text) })
 	}
 	for _, wave := range [][]*member{first, rest} {
 		err = forEachBounded(ctx, len(wave), run.cfg.ConnectConcurrency, func(i int) { join(wave[i]) })
@@ -260,27 +248,30 @@ func (run *chatRun) setup(ctx context.Context, res *Result) ([]*chatRoom, error)
 		}
 	}
 
-	// A server refusing a socket (room full, rate limited) accepts the
-	// handshake and then closes with a 4xxx code; the settle pause lets
-	// those closes arrive before membership is fixed.
+	// A server refusing a socket (room full, too many connects) accepts
+	// the handshake and then closes with a 4xxx code; the settle pause lets
+	// those closes, and the joins' own traffic, arrive before membership is
+	// fixed.
 	sleepCtx(ctx, run.cfg.Settle)
 	connected := 0
-	for _, m := range all {
-		if m.conn == nil {
-			continue
-		}
-		select {
-		case <-m.exited:
-			fail("ws closed: " + m.endReason)
-		default:
-			m.alive = true
-			connected++
+	for _, r := range rooms {
+		for _, m := range r.members {
+			if m.sock == nil {
+				continue
+			}
+			select {
+			case <-m.sock.exited:
+				fail("ws closed: " + m.sock.endReason)
+			default:
+				m.alive = true
+				connected++
+			}
 		}
 	}
 	res.Connect = summarize(&connect)
 	res.setFailures(failures)
 	if run.cfg.Verbose {
-		fmt.Fprintf(os.Stderr, "loadgen: %s: %d/%d connected\n", run.srv.name, connected, len(all))
+		fmt.Fprintf(os.Stderr, "loadgen: %s: %d/%d connected\n", run.srv.name, connected, run.cfg.People)
 	}
 	if connected == 0 {
 		return rooms, errors.New("no member connected: " + topReasons(failures))
@@ -288,58 +279,36 @@ func (run *chatRun) setup(ctx context.Context, res *Result) ([]*chatRoom, error)
 	return rooms, ctx.Err()
 }
 
-// read is a member's reader goroutine: it scans every frame for this run's
-// messages and keeps the per-sender bookkeeping.
-func (run *chatRun) read(m *member) {
-	defer close(m.exited)
-	m.conn.SetReadLimit(16 << 20)
-	var buf bytes.Buffer
-	handle := func(_ int64, text []byte) {
-		lt, ok := parseLoadText(text)
-		if !ok || lt.run != run.runID {
-			return
-		}
-		now := time.Now().UnixNano()
-		slot, ok := m.room.slotOf[lt.sender]
-		if !ok {
-			m.stray++
-			return
-		}
-		isNew, reordered := m.perSender[slot].observe(lt.seq)
-		if !isNew {
-			m.dups++
-			return
-		}
-		if reordered {
-			m.reordered++
-		}
-		m.hist.Record(now - lt.sentAt)
-		m.lastAt = now
-		run.delivered.Add(1)
-		// The echo of our own message frees a slot in the send window.
-		if m.window != nil && lt.sender == int64(m.p.idx) {
-			select {
-			case <-m.window:
-			default:
-			}
-		}
+// receive handles one chat message text arriving at m (on m's reader
+// goroutine) and keeps the per-sender bookkeeping.
+func (run *chatRun) receive(m *member, text []byte) {
+	lt, ok := parseLoadText(text)
+	if !ok || lt.run != run.runID {
+		return // notices, other people's chat, earlier runs
 	}
-	for {
-		_, r, err := m.conn.NextReader()
-		if err != nil {
-			if !run.closing.Load() {
-				m.endReason = closeReason(err)
-			}
-			return
+	now := time.Now().UnixNano()
+	slot, ok := m.room.slotOf[lt.sender]
+	if !ok {
+		m.stray++
+		return
+	}
+	isNew, reordered := m.perSender[slot].observe(lt.seq)
+	if !isNew {
+		m.dups++
+		return
+	}
+	if reordered {
+		m.reordered++
+	}
+	m.hist.Record(now - lt.sentAt)
+	m.lastAt = now
+	run.delivered.Add(1)
+	// The echo of our own message frees a slot in the send window.
+	if m.window != nil && lt.sender == int64(m.p.idx) {
+		select {
+		case <-m.window:
+		default:
 		}
-		buf.Reset()
-		if _, err := buf.ReadFrom(r); err != nil {
-			if !run.closing.Load() {
-				m.endReason = closeReason(err)
-			}
-			return
-		}
-		ScanMessages(buf.Bytes(), handle)
 	}
 }
 
@@ -369,9 +338,14 @@ func (run *chatRun) send(ctx context.Context, senders []*member) {
 	}
 }
 
+// sendWriteWait bounds one send, so a server that stops reading cannot
+// hold a sender (and the run) forever.
+const sendWriteWait = 10 * time.Second
+
 func (run *chatRun) sendLoop(ctx context.Context, s *member, stop <-chan struct{}, first time.Time, interval time.Duration) {
 	var text, frame []byte
 	var pace *time.Timer
+	conn := s.sock.current()
 	for seq := int64(1); run.cfg.Messages == 0 || seq <= int64(run.cfg.Messages); seq++ {
 		if interval > 0 {
 			if wait := time.Until(first.Add(interval * time.Duration(seq-1))); wait > 0 {
@@ -401,12 +375,41 @@ func (run *chatRun) sendLoop(ctx context.Context, s *member, stop <-chan struct{
 			return
 		default:
 		}
-		text = appendLoadText(text[:0], loadText{run: run.runID, sender: int64(s.p.idx), seq: seq, sentAt: time.Now().UnixNano()})
-		frame = appendSayFrame(frame[:0], text)
-		if err := s.conn.WriteMessage(websocket.TextMessage, frame); err != nil {
-			return
+		for {
+			text = appendLoadText(text[:0], loadText{run: run.runID, sender: int64(s.p.idx), seq: seq, sentAt: time.Now().UnixNano()})
+			frame = appendSayFrame(frame[:0], text)
+			_ = conn.SetWriteDeadline(time.Now().Add(sendWriteWait))
+			if err := conn.WriteMessage(websocket.TextMessage, frame); err == nil {
+				break
+			}
+			// The socket broke under us: send again on the one the reader
+			// reconnects, as the browser would once it is back.
+			if conn = s.awaitReconnect(ctx, conn, stop); conn == nil {
+				return
+			}
 		}
 		s.sent.Store(seq)
+	}
+}
+
+// awaitReconnect waits until m's socket has replaced old, and returns the
+// new connection, or nil if the socket ended or the sending phase did.
+func (m *member) awaitReconnect(ctx context.Context, old *websocket.Conn, stop <-chan struct{}) *websocket.Conn {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if c := m.sock.current(); c != old {
+			return c
+		}
+		select {
+		case <-tick.C:
+		case <-m.sock.exited:
+			return nil
+		case <-stop:
+			return nil
+		case <-ctx.Done():
+			return nil
+		}
 	}
 }
 
@@ -436,42 +439,18 @@ func (run *chatRun) drain(ctx context.Context, rooms []*chatRoom) {
 	}
 }
 
-// closeAll says goodbye properly on every socket and waits for the readers.
+// closeAll closes every socket (politely, in parallel) and waits for the
+// readers; calling it again is harmless.
 func (run *chatRun) closeAll(rooms []*chatRoom) {
-	run.closing.Store(true)
-	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
-	var wg sync.WaitGroup
+	var socks []*roomSocket
 	for _, r := range rooms {
 		for _, m := range r.members {
-			if m.conn == nil {
-				continue
-			}
-			wg.Go(func() {
-				_ = m.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
-				// Give the server a moment to answer the close, then cut.
-				select {
-				case <-m.exited:
-				case <-time.After(time.Second):
-				}
-				m.conn.Close()
-				<-m.exited
-			})
-		}
-	}
-	wg.Wait()
-}
-
-// teardown closes anything setup left open when the run ended early.
-func (run *chatRun) teardown(rooms []*chatRoom) {
-	run.closing.Store(true)
-	for _, r := range rooms {
-		for _, m := range r.members {
-			if m.conn != nil {
-				m.conn.Close()
-				<-m.exited
+			if m.sock != nil {
+				socks = append(socks, m.sock)
 			}
 		}
 	}
+	shutdownAll(socks)
 	run.srv.close()
 }
 
@@ -480,7 +459,7 @@ func (run *chatRun) collect(rooms []*chatRoom, res *Result, start, sendEnd time.
 	cr := res.Chat
 	var lat Histogram
 	var last int64
-	disconnects := tally{}
+	disconnects, reconnects := tally{}, tally{}
 	for _, r := range rooms {
 		for _, s := range r.senders {
 			if s.alive {
@@ -503,8 +482,11 @@ func (run *chatRun) collect(rooms []*chatRoom, res *Result, start, sendEnd time.
 				cr.Deliveries += got
 				cr.Lost += max(0, sent-got)
 			}
-			if m.endReason != "" {
-				disconnects.add(m.endReason)
+			if m.sock.endReason != "" {
+				disconnects.add(m.sock.endReason)
+			}
+			for reason, n := range m.sock.reconnects {
+				reconnects[reason] += n
 			}
 		}
 	}
@@ -513,6 +495,12 @@ func (run *chatRun) collect(rooms []*chatRoom, res *Result, start, sendEnd time.
 	}
 	if len(disconnects) > 0 {
 		cr.DisconnectReasons = disconnects
+	}
+	for _, n := range reconnects {
+		cr.Reconnects += n
+	}
+	if len(reconnects) > 0 {
+		cr.ReconnectReasons = reconnects
 	}
 	cr.Latency = summarize(&lat)
 	cr.SendSeconds = sendEnd.Sub(start).Seconds()

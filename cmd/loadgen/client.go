@@ -83,27 +83,30 @@ func newPerson(srv *server, idx int) *person {
 
 func (p *person) url(path string) string { return p.srv.base.JoinPath(path).String() }
 
-// get performs a GET, drains the body and checks for a 200.
-func (p *person) get(ctx context.Context, path string) error {
+// getPage performs a GET and returns the body of a 200 answer.
+func (p *person) getPage(ctx context.Context, path string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url(path), nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body) // lets the connection be reused
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", path, resp.Status)
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", path, resp.Status)
+	}
+	return body, nil
 }
 
 // startSession fetches the home page, which is what issues the session cookie.
 func (p *person) startSession(ctx context.Context) error {
-	if err := p.get(ctx, "/"); err != nil {
+	if _, err := p.getPage(ctx, "/"); err != nil {
 		return err
 	}
 	for _, c := range p.jar.Cookies(p.srv.base) {
@@ -176,14 +179,10 @@ func oneLine(b []byte) string {
 	return s
 }
 
-// enterRoom loads the room page, which is how a person enters a room.
-func (p *person) enterRoom(ctx context.Context, room string) error {
-	return p.get(ctx, "/rooms/"+room)
-}
-
 // dialRoom opens the room's WebSocket with the person's session cookie and
-// the site's Origin, as the browser would.
-func (p *person) dialRoom(ctx context.Context, room string) (*websocket.Conn, error) {
+// the site's Origin, as the browser would, asking for the messages after
+// the given id to be replayed.
+func (p *person) dialRoom(ctx context.Context, room string, after int64) (*websocket.Conn, error) {
 	d := websocket.Dialer{
 		NetDialContext:   loopbackDial,
 		HandshakeTimeout: 10 * time.Second,
@@ -191,7 +190,7 @@ func (p *person) dialRoom(ctx context.Context, room string) (*websocket.Conn, er
 		ReadBufferSize:   16 << 10,
 		WriteBufferSize:  4 << 10,
 	}
-	u := url.URL{Scheme: "ws", Host: p.srv.addr, Path: "/rooms/" + room + "/ws"}
+	u := url.URL{Scheme: "ws", Host: p.srv.addr, Path: "/rooms/" + room + "/ws", RawQuery: afterQuery(after)}
 	h := http.Header{"Origin": {p.srv.origin}}
 	conn, resp, err := d.DialContext(ctx, u.String(), h)
 	if err != nil {

@@ -69,6 +69,7 @@ func parseFlags(args []string, errOut io.Writer) (*options, error) {
 	concurrency := fs.Int("connect-concurrency", 32, "max connections being set up at once")
 	settle := fs.Duration("settle", time.Second, "pause after connecting, before measuring (lets refusals and join traffic arrive)")
 	drain := fs.Duration("drain", 5*time.Second, "max wait for outstanding deliveries (chat) or sightings (lobby)")
+	reconnects := fs.Int("reconnects", 10, "reconnects allowed per room socket after a close htmx would reconnect on (not 1000, not 4xxx); 0 = never")
 
 	fs.IntVar(&o.idle.Conns, "idle", 1000, "idle: number of idle connections")
 	fs.StringVar(&o.idle.Kind, "idle-kind", "ws", "idle: ws (room sockets) or sse (lobby event streams)")
@@ -86,6 +87,7 @@ func parseFlags(args []string, errOut io.Writer) (*options, error) {
 	c.ConnectConcurrency, o.idle.ConnectConcurrency, o.lobby.ConnectConcurrency = *concurrency, *concurrency, *concurrency
 	c.Settle, o.idle.Settle, o.lobby.Settle = *settle, *settle, *settle
 	c.Drain, o.lobby.Drain = *drain, *drain
+	c.Reconnects, o.idle.Reconnects = *reconnects, *reconnects
 	c.Verbose = o.verbose
 	return o, o.validate()
 }
@@ -102,6 +104,8 @@ func (o *options) validate() error {
 		return errors.New("-capacity must be at least 1")
 	case o.chat.ConnectConcurrency < 1:
 		return errors.New("-connect-concurrency must be at least 1")
+	case o.chat.Reconnects < 0:
+		return errors.New("-reconnects cannot be negative")
 	}
 	switch o.mode {
 	case "chat":

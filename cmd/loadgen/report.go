@@ -68,8 +68,12 @@ type ChatResult struct {
 
 	Latency Summary `json:"latency"`
 
+	// Disconnects counts members whose socket ended for good mid-run;
+	// Reconnects counts the times a socket was dropped and came back.
 	Disconnects       int            `json:"disconnects"`
 	DisconnectReasons map[string]int `json:"disconnect_reasons,omitempty"`
+	Reconnects        int            `json:"reconnects"`
+	ReconnectReasons  map[string]int `json:"reconnect_reasons,omitempty"`
 }
 
 // IdleResult holds the figures of the idle-connections workload.
@@ -226,6 +230,9 @@ func (r *Result) OneLine() string {
 			c.Lost, c.Duplicated, c.Reordered)
 		if c.Stray > 0 {
 			fmt.Fprintf(&b, " stray %d", c.Stray)
+		}
+		if c.Reconnects > 0 {
+			fmt.Fprintf(&b, ", reconnects %d (%s)", c.Reconnects, topReasons(c.ReconnectReasons))
 		}
 		if c.Disconnects > 0 {
 			fmt.Fprintf(&b, ", disconnects %d (%s)", c.Disconnects, topReasons(c.DisconnectReasons))

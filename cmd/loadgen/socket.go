@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// roomSocket is one person's room WebSocket, kept up the way the browser
+// keeps it up: the page's script connects with ?after=<newest message id it
+// holds> and htmx reconnects after any close except a normal one (1000) or
+// a refusal (4xxx), again with ?after=, so the server replays what was
+// missed. The product drops sockets that fall behind (1013) on purpose and
+// relies on exactly this, so a load generator that did not reconnect would
+// report as lost what a browser would have received late.
+type roomSocket struct {
+	p       *person
+	room    string
+	retries int // reconnect attempts allowed over the socket's life
+
+	mu   sync.Mutex
+	conn *websocket.Conn
+
+	closing  atomic.Bool
+	shutOnce sync.Once
+	stop     chan struct{} // closed by shutdown: interrupts a reconnect backoff
+	exited  chan struct{} // closed when the reader goroutine returns
+
+	// Reader owned; read by others only after exited is closed.
+	lastID     int64  // newest message id seen, for ?after=
+	endReason  string // why the socket ended for good, "" if we closed it
+	reconnects tally
+}
+
+// reconnectable reports whether htmx would reconnect after err ended a read.
+func reconnectable(err error) bool {
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		return ce.Code != websocket.CloseNormalClosure && ce.Code < 4000
+	}
+	return true // network errors and closes without a frame (1006)
+}
+
+// openRoomSocket enters the room and opens its socket. The room page tells
+// the newest message id it shows, which becomes ?after= exactly as the
+// page's script would set it. It returns the handshake time separately from
+// the page load, since that is the part the connect figures describe.
+func openRoomSocket(ctx context.Context, p *person, room string, retries int) (*roomSocket, time.Duration, error) {
+	page, err := p.getPage(ctx, "/rooms/"+room)
+	if err != nil {
+		return nil, 0, &phaseError{"enter", err}
+	}
+	s := &roomSocket{
+		p: p, room: room, retries: retries,
+		stop: make(chan struct{}), exited: make(chan struct{}),
+		lastID: maxDataID(page), reconnects: tally{},
+	}
+	t0 := time.Now()
+	conn, err := p.dialRoom(ctx, room, s.lastID)
+	if err != nil {
+		return nil, 0, &phaseError{"ws", err}
+	}
+	s.conn = conn
+	return s, time.Since(t0), nil
+}
+
+// phaseError says in which step of joining a room a failure happened.
+type phaseError struct {
+	phase string
+	err   error
+}
+
+func (e *phaseError) Error() string { return e.phase + ": " + e.err.Error() }
+func (e *phaseError) Unwrap() error { return e.err }
+
+// failureReason condenses a join error for the failure tally.
+func failureReason(err error) string {
+	var pe *phaseError
+	if errors.As(err, &pe) {
+		return pe.phase + ": " + shortErr(pe.err)
+	}
+	return shortErr(err)
+}
+
+// maxDataID returns the largest data-id="N" in b, 0 if there is none.
+func maxDataID(b []byte) int64 {
+	var maxID int64
+	for {
+		i := bytes.Index(b, dataIDMarker)
+		if i < 0 {
+			return maxID
+		}
+		b = b[i+len(dataIDMarker):]
+		if id, rest, ok := leadingInt(b, '"'); ok {
+			maxID = max(maxID, id)
+			b = rest
+		}
+	}
+}
+
+// current returns the connection in use now (it changes on reconnect).
+func (s *roomSocket) current() *websocket.Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn
+}
+
+// run is the socket's reader goroutine. It hands every chat message to
+// onMessage (which may be nil) and reconnects as a browser would until the
+// socket ends for good or shutdown is called.
+func (s *roomSocket) run(ctx context.Context, onMessage func(id int64, text []byte)) {
+	defer close(s.exited)
+	var buf bytes.Buffer
+	handle := func(id int64, text []byte) {
+		s.lastID = max(s.lastID, id)
+		if onMessage != nil {
+			onMessage(id, text)
+		}
+	}
+	conn := s.current()
+	attempt := 0
+	for {
+		err := readFrames(conn, &buf, handle)
+		if s.closing.Load() {
+			return
+		}
+		reason := closeReason(err)
+		if !reconnectable(err) {
+			s.endReason = reason
+			return
+		}
+		s.reconnects.add(reason)
+		for {
+			if attempt >= s.retries {
+				s.endReason = reason + " (gave up reconnecting)"
+				return
+			}
+			attempt++
+			// Exponential backoff with jitter, as a crowd of browsers
+			// dropped at once should not come back in lockstep.
+			backoff := min(50*time.Millisecond<<min(attempt-1, 6), 2*time.Second)
+			backoff = backoff/2 + rand.N(backoff/2+1)
+			select {
+			case <-time.After(backoff):
+			case <-s.stop:
+				return
+			case <-ctx.Done():
+				s.endReason = "context ended"
+				return
+			}
+			next, err := s.p.dialRoom(ctx, s.room, s.lastID)
+			if err != nil {
+				reason = "reconnect ws: " + shortErr(err)
+				continue
+			}
+			s.mu.Lock()
+			if s.closing.Load() {
+				s.mu.Unlock()
+				next.Close()
+				return
+			}
+			conn, s.conn = next, next
+			s.mu.Unlock()
+			break
+		}
+	}
+}
+
+// readFrames reads conn until it fails, scanning each frame for messages.
+func readFrames(conn *websocket.Conn, buf *bytes.Buffer, handle func(id int64, text []byte)) error {
+	conn.SetReadLimit(16 << 20)
+	for {
+		_, r, err := conn.NextReader()
+		if err != nil {
+			return err
+		}
+		buf.Reset()
+		if _, err := buf.ReadFrom(r); err != nil {
+			return err
+		}
+		ScanMessages(buf.Bytes(), handle)
+	}
+}
+
+// shutdown closes the socket politely (close frame, a grace period for the
+// server's answer, then the TCP connection) and waits for the reader. Only
+// the first call does anything. The reader goroutine must have been started.
+func (s *roomSocket) shutdown(grace <-chan struct{}) {
+	s.shutOnce.Do(func() { s.doShutdown(grace) })
+}
+
+func (s *roomSocket) doShutdown(grace <-chan struct{}) {
+	s.mu.Lock()
+	s.closing.Store(true)
+	conn := s.conn
+	s.mu.Unlock()
+	close(s.stop)
+	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+	_ = conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+	select {
+	case <-s.exited:
+	case <-grace:
+	}
+	conn.Close()
+	<-s.exited
+}
+
+// shutdownAll shuts sockets down in parallel with one shared grace period.
+func shutdownAll(sockets []*roomSocket) {
+	grace, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, s := range sockets {
+		wg.Go(func() { s.shutdown(grace.Done()) })
+	}
+	wg.Wait()
+}
+
+// afterQuery is the ?after= query for a socket URL.
+func afterQuery(after int64) string { return "after=" + strconv.FormatInt(after, 10) }
