@@ -24,6 +24,8 @@ type Lobby struct {
 	rooms map[string]lobbyRoom
 	subs  map[*LobbySubscription]struct{}
 	hooks LobbyHooks
+	// closed is set by Close: later subscriptions end at once instead of outliving shutdown.
+	closed bool
 }
 
 type lobbyRoom struct {
@@ -61,6 +63,12 @@ func (l *Lobby) Subscribe() (*LobbySubscription, []byte, error) {
 	}
 	ch := make(chan []byte, LobbySubscriberQueue)
 	s := &LobbySubscription{C: ch, ch: ch}
+	if l.closed {
+		// A stream opened during shutdown gets its snapshot and ends, so it cannot hold the
+		// server's graceful shutdown open until its timeout.
+		close(ch)
+		return s, buf.Bytes(), nil
+	}
 	l.subs[s] = struct{}{}
 	l.countLocked()
 	return s, buf.Bytes(), nil
@@ -131,6 +139,7 @@ func (l *Lobby) Remove(id string) {
 func (l *Lobby) Close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.closed = true
 	for s := range l.subs {
 		delete(l.subs, s)
 		close(s.ch)
