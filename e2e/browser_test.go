@@ -1,0 +1,452 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/accessibility"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/dom"
+	"github.com/chromedp/cdproto/emulation"
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/cdproto/target"
+	"github.com/chromedp/chromedp"
+
+	"gifchat/handlers"
+)
+
+// stepTimeout bounds every wait: generous for a loaded 2-core CI machine, short enough that
+// a broken feature fails in seconds rather than hanging the suite.
+const stepTimeout = 10 * time.Second
+
+// artifactsDir holds screenshots for people to look at; it is git-ignored.
+const artifactsDir = "artifacts"
+
+// chromiumPath finds Debian's chromium. Missing: a skip on a laptop, a failure in CI.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium"} {
+		if p == "" {
+			continue
+		}
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium not found at /usr/bin/chromium (CI=true: .ci/run must install it)")
+	}
+	t.Skip("chromium not installed (apt-get install chromium); skipping the browser suite")
+	return ""
+}
+
+// person is one visitor: their own chromium with a fresh profile (so their own session
+// cookie) and one tab. Every console error, uncaught exception and JavaScript dialog in
+// that tab is recorded and fails the test.
+type person struct {
+	name string
+	srv  *testServer
+	ctx  context.Context // the tab
+
+	mu       sync.Mutex
+	problems []string
+	// netCut is set while this person's network is cut on purpose: failed requests and
+	// sockets are expected then and are not problems.
+	netCut atomic.Bool
+	// allowed are console errors a step expects (e.g. the browser noting a 401 page).
+	allowed []*regexp.Regexp
+}
+
+// newPeople starts one browser per name, in parallel (each takes a second or so to start);
+// they are closed when the test ends.
+func newPeople(t *testing.T, srv *testServer, names ...string) []*person {
+	t.Helper()
+	path := chromiumPath(t)
+	people := make([]*person, len(names))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() {
+			p, stop, err := startPerson(path, t.TempDir(), srv, name)
+			people[i], errs[i] = p, err
+			if err == nil {
+				t.Cleanup(stop)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	return people
+}
+
+// startPerson starts a chromium with a fresh profile in profileDir and opens one tab.
+func startPerson(path, profileDir string, srv *testServer, name string) (*person, func(), error) {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(profileDir),
+		chromedp.WindowSize(1280, 860),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	p := &person{name: name, srv: srv}
+	ctx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithListener(p.onEvent))
+	p.ctx = ctx
+	stop := func() {
+		cancelTab()
+		cancelAlloc()
+	}
+	// The first run starts the browser and ties its life to ctx, so it gets no timeout.
+	if err := chromedp.Do(ctx); err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("start chromium for %s: %w", name, err)
+	}
+	return p, stop, nil
+}
+
+// onEvent runs in the tab's event loop, in order: record, never block, never call back in.
+func (p *person) onEvent(ev any) {
+	switch ev := ev.(type) {
+	case *runtime.EventConsoleAPICalled:
+		if ev.Type != runtime.ConsoleAPICalledTypeError && ev.Type != runtime.ConsoleAPICalledTypeAssert {
+			return
+		}
+		text := argsText(ev.Args)
+		// htmx reports each failed socket attempt; expected while the network is cut.
+		if p.netCut.Load() && (isNetworkFailure(text) || strings.Contains(text, "htmx:ws:error")) {
+			return
+		}
+		p.problem("console.%s: %s", ev.Type, text)
+	case *runtime.EventExceptionThrown:
+		d := ev.ExceptionDetails
+		text := d.Text
+		if d.Exception != nil && d.Exception.Description != "" {
+			text += " " + d.Exception.Description
+		}
+		p.problem("uncaught exception at %s:%d: %s", d.URL, d.LineNumber+1, text)
+	case *cdplog.EventEntryAdded:
+		e := ev.Entry
+		if e.Level != cdplog.EntryLevelError {
+			return
+		}
+		text := e.Text
+		if e.URL != "" {
+			text += " (" + e.URL + ")"
+		}
+		if p.netCut.Load() && isNetworkFailure(text) {
+			return
+		}
+		if p.isAllowed(text) || strings.HasSuffix(e.URL, "/favicon.ico") {
+			// The browser asks for /favicon.ico by itself; the site has none (reported).
+			return
+		}
+		p.problem("console error [%s]: %s", e.Source, text)
+	case *page.EventJavascriptDialogOpening:
+		p.problem("a JavaScript %s dialog opened: %q", ev.Type, ev.Message)
+		// The dialog blocks the page; dismiss it from outside the event loop.
+		go chromedp.Call(p.ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
+	}
+}
+
+func argsText(args []*runtime.RemoteObject) string {
+	parts := make([]string, 0, len(args))
+	for _, a := range args {
+		var s string
+		if len(a.Value) > 0 && json.Unmarshal(a.Value, &s) == nil {
+			parts = append(parts, s)
+		} else if len(a.Value) > 0 {
+			parts = append(parts, string(a.Value))
+		} else {
+			parts = append(parts, a.Description)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+var networkFailure = regexp.MustCompile(`(?i)ERR_INTERNET_DISCONNECTED|ERR_CONNECTION|ERR_NETWORK|WebSocket connection to .* failed|ERR_EMPTY_RESPONSE|Failed to fetch`)
+
+func isNetworkFailure(text string) bool { return networkFailure.MatchString(text) }
+
+func (p *person) problem(format string, args ...any) {
+	p.mu.Lock()
+	p.problems = append(p.problems, fmt.Sprintf(format, args...))
+	p.mu.Unlock()
+}
+
+func (p *person) isAllowed(text string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, re := range p.allowed {
+		if re.MatchString(text) {
+			return true
+		}
+	}
+	return false
+}
+
+// allow accepts console errors matching pattern from now on (a page the test expects
+// to come with an error status, for instance).
+func (p *person) allow(pattern string) {
+	p.mu.Lock()
+	p.allowed = append(p.allowed, regexp.MustCompile(pattern))
+	p.mu.Unlock()
+}
+
+// checkConsole fails the test with every console error, exception or dialog seen so far.
+// Events that arrived before a command's reply are handled before the command returns, so
+// a round trip first makes "so far" mean "up to now".
+func (p *person) checkConsole(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
+	defer cancel()
+	chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`0`))
+	p.mu.Lock()
+	problems := p.problems
+	p.problems = nil
+	p.mu.Unlock()
+	for _, pr := range problems {
+		t.Errorf("%s's browser: %s", p.name, pr)
+	}
+}
+
+// do runs actions with a bounded wait; on failure it saves what the person saw.
+func (p *person) do(t *testing.T, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		p.fail(t, what, err)
+	}
+}
+
+// waitFor polls a JavaScript predicate until it is truthy; on timeout the failure shows
+// what the page showed instead. A navigation in the middle (a form post) restarts the poll
+// on the new page.
+func (p *person) waitFor(t *testing.T, what, predicate string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
+	defer cancel()
+	for {
+		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](predicate,
+			chromedp.WithPollingInterval(50*time.Millisecond),
+			chromedp.WithPollingTimeout(stepTimeout)))
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil || errors.Is(err, chromedp.ErrPollingTimeout) {
+			p.fail(t, what, err)
+		}
+		select { // the page went away under the poll; give the next one a moment to load
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// eval evaluates an expression and decodes its value.
+func eval[T any](t *testing.T, p *person, expr string) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		p.fail(t, "evaluate "+expr, err)
+	}
+	return v
+}
+
+func (p *person) fail(t *testing.T, what string, err error) {
+	t.Helper()
+	shot := p.screenshot(t, "FAIL-"+sanitize(t.Name())+"-"+p.name)
+	ctx, cancel := context.WithTimeout(p.ctx, 3*time.Second)
+	defer cancel()
+	body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+	loc, _ := chromedp.Run(ctx, chromedp.Location())
+	p.checkConsole(t)
+	t.Fatalf("%s: %s: %v\n  at %s (screenshot %s)\n  page text:\n%s", p.name, what, err, loc, shot, indent(body))
+}
+
+func indent(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > 60 {
+		lines = append(lines[:60], "…")
+	}
+	return "    " + strings.Join(lines, "\n    ")
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+func sanitize(s string) string { return unsafeName.ReplaceAllString(s, "_") }
+
+// screenshot saves the whole page as artifacts/<name>.png and returns the path.
+func (p *person) screenshot(t *testing.T, name string) string {
+	t.Helper()
+	if err := os.MkdirAll(artifactsDir, 0o755); err != nil {
+		t.Errorf("screenshot dir: %v", err)
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Logf("screenshot %s: %v", name, err)
+		return ""
+	}
+	path := filepath.Join(artifactsDir, name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Errorf("save screenshot: %v", err)
+		return ""
+	}
+	abs, _ := filepath.Abs(path)
+	return abs
+}
+
+// open navigates and waits for the page to load.
+func (p *person) open(t *testing.T, path string) {
+	t.Helper()
+	p.do(t, "open "+path, chromedp.Navigate(p.srv.URL+path))
+}
+
+// session is the person's session cookie, which the server's connection tracker keys on.
+func (p *person) session(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
+	defer cancel()
+	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{p.srv.URL + "/"}})
+	if err != nil {
+		t.Fatalf("%s: read cookies: %v", p.name, err)
+	}
+	for _, c := range res.Cookies {
+		if c.Name == handlers.SessionCookie {
+			return c.Value
+		}
+	}
+	t.Fatalf("%s has no %s cookie", p.name, handlers.SessionCookie)
+	return ""
+}
+
+// setOffline cuts or restores this person's network as the browser sees it: new requests
+// and socket handshakes fail while offline, and navigator.onLine follows.
+func (p *person) setOffline(t *testing.T, offline bool) {
+	t.Helper()
+	rules := []*network.Conditions{}
+	if offline {
+		rules = append(rules, &network.Conditions{Offline: true, DownloadThroughput: -1, UploadThroughput: -1})
+	}
+	p.do(t, fmt.Sprintf("set offline=%v", offline), chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, tg, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+			MatchedNetworkConditions: rules,
+		}); err != nil {
+			return fmt.Errorf("emulate network conditions: %w", err)
+		}
+		_, err := cdp.Call(ctx, tg, network.OverrideNetworkState, network.OverrideNetworkStateParams{
+			Offline: offline, DownloadThroughput: -1, UploadThroughput: -1,
+		})
+		return err
+	}))
+}
+
+// colorScheme emulates prefers-color-scheme ("dark", "light", or "" to reset).
+func colorScheme(scheme string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		params := emulation.SetEmulatedMediaParams{}
+		if scheme != "" {
+			params.Features = []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}
+		}
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, params)
+		return err
+	})
+}
+
+// closeTab closes the person's tab the way a person closes it (pagehide and all).
+func (p *person) closeTab(t *testing.T) {
+	t.Helper()
+	c := chromedp.FromContext(p.ctx)
+	if c == nil || c.Target == nil {
+		t.Fatalf("%s has no tab", p.name)
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
+	defer cancel()
+	if _, err := chromedp.CallBrowser(ctx, target.CloseTarget, target.CloseTargetParams{TargetID: c.Target.TargetID}); err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("%s: close tab: %v", p.name, err)
+	}
+}
+
+// --- Finding things the way a person does: by role and accessible name. ---
+
+// byRole selects elements by their computed accessibility role and name (what a screen
+// reader announces), through the browser's own accessibility tree. Names compare without
+// regard to case: chromium applies CSS text-transform to accessible names, and "MESSAGE"
+// is still the box labelled "Message".
+func byRole(role, name string) chromedp.QueryOption {
+	return chromedp.ByFunc(func(ctx context.Context, t *chromedp.Target, n *chromedp.Node) ([]cdp.NodeID, error) {
+		res, err := cdp.Call(ctx, t, accessibility.QueryAXTree, accessibility.QueryAXTreeParams{
+			NodeID: n.NodeID, Role: role,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("query accessibility tree: %w", err)
+		}
+		var backend []cdp.BackendNodeID
+		for _, ax := range res.Nodes {
+			if ax.Ignored || ax.BackendDOMNodeID == 0 || ax.Name == nil {
+				continue
+			}
+			var got string
+			if json.Unmarshal(ax.Name.Value, &got) == nil && strings.EqualFold(strings.TrimSpace(got), name) {
+				backend = append(backend, ax.BackendDOMNodeID)
+			}
+		}
+		if len(backend) == 0 {
+			return []cdp.NodeID{}, nil
+		}
+		pushed, err := cdp.Call(ctx, t, dom.PushNodesByBackendIDsToFrontend, dom.PushNodesByBackendIDsToFrontendParams{BackendNodeIDs: backend})
+		if err != nil {
+			return nil, fmt.Errorf("resolve accessibility nodes: %w", err)
+		}
+		return pushed.NodeIDs, nil
+	})
+}
+
+func roleSel(role, name string) chromedp.Search { return chromedp.Search(role + " " + strconvQuote(name)) }
+
+func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+// click presses the control with this role and name.
+func click(role, name string) chromedp.Action[chromedp.Void] {
+	return chromedp.Click(roleSel(role, name), byRole(role, name), chromedp.NodeVisible)
+}
+
+// fill types text into the text box with this accessible name (its label).
+func fill(label, text string) chromedp.Action[chromedp.Void] {
+	return chromedp.SendKeys(roleSel("textbox", label), text, byRole("textbox", label))
+}
+
+// visible waits until an element with this role and name is shown.
+func visible(role, name string) chromedp.Action[chromedp.Void] {
+	return chromedp.WaitVisible(roleSel(role, name), byRole(role, name))
+}
+
+// jsString quotes a Go string for use inside a JavaScript expression.
+func jsString(s string) string { return strconvQuote(s) }

@@ -1,0 +1,183 @@
+package e2e
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gifchat/db"
+	"gifchat/handlers"
+	"gifchat/realtime"
+	"gifchat/static"
+)
+
+// Short lifetimes so "the room disappears after the grace" is seen within a step's wait.
+const (
+	testEmptyRoomGrace = 2 * time.Second
+	testLeaveDebounce  = 500 * time.Millisecond
+)
+
+// testServer is the real handler, wired the way main.go wires it, on a real loopback port.
+type testServer struct {
+	URL   string
+	conns *connTracker
+	// lobbyStreams counts open lobby streams, so a test can know every lobby is listening
+	// before it changes the room list (and so sees a live update, not a first snapshot).
+	lobbyStreams atomic.Int64
+}
+
+// startServer builds the server as main.go's run does and serves it until the test ends.
+func startServer(t *testing.T) *testServer {
+	t.Helper()
+	if err := static.Check(); err != nil {
+		t.Fatalf("static assets missing (run the assets task): %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &testLogWriter{t: t}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+	store, err := db.Open(ctx, filepath.Join(t.TempDir(), "gifchat.db"), db.Options{})
+	if err != nil {
+		cancel()
+		t.Fatalf("open store: %v", err)
+	}
+	ts := &testServer{conns: &connTracker{bySession: map[string]map[net.Conn]struct{}{}}}
+	lobby := realtime.NewLobby(realtime.LobbyHooks{Subscribers: func(n int) { ts.lobbyStreams.Store(int64(n)) }})
+	rooms := realtime.NewRooms(store, lobby, realtime.Config{
+		EmptyRoomGrace: testEmptyRoomGrace,
+		LeaveDebounce:  testLeaveDebounce,
+	}, log, nil)
+	if err := rooms.Start(ctx); err != nil {
+		cancel()
+		store.Close()
+		t.Fatalf("start rooms: %v", err)
+	}
+	handler := handlers.NewServer(handlers.Deps{
+		Store: store, Lobby: lobby, Rooms: rooms, Log: log,
+		Config: handlers.Config{},
+	})
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		cancel()
+		store.Close()
+		t.Fatalf("listen: %v", err)
+	}
+	conns := ts.conns
+	srv := &http.Server{
+		Handler:           conns.wrap(handler),
+		ConnContext:       conns.connContext,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		srv.Serve(ln)
+	}()
+	// Registered first, so it runs after every browser has been closed.
+	t.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		if err := rooms.Shutdown(sctx); err != nil {
+			t.Logf("rooms shutdown: %v", err)
+		}
+		lobby.Close()
+		srv.Close()
+		<-served
+		cancel()
+		store.Close()
+		logs.stop()
+	})
+	ts.URL = "http://" + ln.Addr().String()
+	return ts
+}
+
+// waitLobbyStreams waits until at least n lobby pages hold an open event stream.
+func (s *testServer) waitLobbyStreams(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(stepTimeout)
+	for s.lobbyStreams.Load() < int64(n) {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d lobby pages opened their event stream", s.lobbyStreams.Load(), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// connTracker remembers which TCP connections carried which session, so a test can cut
+// one person's connections (WebSocket included) the way a dropped network would.
+type connTracker struct {
+	mu        sync.Mutex
+	bySession map[string]map[net.Conn]struct{}
+}
+
+type connKey struct{}
+
+func (c *connTracker) connContext(ctx context.Context, conn net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, conn)
+}
+
+func (c *connTracker) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _ := r.Context().Value(connKey{}).(net.Conn)
+		if ck, err := r.Cookie(handlers.SessionCookie); err == nil && conn != nil {
+			c.mu.Lock()
+			set := c.bySession[ck.Value]
+			if set == nil {
+				set = map[net.Conn]struct{}{}
+				c.bySession[ck.Value] = set
+			}
+			set[conn] = struct{}{}
+			c.mu.Unlock()
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cut closes every connection that carried the session; it returns how many it closed.
+func (c *connTracker) cut(session string) int {
+	c.mu.Lock()
+	set := c.bySession[session]
+	delete(c.bySession, session)
+	c.mu.Unlock()
+	n := 0
+	for conn := range set {
+		if conn.Close() == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// testLogWriter sends the server's log to the test's output until the test is over; a
+// goroutine logging after that must not panic the test binary.
+type testLogWriter struct {
+	mu      sync.Mutex
+	t       *testing.T
+	stopped bool
+}
+
+var _ io.Writer = (*testLogWriter)(nil)
+
+func (w *testLogWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.stopped {
+		w.t.Logf("server: %s", p)
+	}
+	return len(p), nil
+}
+
+func (w *testLogWriter) stop() {
+	w.mu.Lock()
+	w.stopped = true
+	w.mu.Unlock()
+}
