@@ -16,13 +16,15 @@
 
   // Before every (re)connect, point the socket URL at the last message we hold, so the
   // server replays exactly what we missed while disconnected: in order, once.
+  // It must not clear the status: htmx fires this event as it schedules a reconnect, right
+  // after htmx:ws:close, so clearing here would hide "Reconnecting…" at once. The notice
+  // goes when the socket opens (htmx:ws:after:connection below).
   document.addEventListener("htmx:ws:before:connection", function (evt) {
     var conn = evt.detail && evt.detail.connection;
     if (!conn || !conn.url) return;
     var url = new URL(conn.url);
     url.searchParams.set("after", String(lastMessageId()));
     conn.url = url.toString();
-    setStatus("");
   });
 
   document.addEventListener("htmx:ws:close", function (evt) {
