@@ -32,7 +32,7 @@ func chatConfig() ChatConfig {
 		People: 20, Rooms: 1, Senders: 1, Window: 64,
 		Duration: time.Second, Capacity: 100,
 		ConnectConcurrency: 8, Settle: 100 * time.Millisecond, Drain: 5 * time.Second,
-		Reconnects: 3,
+		Reconnects: 3, Quiet: 50 * time.Millisecond,
 	}
 }
 

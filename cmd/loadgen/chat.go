@@ -27,6 +27,7 @@ type ChatConfig struct {
 
 	ConnectConcurrency int
 	Settle             time.Duration // pause between connecting and sending
+	Quiet              time.Duration // then wait for this long without frames (0 = don't)
 	Drain              time.Duration // max wait for deliveries after sending
 	Reconnects         int           // reconnects allowed per socket (as htmx would)
 	Verbose            bool
@@ -96,7 +97,11 @@ type chatRun struct {
 	srv       *server
 	runID     int64
 	delivered atomic.Int64 // unique deliveries so far, for the drain wait
+	wire      wireStats
 }
+
+// quietLimit caps the wait for join traffic to die down.
+const quietLimit = 60 * time.Second
 
 // RunChat runs the chat workload against srv and returns its result. Errors
 // in setup that leave nothing to measure are returned in Result.Error.
@@ -111,7 +116,9 @@ func RunChat(ctx context.Context, srv *server, cfg ChatConfig) *Result {
 	run := &chatRun{cfg: cfg, srv: srv, runID: rand.Int64N(1 << 40)}
 	res.RSS.Before = sampleRSS(srv, &res.RSS)
 
+	setupStart := time.Now()
 	rooms, err := run.setup(ctx, res)
+	cr.SetupSeconds = time.Since(setupStart).Seconds()
 	defer run.closeAll(rooms)
 	if err != nil {
 		res.Error = err.Error()
@@ -138,11 +145,16 @@ func RunChat(ctx context.Context, srv *server, cfg ChatConfig) *Result {
 		return res
 	}
 
+	setupFrames, setupBytes := run.wire.frames.Load(), run.wire.bytes.Load()
 	start := time.Now()
 	run.send(ctx, senders)
 	sendEnd := time.Now()
 	run.drain(ctx, rooms)
 	res.RSS.End = sampleRSS(srv, &res.RSS)
+	cr.Wire = WireFigures{
+		SetupFrames: setupFrames, SetupBytes: setupBytes,
+		Frames: run.wire.frames.Load() - setupFrames, Bytes: run.wire.bytes.Load() - setupBytes,
+	}
 
 	run.closeAll(rooms)
 	run.collect(rooms, res, start, sendEnd)
@@ -229,7 +241,7 @@ func (run *chatRun) setup(ctx context.Context, res *Result) ([]*chatRoom, error)
 				return
 			}
 		}
-		sock, took, err := openRoomSocket(ctx, m.p, m.room.id, run.cfg.Reconnects)
+		sock, took, err := openRoomSocket(ctx, m.p, m.room.id, run.cfg.Reconnects, &run.wire)
 		if err != nil {
 			fail(failureReason(err))
 			return
@@ -250,9 +262,14 @@ func (run *chatRun) setup(ctx context.Context, res *Result) ([]*chatRoom, error)
 
 	// A server refusing a socket (room full, too many connects) accepts
 	// the handshake and then closes with a 4xxx code; the settle pause lets
-	// those closes, and the joins' own traffic, arrive before membership is
-	// fixed.
+	// those closes arrive before membership is fixed. Every join also sends
+	// traffic to everyone already there (member lists, notices), which in a
+	// big room takes a while to drain; measuring before it has would charge
+	// the join storm to the chat figures.
 	sleepCtx(ctx, run.cfg.Settle)
+	if run.cfg.Quiet > 0 && !run.wire.waitQuiet(ctx, run.cfg.Quiet, quietLimit) {
+		fmt.Fprintf(os.Stderr, "loadgen: %s: join traffic still flowing after %s; measuring anyway\n", run.srv.name, quietLimit)
+	}
 	connected := 0
 	for _, r := range rooms {
 		for _, m := range r.members {

@@ -14,6 +14,7 @@ type IdleConfig struct {
 	Kind               string // "ws" (room sockets) or "sse" (lobby streams)
 	Capacity           int    // people per room for "ws"
 	Reconnects         int    // reconnects allowed per socket
+	Quiet              time.Duration
 	ConnectConcurrency int
 	Settle             time.Duration
 }
@@ -47,9 +48,13 @@ func RunIdle(ctx context.Context, srv *server, cfg IdleConfig) *Result {
 		}
 	case "ws":
 		var socks []*roomSocket
-		socks, ir.Rooms, err = openIdleSockets(ctx, srv, cfg, &connect, failures)
+		var wire wireStats
+		socks, ir.Rooms, err = openIdleSockets(ctx, srv, cfg, &wire, &connect, failures)
 		defer shutdownAll(socks)
 		sleepCtx(ctx, cfg.Settle)
+		if cfg.Quiet > 0 {
+			wire.waitQuiet(ctx, cfg.Quiet, quietLimit)
+		}
 		for _, s := range socks {
 			select {
 			case <-s.exited:
@@ -80,7 +85,7 @@ func RunIdle(ctx context.Context, srv *server, cfg IdleConfig) *Result {
 // openIdleSockets fills rooms of cfg.Capacity people each with sockets that
 // only read (so pings and closes are still handled, and reconnects happen as
 // in a browser).
-func openIdleSockets(ctx context.Context, srv *server, cfg IdleConfig, connect *Histogram, failures tally) ([]*roomSocket, int, error) {
+func openIdleSockets(ctx context.Context, srv *server, cfg IdleConfig, wire *wireStats, connect *Histogram, failures tally) ([]*roomSocket, int, error) {
 	perRoom := max(1, min(cfg.Capacity, cfg.Conns))
 	nRooms := (cfg.Conns + perRoom - 1) / perRoom
 	people := make([]*person, cfg.Conns)
@@ -123,7 +128,7 @@ func openIdleSockets(ctx context.Context, srv *server, cfg IdleConfig, connect *
 				return
 			}
 		}
-		sock, took, err := openRoomSocket(ctx, p, room, cfg.Reconnects)
+		sock, took, err := openRoomSocket(ctx, p, room, cfg.Reconnects, wire)
 		if err != nil {
 			fail(failureReason(err))
 			return

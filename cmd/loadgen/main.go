@@ -21,6 +21,9 @@ import (
 	"time"
 )
 
+// debugf prints progress details with -v; otherwise it does nothing.
+var debugf = func(format string, args ...any) {}
+
 // rssSelf marks RSS figures that are the load generator's own, as happens
 // with the in-process baseline.
 const rssSelf = "self"
@@ -69,6 +72,7 @@ func parseFlags(args []string, errOut io.Writer) (*options, error) {
 	concurrency := fs.Int("connect-concurrency", 32, "max connections being set up at once")
 	settle := fs.Duration("settle", time.Second, "pause after connecting, before measuring (lets refusals and join traffic arrive)")
 	drain := fs.Duration("drain", 5*time.Second, "max wait for outstanding deliveries (chat) or sightings (lobby)")
+	quiet := fs.Duration("quiet", 300*time.Millisecond, "after -settle, also wait until no socket has received anything for this long (join traffic done; at most 60s); 0 = don't")
 	reconnects := fs.Int("reconnects", 10, "reconnects allowed per room socket after a close htmx would reconnect on (not 1000, not 4xxx); 0 = never")
 
 	fs.IntVar(&o.idle.Conns, "idle", 1000, "idle: number of idle connections")
@@ -88,6 +92,7 @@ func parseFlags(args []string, errOut io.Writer) (*options, error) {
 	c.Settle, o.idle.Settle, o.lobby.Settle = *settle, *settle, *settle
 	c.Drain, o.lobby.Drain = *drain, *drain
 	c.Reconnects, o.idle.Reconnects = *reconnects, *reconnects
+	c.Quiet, o.idle.Quiet = *quiet, *quiet
 	c.Verbose = o.verbose
 	return o, o.validate()
 }
@@ -106,6 +111,8 @@ func (o *options) validate() error {
 		return errors.New("-connect-concurrency must be at least 1")
 	case o.chat.Reconnects < 0:
 		return errors.New("-reconnects cannot be negative")
+	case o.chat.Quiet < 0 || o.chat.Settle < 0 || o.chat.Drain < 0:
+		return errors.New("-quiet, -settle and -drain cannot be negative")
 	}
 	switch o.mode {
 	case "chat":
@@ -152,6 +159,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "loadgen:", err)
 		return 2
+	}
+	if o.verbose {
+		debugf = func(format string, args ...any) {
+			fmt.Fprintf(stderr, "loadgen: "+format+"\n", args...)
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

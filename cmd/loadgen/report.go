@@ -53,6 +53,7 @@ type ChatResult struct {
 	Members int `json:"members"` // connected when sending began
 	Senders int `json:"senders"`
 
+	SetupSeconds     float64 `json:"setup_seconds"` // sessions, joins, settle
 	SendSeconds      float64 `json:"send_seconds"`
 	ElapsedSeconds   float64 `json:"elapsed_seconds"` // first send to last delivery
 	Sent             int64   `json:"sent"`
@@ -68,12 +69,23 @@ type ChatResult struct {
 
 	Latency Summary `json:"latency"`
 
+	Wire WireFigures `json:"wire"`
+
 	// Disconnects counts members whose socket ended for good mid-run;
 	// Reconnects counts the times a socket was dropped and came back.
 	Disconnects       int            `json:"disconnects"`
 	DisconnectReasons map[string]int `json:"disconnect_reasons,omitempty"`
 	Reconnects        int            `json:"reconnects"`
 	ReconnectReasons  map[string]int `json:"reconnect_reasons,omitempty"`
+}
+
+// WireFigures counts WebSocket frames and bytes received by all members,
+// during setup (joins) and during the measured run.
+type WireFigures struct {
+	SetupFrames int64 `json:"setup_frames"`
+	SetupBytes  int64 `json:"setup_bytes"`
+	Frames      int64 `json:"frames"`
+	Bytes       int64 `json:"bytes"`
 }
 
 // IdleResult holds the figures of the idle-connections workload.

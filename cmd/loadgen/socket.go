@@ -23,7 +23,8 @@ import (
 type roomSocket struct {
 	p       *person
 	room    string
-	retries int // reconnect attempts allowed over the socket's life
+	retries int        // reconnect attempts allowed over the socket's life
+	wire    *wireStats // shared by all sockets of a run
 
 	mu   sync.Mutex
 	conn *websocket.Conn
@@ -31,12 +32,49 @@ type roomSocket struct {
 	closing  atomic.Bool
 	shutOnce sync.Once
 	stop     chan struct{} // closed by shutdown: interrupts a reconnect backoff
-	exited  chan struct{} // closed when the reader goroutine returns
+	exited   chan struct{} // closed when the reader goroutine returns
 
 	// Reader owned; read by others only after exited is closed.
 	lastID     int64  // newest message id seen, for ?after=
 	endReason  string // why the socket ended for good, "" if we closed it
 	reconnects tally
+}
+
+// wireStats counts what all sockets of a run receive. It tells how much the
+// server sends besides the chat messages themselves (member lists, notices),
+// and when the last frame arrived, which is how setup knows the join
+// traffic has died down.
+type wireStats struct {
+	frames    atomic.Int64
+	bytes     atomic.Int64
+	lastFrame atomic.Int64 // unix nanos
+}
+
+func (w *wireStats) add(n int) {
+	w.frames.Add(1)
+	w.bytes.Add(int64(n))
+	w.lastFrame.Store(time.Now().UnixNano())
+}
+
+// waitQuiet returns once no socket has received anything for quiet, or
+// after limit, whichever is first. It reports whether it saw quiet.
+func (w *wireStats) waitQuiet(ctx context.Context, quiet, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	tick := time.NewTicker(quiet / 5)
+	defer tick.Stop()
+	for {
+		if time.Since(time.Unix(0, w.lastFrame.Load())) >= quiet {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return false
+		}
+	}
 }
 
 // reconnectable reports whether htmx would reconnect after err ended a read.
@@ -52,13 +90,13 @@ func reconnectable(err error) bool {
 // the newest message id it shows, which becomes ?after= exactly as the
 // page's script would set it. It returns the handshake time separately from
 // the page load, since that is the part the connect figures describe.
-func openRoomSocket(ctx context.Context, p *person, room string, retries int) (*roomSocket, time.Duration, error) {
+func openRoomSocket(ctx context.Context, p *person, room string, retries int, wire *wireStats) (*roomSocket, time.Duration, error) {
 	page, err := p.getPage(ctx, "/rooms/"+room)
 	if err != nil {
 		return nil, 0, &phaseError{"enter", err}
 	}
 	s := &roomSocket{
-		p: p, room: room, retries: retries,
+		p: p, room: room, retries: retries, wire: wire,
 		stop: make(chan struct{}), exited: make(chan struct{}),
 		lastID: maxDataID(page), reconnects: tally{},
 	}
@@ -127,11 +165,12 @@ func (s *roomSocket) run(ctx context.Context, onMessage func(id int64, text []by
 	conn := s.current()
 	attempt := 0
 	for {
-		err := readFrames(conn, &buf, handle)
+		err := readFrames(conn, &buf, s.wire, handle)
 		if s.closing.Load() {
 			return
 		}
 		reason := closeReason(err)
+		debugf("person %d: socket ended: %v", s.p.idx, err)
 		if !reconnectable(err) {
 			s.endReason = reason
 			return
@@ -157,6 +196,7 @@ func (s *roomSocket) run(ctx context.Context, onMessage func(id int64, text []by
 			}
 			next, err := s.p.dialRoom(ctx, s.room, s.lastID)
 			if err != nil {
+				debugf("person %d: reconnect %d: %v", s.p.idx, attempt, err)
 				reason = "reconnect ws: " + shortErr(err)
 				continue
 			}
@@ -174,7 +214,7 @@ func (s *roomSocket) run(ctx context.Context, onMessage func(id int64, text []by
 }
 
 // readFrames reads conn until it fails, scanning each frame for messages.
-func readFrames(conn *websocket.Conn, buf *bytes.Buffer, handle func(id int64, text []byte)) error {
+func readFrames(conn *websocket.Conn, buf *bytes.Buffer, wire *wireStats, handle func(id int64, text []byte)) error {
 	conn.SetReadLimit(16 << 20)
 	for {
 		_, r, err := conn.NextReader()
@@ -185,6 +225,7 @@ func readFrames(conn *websocket.Conn, buf *bytes.Buffer, handle func(id int64, t
 		if _, err := buf.ReadFrom(r); err != nil {
 			return err
 		}
+		wire.add(buf.Len())
 		ScanMessages(buf.Bytes(), handle)
 	}
 }
