@@ -39,13 +39,35 @@ func newEnv(t *testing.T, cfg Config) *testEnv {
 	return newEnvAt(t, t.TempDir(), cfg)
 }
 
+// newEnvB is newEnv for benchmarks.
+func newEnvB(b *testing.B, cfg Config) *testEnv {
+	b.Helper()
+	return newEnvTB(b, b.TempDir(), cfg)
+}
+
+func (e *testEnv) personB(b *testing.B, name string) db.Identity {
+	n := personSeq.Add(1)
+	id, err := e.store.CreateIdentitySession(context.Background(), fmt.Sprintf("token-%s-%d-%d", name, n, time.Now().UnixNano()), fmt.Sprintf("%s-%d", name, n), "c1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return id
+}
+
 func newEnvAt(t *testing.T, dir string, cfg Config) *testEnv {
+	t.Helper()
+	e := newEnvTB(t, dir, cfg)
+	e.t = t
+	return e
+}
+
+func newEnvTB(t testing.TB, dir string, cfg Config) *testEnv {
 	t.Helper()
 	store, err := db.Open(context.Background(), filepath.Join(dir, "test.db"), db.Options{Synchronous: "NORMAL"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &testEnv{t: t, dir: dir, store: store}
+	e := &testEnv{dir: dir, store: store}
 	cfg.Hooks.Render = func() { e.renders.Add(1) }
 	cfg.Hooks.SlowClient = func() { e.slow.Add(1) }
 	e.lobby = NewLobby(LobbyHooks{})

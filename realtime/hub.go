@@ -240,12 +240,17 @@ func (h *Hub) admit(ctx context.Context, c *Client, afterID int64) error {
 		h.cfg.Hooks.Sockets(1)
 	}
 	go c.writeLoop()
+	// The joining socket gets the whole panel; everyone else gets one added item.
+	c.enqueue(h.render(components.MemberListOOB(h.room.OwnerID, h.members())))
 	if newcomer {
-		h.sendMembers()
+		frag := h.render(components.MemberJoinedOOB(components.Member{Person: PersonView(who), Owner: who.ID == h.room.OwnerID}))
+		h.eachSocket(func(o *Client) {
+			if o != c {
+				o.enqueue(frag)
+			}
+		})
 		h.updateLobby()
 		h.notice(ctx, who.Nickname+" joined")
-	} else {
-		c.enqueue(h.render(components.MemberListOOB(h.room.OwnerID, h.members())))
 	}
 	return nil
 }
@@ -295,18 +300,20 @@ func (h *Hub) depart(ctx context.Context, p *presence, text string) {
 	}
 	delete(h.people, p.identity.ID)
 	h.notice(ctx, text)
-	if p.identity.ID == h.room.OwnerID {
-		h.handOver(ctx)
+	if p.identity.ID == h.room.OwnerID && h.handOver(ctx) {
+		h.sendMembers() // the owner mark moves: re-send the whole panel (rare)
+	} else {
+		frag := h.render(components.MemberLeftOOB(p.identity.ID))
+		h.eachSocket(func(c *Client) { c.enqueue(frag) })
 	}
-	h.sendMembers()
 	h.updateLobby()
 	if len(h.people) == 0 {
 		h.startEmptyTimer()
 	}
 }
 
-// handOver gives the room to whoever has been present longest.
-func (h *Hub) handOver(ctx context.Context) {
+// handOver gives the room to whoever has been present longest, and reports whether it did.
+func (h *Hub) handOver(ctx context.Context) bool {
 	var next *presence
 	for _, p := range h.people {
 		if next == nil || p.seq < next.seq {
@@ -314,16 +321,17 @@ func (h *Hub) handOver(ctx context.Context) {
 		}
 	}
 	if next == nil {
-		return
+		return false
 	}
 	if err := h.rooms.store.SetRoomOwner(ctx, h.id, next.identity.ID); err != nil {
 		h.log.Error("hand over ownership", "err", err)
-		return
+		return false
 	}
 	h.room.OwnerID = next.identity.ID
 	h.room.OwnerName = next.identity.Nickname
 	h.room.OwnerColour = next.identity.Colour
 	h.notice(ctx, next.identity.Nickname+" is now the owner")
+	return true
 }
 
 func (h *Hub) startEmptyTimer() {
