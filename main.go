@@ -20,6 +20,7 @@ import (
 
 	"gifchat/db"
 	"gifchat/handlers"
+	"gifchat/media"
 	"gifchat/realtime"
 	"gifchat/static"
 )
@@ -117,18 +118,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	defer store.Close()
+	// GIF files live next to the database; the sweep clears what a crash left half-done
+	// before anything can refer to it. Wait is deferred after Close, so it runs first.
+	gifs, err := media.Open(filepath.Join(cfg.dataDir, "gifs"), media.Limits{MaxBytes: cfg.maxGIFBytes}, store, log)
+	if err != nil {
+		return err
+	}
+	if err := gifs.Sweep(ctx); err != nil {
+		return err
+	}
+	defer gifs.Wait()
 
 	lobby := realtime.NewLobby(realtime.LobbyHooks{})
 	rooms := realtime.NewRooms(store, lobby, realtime.Config{
 		EmptyRoomGrace:  cfg.emptyRoomGrace,
 		LeaveDebounce:   cfg.leaveDebounce,
 		MaxMessageRunes: cfg.maxMessage,
-	}, log, nil)
+	}, log, gifs.OnRoomRemoved)
 	if err := rooms.Start(ctx); err != nil {
 		return err
 	}
 	handler := handlers.NewServer(handlers.Deps{
-		Store: store, Lobby: lobby, Rooms: rooms, Log: log,
+		Store: store, Lobby: lobby, Rooms: rooms, Log: log, GIFs: gifs,
 		Config: handlers.Config{MaxGIFBytes: cfg.maxGIFBytes, MaxCapacity: cfg.maxCapacity, Dev: cfg.dev},
 	})
 

@@ -20,7 +20,9 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /rooms/{id}/messages", s(handleHistory(d)))
 	mux.Handle("POST /rooms/{id}/messages", s(handlePostMessage(d)))
 	mux.Handle("POST /rooms/{id}/delete", s(handleDeleteRoom(d)))
+	mux.Handle("POST /rooms/{id}/gifs", s(handleUploadGIF(d)))
 	mux.Handle("GET /me.css", s(handleMeCSS()))
+	mux.Handle("GET /gifs/{name}", handleServeGIF(d)) // no session: public, cacheable, named by content
 	mux.Handle("GET /healthz", handleHealthz(d.Store))
 	mux.Handle("GET "+static.Prefix, static.Handler())
 	if d.Metrics != nil {

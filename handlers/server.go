@@ -64,6 +64,8 @@ type Deps struct {
 	Metrics http.Handler
 	// Hook points for later guards; nil means allow.
 	Guard Guard
+	// GIFs stores uploaded GIFs and serves them; nil answers uploads with 503.
+	GIFs GIFStore
 }
 
 // Guard decides rate limits; a non-empty answer refuses the request with that reason.

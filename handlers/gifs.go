@@ -1,0 +1,325 @@
+package handlers
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"os"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"gifchat/components"
+	"gifchat/db"
+	"gifchat/media"
+	"gifchat/realtime"
+)
+
+// GIFStore is what the GIF routes need from the media store.
+type GIFStore interface {
+	Stage(r io.Reader) (*media.Upload, error)
+	Publish(ctx context.Context, u *media.Upload, post func(ctx context.Context, info media.GIFInfo) error) error
+	Open(name string) (*os.File, error)
+}
+
+// Upload form limits.
+const (
+	gifField        = "gif" // the file input's name
+	maxGIFNameBytes = 255
+	maxUploadParts  = 8 // a form with the file and a few fields; more is not our form
+)
+
+// gifRefusal is an upload refused with a status and a reason for the uploader.
+type gifRefusal struct {
+	status int
+	reason string
+}
+
+func (e *gifRefusal) Error() string { return e.reason }
+
+// handleUploadGIF posts a GIF to a room: checked like any post (admitted member), validated
+// while it is read, stored under its SHA-256, then delivered to the room through the hub like
+// any other message. A scripted upload (upload.js) gets 204 or a refusal for its status
+// area; a plain form post is sent back to the room, or shown the refusal as a page.
+func handleUploadGIF(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me := identityFrom(r.Context())
+		if d.GIFs == nil {
+			gifRefuse(w, r, http.StatusServiceUnavailable, "GIF uploads are not available on this server.")
+			return
+		}
+		id := r.PathValue("id")
+		hub := (*realtime.Hub)(nil)
+		if roomIDPattern.MatchString(id) {
+			hub = d.Rooms.Hub(id)
+		}
+		if hub == nil {
+			gifRefuse(w, r, http.StatusNotFound, "This room was not found or has closed.")
+			return
+		}
+		room := hub.Room()
+		a, until, err := checkAccess(r, d, room, me)
+		if err != nil {
+			gifServerError(w, r, err)
+			return
+		}
+		switch a {
+		case accessNeedsPassword:
+			gifRefuse(w, r, http.StatusForbidden, "This room is private: enter its password before posting.")
+			return
+		case accessBarred:
+			gifRefuse(w, r, http.StatusForbidden, realtime.BarredRefusal(until).Reason)
+			return
+		}
+		// Admitted means what joining means: in the room now, or a place is free to take.
+		// Presence alone would refuse the no-JS form, whose poster never holds a socket.
+		if people, present := hub.Occupancy(me.ID); !present && people >= room.Capacity {
+			gifRefuse(w, r, http.StatusConflict, "This room is full, so you cannot post in it.")
+			return
+		}
+		if reason := d.Guard.Allow(r, me.ID, "upload"); reason != "" {
+			gifRefuse(w, r, http.StatusTooManyRequests, reason)
+			return
+		}
+
+		up, name, err := receiveGIF(r, d.GIFs)
+		if err != nil {
+			var ref *gifRefusal
+			if errors.As(err, &ref) {
+				gifRefuse(w, r, ref.status, ref.reason)
+				return
+			}
+			gifServerError(w, r, err)
+			return
+		}
+		defer up.Discard()
+		// The client going away must not cut a publish short: once the message is queued it
+		// will be stored, and the file must still be there when it is.
+		ctx := context.WithoutCancel(r.Context())
+		err = d.GIFs.Publish(ctx, up, func(ctx context.Context, info media.GIFInfo) error {
+			return hub.Post(ctx, me, &db.Message{
+				Kind: db.KindGIF, GIF: info.SHA256, GIFWidth: info.Width, GIFHeight: info.Height, Body: name,
+			})
+		})
+		if errors.Is(err, realtime.ErrRoomGone) {
+			gifRefuse(w, r, http.StatusNotFound, "This room has closed; your GIF was not posted.")
+			return
+		}
+		if err != nil {
+			gifServerError(w, r, err)
+			return
+		}
+		d.Log.Info("gif posted", "room", room.ID, "author", me.ID, "gif", up.Info.SHA256, "bytes", up.Info.Bytes, "frames", up.Info.Frames)
+		if scripted(r) {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		http.Redirect(w, r, "/rooms/"+room.ID, http.StatusSeeOther)
+	})
+}
+
+// receiveGIF reads the multipart body as a stream: exactly one file, validated and staged as
+// it arrives (nothing is buffered whole in memory or spooled by the multipart package), and
+// its original name. Refusals are *gifRefusal; on any error nothing is left on disk.
+func receiveGIF(r *http.Request, store GIFStore) (up *media.Upload, name string, err error) {
+	defer func() {
+		if err != nil && up != nil {
+			up.Discard()
+			up = nil
+		}
+	}()
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, "", &gifRefusal{http.StatusBadRequest, "Send the GIF as a file upload (a multipart form)."}
+	}
+	for parts := 0; ; parts++ {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return up, "", readRefusal(err)
+		}
+		if parts >= maxUploadParts {
+			return up, "", &gifRefusal{http.StatusBadRequest, "That form has too many parts; send one GIF."}
+		}
+		filename, isFile := uploadFileName(part.Header.Get("Content-Disposition"))
+		if !isFile && part.FormName() != gifField {
+			if _, err := io.Copy(io.Discard, part); err != nil { // bounded by the body limit
+				return up, "", readRefusal(err)
+			}
+			continue
+		}
+		body := bufio.NewReader(part)
+		if filename == "" {
+			// A form submitted with no file chosen sends an empty, nameless file part.
+			if _, err := body.Peek(1); err == io.EOF {
+				continue
+			} else if err != nil {
+				return up, "", readRefusal(err)
+			}
+		}
+		if up != nil {
+			return up, "", &gifRefusal{http.StatusBadRequest, "Send one GIF at a time: this upload has more than one file."}
+		}
+		if reason := checkFileName(filename); reason != "" {
+			return nil, "", &gifRefusal{http.StatusBadRequest, reason}
+		}
+		up, err = store.Stage(body)
+		if err != nil {
+			return nil, "", stageRefusal(err)
+		}
+		name = filename
+	}
+	if up == nil {
+		return nil, "", &gifRefusal{http.StatusBadRequest, "Choose a GIF to upload: none was sent."}
+	}
+	return up, name, nil
+}
+
+// uploadFileName returns the part's filename exactly as sent (multipart.Part.FileName keeps
+// only its last path element, which would hide a "../" from the check) and whether it had one.
+func uploadFileName(disposition string) (string, bool) {
+	_, params, err := mime.ParseMediaType(disposition)
+	if err != nil {
+		return "", false
+	}
+	name, ok := params["filename"]
+	return name, ok
+}
+
+// checkFileName refuses names that are not a plain file name. The name is never used on disk
+// (files are named by their hash); it is kept as the message's text, so it must be one
+// harmless line, and a name with a path in it is a client doing something odd.
+func checkFileName(name string) string {
+	switch {
+	case len(name) > maxGIFNameBytes:
+		return fmt.Sprintf("That file name is too long (at most %d bytes).", maxGIFNameBytes)
+	case !utf8.ValidString(name):
+		return "That file name is not valid text."
+	case strings.ContainsAny(name, `/\`) || name == "." || name == "..":
+		return "That file name contains a path; send the file by its name alone."
+	case strings.ContainsFunc(name, unicode.IsControl):
+		return "That file name contains control characters."
+	}
+	return ""
+}
+
+// stageRefusal maps a media error to its status, once: a refusal of the file keeps its own
+// reason; a failed body is a too-large or interrupted request; anything else is ours (500).
+func stageRefusal(err error) error {
+	var ref *media.Error
+	if errors.As(err, &ref) {
+		status := http.StatusUnprocessableEntity
+		switch {
+		case errors.Is(err, media.ErrEmpty):
+			status = http.StatusBadRequest
+		case errors.Is(err, media.ErrNotGIF):
+			status = http.StatusUnsupportedMediaType
+		case errors.Is(err, media.ErrTooLarge):
+			status = http.StatusRequestEntityTooLarge
+		}
+		return &gifRefusal{status, ref.Reason}
+	}
+	if errors.Is(err, media.ErrRead) {
+		return readRefusal(err)
+	}
+	return err
+}
+
+func readRefusal(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return &gifRefusal{http.StatusRequestEntityTooLarge, "That upload is larger than this server accepts (" + humanBytes(mbe.Limit) + ")."}
+	}
+	return &gifRefusal{http.StatusBadRequest, "The upload was interrupted or could not be read; try again."}
+}
+
+// scripted reports a request made by our own script (upload.js) or htmx, which wants a
+// fragment for the status area rather than a page.
+func scripted(r *http.Request) bool {
+	return isHTMX(r) || r.Header.Get("X-Requested-With") == "XMLHttpRequest"
+}
+
+// gifRefuse answers a refused upload with its reason: a status-area fragment for upload.js,
+// a page without JS. The rest of the body is read first (it is bounded by limitBodies):
+// answering while the browser is still sending makes the server close the connection, and
+// the browser then reports a network error instead of the reason.
+func gifRefuse(w http.ResponseWriter, r *http.Request, status int, reason string) {
+	if r.Body != nil {
+		io.Copy(io.Discard, r.Body)
+	}
+	if scripted(r) {
+		render(w, r, status, components.GIFStatus("error", reason))
+		return
+	}
+	errorPage(w, r, status, "Your GIF was not posted", reason)
+}
+
+func gifServerError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Body != nil {
+		io.Copy(io.Discard, r.Body)
+	}
+	if !scripted(r) {
+		serverError(w, r, err)
+		return
+	}
+	// Logged like serverError; the uploader sees a plain reason, never err's text.
+	slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	render(w, r, http.StatusInternalServerError, components.GIFStatus("error", "The server could not post your GIF; please try again."))
+}
+
+// gifHeaders are set on every served GIF: its type, no sniffing, a CSP that lets it do
+// nothing even if opened on its own, and a year of caching (the name is its content's hash).
+func setGIFHeaders(h http.Header) {
+	h.Set("Content-Type", "image/gif")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	h.Set("Cache-Control", "public, max-age=31536000, immutable")
+}
+
+// handleServeGIF serves a stored GIF by its content-addressed name; any other name is a 404
+// without touching the file system.
+func handleServeGIF(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		if d.GIFs == nil || !media.ValidName(name) {
+			gifNotFound(w)
+			return
+		}
+		f, err := d.GIFs.Open(name)
+		if err != nil {
+			if !errors.Is(err, os.ErrNotExist) {
+				d.Log.Error("open gif", "name", name, "err", err)
+			}
+			gifNotFound(w)
+			return
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			d.Log.Error("stat gif", "name", name, "err", err)
+			gifNotFound(w)
+			return
+		}
+		setGIFHeaders(w.Header())
+		w.Header().Set("ETag", `"`+strings.TrimSuffix(name, ".gif")+`"`)
+		http.ServeContent(w, r, name, st.ModTime(), f)
+	})
+}
+
+// gifNotFound is a plain 404 under the same locked-down CSP as the images (the page CSP is
+// not applied under /gifs/).
+func gifNotFound(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNotFound)
+	io.WriteString(w, "GIF not found\n")
+}
