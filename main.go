@@ -135,6 +135,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		LeaveDebounce:   cfg.leaveDebounce,
 		MaxMessageRunes: cfg.maxMessage,
 	}, log, gifs.OnRoomRemoved)
+	// Every room's messages go through one group-commit writer: one WAL sync per batch.
+	batches := db.NewBatchWriter(store, 1024)
+	defer batches.Close() // deferred after store.Close, so it runs before it
+	rooms.SetInserter(batches.Insert)
 	if err := rooms.Start(ctx); err != nil {
 		return err
 	}

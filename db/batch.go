@@ -1,0 +1,108 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// ErrWriterClosed is returned for inserts submitted after the batch writer stopped.
+var ErrWriterClosed = errors.New("db: batch writer closed")
+
+// BatchWriter group-commits message inserts from every room: whatever arrives while one commit
+// runs goes into the next transaction together. SQLite has one writer and each commit costs a
+// WAL sync (an fsync with synchronous=FULL); one sync per batch instead of per message is what
+// keeps storage from being the bottleneck under many concurrent senders.
+type BatchWriter struct {
+	store    *Store
+	maxBatch int
+	reqs     chan *batchReq
+	stop     chan struct{}
+	done     chan struct{}
+	once     sync.Once
+}
+
+type batchReq struct {
+	msgs []*Message
+	err  chan error
+}
+
+// NewBatchWriter starts a group-commit writer; maxBatch caps messages per transaction.
+func NewBatchWriter(s *Store, maxBatch int) *BatchWriter {
+	if maxBatch <= 0 {
+		maxBatch = 1024
+	}
+	w := &BatchWriter{store: s, maxBatch: maxBatch, reqs: make(chan *batchReq, 1024),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	go w.run()
+	return w
+}
+
+// Insert stores msgs (in order, filling their ids) and returns once they are committed.
+func (w *BatchWriter) Insert(ctx context.Context, msgs []*Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	req := &batchReq{msgs: msgs, err: make(chan error, 1)}
+	select {
+	case w.reqs <- req:
+	case <-w.stop:
+		return ErrWriterClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once queued, wait for the outcome even if ctx ends: the insert may already be committed,
+	// and the caller must not broadcast or forget a message whose fate it does not know.
+	return <-req.err
+}
+
+// Close stops the writer after committing everything already queued.
+func (w *BatchWriter) Close() {
+	w.once.Do(func() { close(w.stop) })
+	<-w.done
+}
+
+func (w *BatchWriter) run() {
+	defer close(w.done)
+	var pending []*batchReq
+	for {
+		select {
+		case req := <-w.reqs:
+			pending = append(pending[:0], req)
+		case <-w.stop:
+			// Drain what was queued before Close.
+			for {
+				select {
+				case req := <-w.reqs:
+					w.commit([]*batchReq{req})
+				default:
+					return
+				}
+			}
+		}
+		n := len(pending[0].msgs)
+	gather:
+		for n < w.maxBatch {
+			select {
+			case req := <-w.reqs:
+				pending = append(pending, req)
+				n += len(req.msgs)
+			default:
+				break gather
+			}
+		}
+		w.commit(pending)
+		clear(pending)
+	}
+}
+
+func (w *BatchWriter) commit(reqs []*batchReq) {
+	all := make([]*Message, 0, len(reqs))
+	for _, r := range reqs {
+		all = append(all, r.msgs...)
+	}
+	err := w.store.InsertMessages(context.Background(), all)
+	for _, r := range reqs {
+		r.err <- err
+	}
+}
