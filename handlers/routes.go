@@ -28,5 +28,8 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	if d.Metrics != nil {
 		mux.Handle("GET /metrics", d.Metrics)
 	}
+	if d.Config.Dev {
+		addDevRoutes(mux, d, s) // the component gallery and pprof: dev.go
+	}
 	mux.Handle("/", s(http.HandlerFunc(notFound)))
 }

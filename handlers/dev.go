@@ -1,0 +1,123 @@
+package handlers
+
+import (
+	"bytes"
+	"image"
+	"image/color"
+	"image/gif"
+	"net/http"
+	"net/http/pprof"
+	"sync"
+
+	"gifchat/components"
+	"gifchat/realtime"
+)
+
+// devCSP is the policy for the gallery's pages. No script may run, so no component connects,
+// swaps or submits and every state stays as drawn; forms go nowhere; and the gallery may
+// frame its own pages (the product's pages refuse every frame).
+const devCSP = "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self'; connect-src 'none'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-src 'self'; frame-ancestors 'self'"
+
+// addDevRoutes mounts the designers' and developers' tools; routes.go calls it only when the
+// server runs with -dev, so none of these URLs exists in production.
+func addDevRoutes(mux *http.ServeMux, d Deps, session func(http.Handler) http.Handler) {
+	mux.Handle("GET /dev/components", session(handleGallery()))
+	mux.Handle("GET /dev/components/{state}", session(handleGalleryFrame()))
+	mux.Handle("GET "+components.GallerySampleGIF, handleSampleGIF(sampleGIF))
+	mux.Handle("GET "+components.GallerySampleWideGIF, handleSampleGIF(sampleWideGIF))
+
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("POST /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+}
+
+// withDevHeaders replaces the product's CSP and frame refusal (set by securityHeaders before
+// any handler runs) with devCSP, and keeps the gallery out of every cache.
+func withDevHeaders(w http.ResponseWriter) {
+	w.Header().Set("Content-Security-Policy", devCSP)
+	w.Header().Set("X-Frame-Options", "SAMEORIGIN")
+	w.Header().Set("Cache-Control", "no-store")
+}
+
+// handleGallery shows every component in every state; the visitor plays "me".
+func handleGallery() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		withDevHeaders(w)
+		me := realtime.PersonView(identityFrom(r.Context()))
+		render(w, r, http.StatusOK, components.Gallery(me))
+	})
+}
+
+// handleGalleryFrame renders one whole page (lobby, room, 404, ...) for the gallery's iframes.
+func handleGalleryFrame() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		withDevHeaders(w)
+		name := r.PathValue("state")
+		if name == "not-found" {
+			notFound(w, r) // the real thing, status and all
+			return
+		}
+		me := realtime.PersonView(identityFrom(r.Context()))
+		page, ok := components.GalleryFrame(name, me)
+		if !ok {
+			notFound(w, r)
+			return
+		}
+		render(w, r, http.StatusOK, page)
+	})
+}
+
+// The gallery's sample GIFs are drawn once, on first use: a small animated one and one wider
+// than any message bubble.
+var (
+	sampleGIF     = sync.OnceValue(func() []byte { return drawSampleGIF(240, 180, 12) })
+	sampleWideGIF = sync.OnceValue(func() []byte { return drawSampleGIF(960, 240, 12) })
+)
+
+func handleSampleGIF(body func() []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/gif")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Write(body())
+	})
+}
+
+// drawSampleGIF paints a looping animation: a ball crossing a striped background, enough
+// motion to see that GIFs animate and to judge the reduced-motion story. Pixels are set by
+// palette index: a colour lookup per pixel makes the wide sample take seconds.
+func drawSampleGIF(width, height, frames int) []byte {
+	pal := color.Palette{
+		color.RGBA{91, 63, 214, 255}, color.RGBA{217, 70, 156, 255}, color.RGBA{255, 183, 77, 255}, // stripes
+		color.RGBA{255, 255, 255, 255}, // ball
+	}
+	const stripes, ball = 3, 3
+	anim := &gif.GIF{LoopCount: 0}
+	radius := height / 5
+	band := max(height/stripes, 1)
+	for f := range frames {
+		img := image.NewPaletted(image.Rect(0, 0, width, height), pal)
+		cx := radius + (width-2*radius)*f/max(frames-1, 1)
+		cy := height / 2
+		for y := range height {
+			row := img.Pix[y*img.Stride : y*img.Stride+width]
+			stripe := uint8(min(y/band, stripes-1))
+			for x := range row {
+				if dx, dy := x-cx, y-cy; dx*dx+dy*dy <= radius*radius {
+					row[x] = ball
+				} else {
+					row[x] = stripe
+				}
+			}
+		}
+		anim.Image = append(anim.Image, img)
+		anim.Delay = append(anim.Delay, 8)
+	}
+	var buf bytes.Buffer
+	if err := gif.EncodeAll(&buf, anim); err != nil {
+		panic("dev: encode sample GIF: " + err.Error()) // fixed input: cannot fail but for a bug
+	}
+	return buf.Bytes()
+}
