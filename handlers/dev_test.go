@@ -33,7 +33,7 @@ var galleryStates = []string{
 	"create-form-error-form", "password-form-error",
 	// members, composer, status
 	"members-owner", "members-member",
-	"composer", "composer-whisper", "composer-error", "composer-closed",
+	"composer", "composer-whisper", "composer-error", "composer-closed", "gif-uploading", "gif-refused",
 	"status-error", "status-closed", "status-reconnecting",
 	// whole pages
 	"lobby", "lobby-empty", "room", "room-empty", "not-found",
