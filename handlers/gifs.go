@@ -254,6 +254,11 @@ func gifRefuse(w http.ResponseWriter, r *http.Request, status int, reason string
 	if r.Body != nil {
 		io.Copy(io.Discard, r.Body)
 	}
+	if r.Context().Err() != nil {
+		// The uploader cancelled or went away: nobody to answer, and nothing went wrong
+		// here (render would log the cancelled context as a server error).
+		return
+	}
 	if scripted(r) {
 		render(w, r, status, components.GIFStatus("error", reason))
 		return

@@ -30,7 +30,7 @@
     box.appendChild(p);
   }
 
-  // showProgress shows the bar at pct (null: indeterminate) or hides it.
+  // showProgress shows the bar at pct (not a number: indeterminate) or hides it.
   function showProgress(on, pct, label) {
     var row = byId("gif-progress");
     var bar = byId("gif-progress-bar");
@@ -38,7 +38,8 @@
     if (!row) return;
     row.hidden = !on;
     if (bar) {
-      if (pct === null) bar.removeAttribute("value");
+      if (!on) bar.value = 0;
+      else if (typeof pct !== "number") bar.removeAttribute("value"); // indeterminate
       else bar.value = pct;
     }
     if (text) text.textContent = label || "";
