@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"time"
 )
@@ -37,6 +38,8 @@ type options struct {
 	jsonOut  string
 	timeout  time.Duration
 	verbose  bool
+
+	cpuProfile string
 
 	chat  ChatConfig
 	idle  IdleConfig
@@ -59,6 +62,7 @@ func parseFlags(args []string, errOut io.Writer) (*options, error) {
 	fs.StringVar(&o.jsonOut, "json", "", "write the JSON report to `file` (\"-\" for stdout; the summary lines then go to stderr)")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "hard limit for the whole invocation")
 	fs.BoolVar(&o.verbose, "v", false, "progress on stderr")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the load generator (and the in-process baseline) to `file`")
 
 	c := &o.chat
 	fs.IntVar(&c.People, "people", 20, "chat: number of people (each its own session)")
@@ -164,6 +168,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		debugf = func(format string, args ...any) {
 			fmt.Fprintf(stderr, "loadgen: "+format+"\n", args...)
 		}
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "loadgen:", err)
+			return 2
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "loadgen:", err)
+			return 2
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
