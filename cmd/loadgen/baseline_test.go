@@ -67,8 +67,9 @@ func TestBaselineChatFlatOut(t *testing.T) {
 	if res.RSS.End <= 0 {
 		t.Errorf("no RSS sampled from our own pid")
 	}
-	// The send phase is bounded by the duration; the drain by its own cap.
-	if c.SendSeconds > 2 {
+	// The send phase is bounded by the duration (generously: CI machines
+	// are shared); the drain by its own cap.
+	if c.SendSeconds > 10 {
 		t.Errorf("send phase took %.1fs for a 1s duration", c.SendSeconds)
 	}
 }
@@ -91,8 +92,9 @@ func TestBaselineChatPacedAndCapped(t *testing.T) {
 	if c.Lost != 0 || c.Duplicated != 0 || c.Reordered != 0 || c.Stray != 0 {
 		t.Errorf("lost %d dup %d reordered %d stray %d", c.Lost, c.Duplicated, c.Reordered, c.Stray)
 	}
-	// 20 messages at 100/s take about 0.19s; well under a second either way.
-	if c.SendSeconds < 0.15 || c.SendSeconds > 2 {
+	// 20 messages at 100/s take about 0.19s: pacing makes it no faster,
+	// and only a badly overloaded machine makes it much slower.
+	if c.SendSeconds < 0.15 || c.SendSeconds > 10 {
 		t.Errorf("pacing: send phase took %.2fs, want ~0.19s", c.SendSeconds)
 	}
 }
