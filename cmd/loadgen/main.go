@@ -244,6 +244,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		source := ""
 		if pid != 0 {
 			source = "pid"
+		} else if o.mode == "idle" {
+			fmt.Fprintln(stderr, "loadgen: warning: idle mode without -pid measures no memory; pass -pid N or -pid auto")
 		}
 		prodRes := runOne(newServer("product", addr, pid, source))
 		if baseRes != nil && baseRes.Chat != nil && prodRes.Chat != nil && baseRes.Chat.DeliveriesPerSec > 0 {
