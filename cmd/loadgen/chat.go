@@ -146,10 +146,14 @@ func RunChat(ctx context.Context, srv *server, cfg ChatConfig) *Result {
 	}
 
 	setupFrames, setupBytes := run.wire.frames.Load(), run.wire.bytes.Load()
+	cpu0, cpuErr := serverCPU(srv)
 	start := time.Now()
 	run.send(ctx, senders)
 	sendEnd := time.Now()
 	run.drain(ctx, rooms)
+	if cpu1, err := serverCPU(srv); err == nil && cpuErr == nil {
+		cr.ServerCPUSeconds = (cpu1 - cpu0).Seconds()
+	}
 	res.RSS.End = sampleRSS(srv, &res.RSS)
 	cr.Wire = WireFigures{
 		SetupFrames: setupFrames, SetupBytes: setupBytes,
@@ -530,6 +534,17 @@ func (run *chatRun) collect(rooms []*chatRoom, res *Result, start, sendEnd time.
 		cr.DeliveriesPerSec = float64(cr.Deliveries) / elapsed.Seconds()
 		cr.SentPerSec = float64(cr.Sent) / elapsed.Seconds()
 	}
+	if cr.ServerCPUSeconds > 0 {
+		cr.DeliveriesPerCPUSecond = float64(cr.Deliveries) / cr.ServerCPUSeconds
+	}
+}
+
+// serverCPU reads the CPU time used so far by srv's process.
+func serverCPU(srv *server) (time.Duration, error) {
+	if srv.pid == 0 {
+		return 0, errors.New("no pid")
+	}
+	return readCPU(srv.pid)
 }
 
 // forEachBounded runs fn(0..n-1) with at most limit running at once and

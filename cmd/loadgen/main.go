@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"time"
@@ -197,7 +198,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	report := &Report{Started: time.Now().UTC(), Args: args}
+	report := &Report{Started: time.Now().UTC(), Args: args, LoadAvg: readLoadAvg()}
+	if report.LoadAvg > float64(runtime.NumCPU()) {
+		fmt.Fprintf(stderr, "loadgen: note: load average %.1f on %d cores: other work shares the machine, expect noisy figures\n", report.LoadAvg, runtime.NumCPU())
+	}
 	failed := false
 	runOne := func(srv *server) *Result {
 		if o.verbose {

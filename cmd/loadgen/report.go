@@ -18,6 +18,9 @@ import (
 type Report struct {
 	Started time.Time `json:"started"`
 	Args    []string  `json:"args"`
+	// LoadAvg is /proc/loadavg's 1-minute figure at the start: a high one
+	// (above the 2 cores) means other work shared the machine.
+	LoadAvg float64   `json:"loadavg_1m"`
 	Runs    []*Result `json:"runs"`
 	// Ratio is product/baseline for deliveries per second (chat mode with
 	// -baseline only).
@@ -68,6 +71,13 @@ type ChatResult struct {
 	Stray int64 `json:"stray"`
 
 	Latency Summary `json:"latency"`
+
+	// ServerCPUSeconds is the CPU time (user+system) the server process
+	// used from the first send to the end of the drain, when its pid is
+	// known; for the in-process baseline it includes the client. Unlike
+	// deliveries/s it hardly depends on what else the machine is doing.
+	ServerCPUSeconds       float64 `json:"server_cpu_seconds,omitempty"`
+	DeliveriesPerCPUSecond float64 `json:"deliveries_per_server_cpu_second,omitempty"`
 
 	Wire WireFigures `json:"wire"`
 
@@ -166,6 +176,48 @@ func readRSS(pid int) (rss, hwm int64, err error) {
 	return rss, hwm, nil
 }
 
+// clockTicks is USER_HZ, the unit of /proc/PID/stat times: 100 on every
+// Linux architecture Go supports (it is fixed in the kernel ABI).
+const clockTicks = 100
+
+// readCPU returns the user+system CPU time pid has used so far.
+func readCPU(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may contain spaces,
+	// so count fields from the last ')': utime and stime are fields 14, 15.
+	rest := string(data)
+	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: bad times", pid)
+	}
+	return time.Duration(utime+stime) * time.Second / clockTicks, nil
+}
+
+// readLoadAvg returns the 1-minute load average, or 0 if unavailable.
+func readLoadAvg() float64 {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
+}
+
 // parseKB parses a /proc value like "   84512 kB" into bytes.
 func parseKB(s string) int64 {
 	f := strings.Fields(s)
@@ -242,6 +294,9 @@ func (r *Result) OneLine() string {
 			c.Lost, c.Duplicated, c.Reordered)
 		if c.Stray > 0 {
 			fmt.Fprintf(&b, " stray %d", c.Stray)
+		}
+		if c.ServerCPUSeconds > 0 && c.ElapsedSeconds > 0 {
+			fmt.Fprintf(&b, ", cpu %.2f cores", c.ServerCPUSeconds/c.ElapsedSeconds)
 		}
 		if c.Reconnects > 0 {
 			fmt.Fprintf(&b, ", reconnects %d (%s)", c.Reconnects, topReasons(c.ReconnectReasons))
