@@ -54,7 +54,7 @@ func handleUploadGIF(d Deps) http.Handler {
 			return
 		}
 		id := r.PathValue("id")
-		hub := (*realtime.Hub)(nil)
+		var hub *realtime.Hub
 		if roomIDPattern.MatchString(id) {
 			hub = d.Rooms.Hub(id)
 		}
@@ -115,6 +115,9 @@ func handleUploadGIF(d Deps) http.Handler {
 			return
 		}
 		d.Log.Info("gif posted", "room", room.ID, "author", me.ID, "gif", up.Info.SHA256, "bytes", up.Info.Bytes, "frames", up.Info.Frames)
+		if d.Events.GIFPosted != nil {
+			d.Events.GIFPosted(up.Info.Bytes)
+		}
 		if scripted(r) {
 			w.WriteHeader(http.StatusNoContent)
 			return

@@ -72,9 +72,6 @@ func Open(dir string, limits Limits, cat Catalog, log *slog.Logger) (*Store, err
 // Dir is the directory the files live in.
 func (s *Store) Dir() string { return s.dir }
 
-// Limits returns the effective limits (defaults filled in).
-func (s *Store) Limits() Limits { return s.limits }
-
 // Upload is a validated GIF written to a temporary file, not yet visible under its name.
 type Upload struct {
 	Info GIFInfo

@@ -11,6 +11,7 @@ import (
 	"image/png"
 	"io"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -88,6 +89,23 @@ func TestValidateAcceptsRealGIFs(t *testing.T) {
 				t.Fatalf("info = %+v, want %+v", info, want)
 			}
 		})
+	}
+}
+
+// testdata/bounce.gif is the animated GIF used for browser checks (a ball bouncing across
+// 160×100 pixels in 24 frames, made with image/gif).
+func TestValidateFixture(t *testing.T) {
+	data, err := os.ReadFile("testdata/bounce.gif")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := Validate(bytes.NewReader(data), 5<<20)
+	if err != nil || info.Width != 160 || info.Height != 100 || info.Frames != 24 {
+		t.Fatalf("bounce.gif: %+v, %v", info, err)
+	}
+	all, err := gif.DecodeAll(bytes.NewReader(data))
+	if err != nil || len(all.Image) != 24 {
+		t.Fatalf("image/gif reads bounce.gif as %v frames, %v", len(all.Image), err)
 	}
 }
 
