@@ -19,7 +19,10 @@ type BatchWriter struct {
 	reqs     chan *batchReq
 	stop     chan struct{}
 	done     chan struct{}
-	once     sync.Once
+	// mu makes "closed" and "queued" exclusive: a request is either queued before Close
+	// (and then committed by the drain) or refused, never stranded in the channel.
+	mu     sync.RWMutex
+	closed bool
 }
 
 type batchReq struct {
@@ -44,11 +47,16 @@ func (w *BatchWriter) Insert(ctx context.Context, msgs []*Message) error {
 		return nil
 	}
 	req := &batchReq{msgs: msgs, err: make(chan error, 1)}
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		return ErrWriterClosed
+	}
 	select {
 	case w.reqs <- req:
-	case <-w.stop:
-		return ErrWriterClosed
+		w.mu.RUnlock()
 	case <-ctx.Done():
+		w.mu.RUnlock()
 		return ctx.Err()
 	}
 	// Once queued, wait for the outcome even if ctx ends: the insert may already be committed,
@@ -58,7 +66,12 @@ func (w *BatchWriter) Insert(ctx context.Context, msgs []*Message) error {
 
 // Close stops the writer after committing everything already queued.
 func (w *BatchWriter) Close() {
-	w.once.Do(func() { close(w.stop) })
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.stop)
+	}
+	w.mu.Unlock()
 	<-w.done
 }
 
