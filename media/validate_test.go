@@ -273,3 +273,15 @@ func FuzzValidate(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkValidate measures one pass over a ~5 MiB GIF: the cost every upload pays.
+func BenchmarkValidate(b *testing.B) {
+	data := noiseGIF(b, 1100, 3)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Validate(bytes.NewReader(data), 8<<20); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
