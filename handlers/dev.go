@@ -7,10 +7,15 @@ import (
 	"image/gif"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
 	"sync"
 
 	"gifchat/components"
 	"gifchat/realtime"
+	"gifchat/static"
 )
 
 // devCSP is the policy for the gallery's pages. No script may run, so no component connects,
@@ -25,6 +30,7 @@ func addDevRoutes(mux *http.ServeMux, d Deps, session func(http.Handler) http.Ha
 	mux.Handle("GET /dev/components/{state}", session(handleGalleryFrame()))
 	mux.Handle("GET "+components.GallerySampleGIF, handleSampleGIF(sampleGIF))
 	mux.Handle("GET "+components.GallerySampleWideGIF, handleSampleGIF(sampleWideGIF))
+	mux.Handle("GET "+static.Prefix+"{file}", handleDevStatic(devStaticDir, static.Handler()))
 
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
@@ -67,6 +73,46 @@ func handleGalleryFrame() http.Handler {
 			return
 		}
 		render(w, r, http.StatusOK, page)
+	})
+}
+
+// devStaticDir is where handleDevStatic looks for the CSS and scripts: the repository's
+// static/ when the server runs from the repository root, as `task dev` runs it.
+var devStaticDir = "static"
+
+// hashedAsset splits a content-hashed asset name (app.3f2a9c1d0b4e.css) into its file name.
+var hashedAsset = regexp.MustCompile(`^([a-z0-9_-]+)\.[0-9a-f]{12}(\.(?:css|js))$`)
+
+// handleDevStatic serves our CSS and scripts from disk instead of from the binary, uncached,
+// so an edit needs only a browser reload, not a rebuild: `task dev` reloads the page when a
+// static file changes and restarts the server only for Go and templ code. Pages keep linking
+// the embedded file's hashed name; no-store makes the browser fetch it again on every load.
+// Anything not found on disk (the htmx files when not copied, a run outside the repository)
+// is served from the binary as usual.
+func handleDevStatic(dir string, embedded http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("file")
+		if m := hashedAsset.FindStringSubmatch(name); m != nil {
+			name = m[1] + m[2]
+		}
+		ext := path.Ext(name)
+		if ext != ".css" && ext != ".js" {
+			embedded.ServeHTTP(w, r)
+			return
+		}
+		body, err := os.ReadFile(filepath.Join(dir, path.Base(name)))
+		if err != nil {
+			embedded.ServeHTTP(w, r)
+			return
+		}
+		ctype := "text/css; charset=utf-8"
+		if ext == ".js" {
+			ctype = "text/javascript; charset=utf-8"
+		}
+		w.Header().Set("Content-Type", ctype)
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Write(body)
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -199,6 +200,47 @@ func TestGalleryShowsEveryState(t *testing.T) {
 	resp, _ = devGet(t, person, base+"/")
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || !strings.Contains(csp, "script-src 'self'") {
 		t.Errorf("lobby CSP in dev mode: %q", csp)
+	}
+}
+
+var stylesheetHref = regexp.MustCompile(`<link rel="stylesheet" href="(/static/app\.[0-9a-f]+\.css)"`)
+
+// In dev mode the CSS comes from disk, uncached, so an edit shows on the next reload
+// without a rebuild; files not on disk still come from the binary.
+func TestDevServesStaticFilesFromDisk(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "app.css"), []byte("/* edited on disk */"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := devStaticDir
+	devStaticDir = dir
+	t.Cleanup(func() { devStaticDir = old })
+
+	for _, dev := range []bool{true, false} {
+		base, person := startDevTestServer(t, dev)
+		_, lobby := devGet(t, person, base+"/")
+		m := stylesheetHref.FindSubmatch(lobby)
+		if m == nil {
+			t.Fatal("lobby links no hashed app.css")
+		}
+		resp, css := devGet(t, person, base+string(m[1]))
+		fromDisk := string(css) == "/* edited on disk */"
+		if fromDisk != dev {
+			t.Errorf("dev=%v: stylesheet from disk = %v", dev, fromDisk)
+		}
+		if dev && resp.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("dev stylesheet Cache-Control %q, want no-store", resp.Header.Get("Cache-Control"))
+		}
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/css") {
+			t.Errorf("dev=%v: stylesheet Content-Type %q", dev, ct)
+		}
+		if dev {
+			// app.js is not in dir: the embedded one is served.
+			resp, js := devGet(t, person, base+"/static/app.js")
+			if resp.StatusCode != http.StatusOK || !bytes.Contains(js, []byte("htmx:ws")) {
+				t.Errorf("dev: app.js not served from the binary when missing on disk: %s", resp.Status)
+			}
+		}
 	}
 }
 
