@@ -115,6 +115,14 @@ func (w *BatchWriter) commit(reqs []*batchReq) {
 		all = append(all, r.msgs...)
 	}
 	err := w.store.InsertMessages(context.Background(), all)
+	if err != nil && len(reqs) > 1 {
+		// One bad message (say, for a room deleted meanwhile) must not fail its neighbours,
+		// possibly from other rooms: retry each request in its own transaction.
+		for _, r := range reqs {
+			r.err <- w.store.InsertMessages(context.Background(), r.msgs)
+		}
+		return
+	}
 	for _, r := range reqs {
 		r.err <- err
 	}

@@ -16,6 +16,9 @@ import (
 func render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
 	var buf bytes.Buffer
 	if err := c.Render(r.Context(), &buf); err != nil {
+		if r.Context().Err() != nil {
+			return // the client went away; nothing to answer and nothing wrong with the server
+		}
 		serverError(w, r, err)
 		return
 	}

@@ -43,10 +43,10 @@ type Client struct {
 
 func newClient(conn *websocket.Conn, identity db.Identity, cfg *Config) *Client {
 	return &Client{
-		conn:     conn,
-		identity: identity,
-		cfg:      cfg,
-		send:     make(chan []byte, cfg.SendQueue),
+		conn:       conn,
+		identity:   identity,
+		cfg:        cfg,
+		send:       make(chan []byte, cfg.SendQueue),
 		closing:    make(chan struct{}),
 		readerDone: make(chan struct{}),
 		done:       make(chan struct{}),

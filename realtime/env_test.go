@@ -256,7 +256,6 @@ type seenMsg struct {
 	Text string
 }
 
-
 // messages lists the chat messages received, in arrival order.
 func (s *sock) messages() []seenMsg {
 	s.mu.Lock()

@@ -107,6 +107,18 @@ func (h *Hub) call(fn func()) bool {
 
 func (h *Hub) run(ctx context.Context) {
 	defer close(h.done)
+	// Anything still queued when the hub stops for good was not stored: say so, before done
+	// closes, so Post can tell "stored" from "not stored".
+	defer func() {
+		for {
+			select {
+			case op := <-h.says:
+				h.finish(op, ErrRoomGone)
+			default:
+				return
+			}
+		}
+	}()
 	h.startEmptyTimer()
 	batch := make([]*sayOp, 0, h.cfg.MaxBatch)
 	for {
@@ -463,13 +475,18 @@ func (h *Hub) Post(ctx context.Context, author db.Identity, msg *db.Message) err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	// Once queued, the outcome is waited for whatever ctx does: the caller must know whether
+	// the message was stored.
 	select {
 	case err := <-op.done:
 		return err
 	case <-h.done:
-		return ErrRoomGone
-	case <-ctx.Done():
-		return ctx.Err()
+		select {
+		case err := <-op.done:
+			return err
+		default:
+			return ErrRoomGone // queued after the final drain: never stored
+		}
 	}
 }
 
