@@ -21,6 +21,7 @@ import (
 	"gifchat/db"
 	"gifchat/handlers"
 	"gifchat/media"
+	"gifchat/metrics"
 	"gifchat/realtime"
 	"gifchat/static"
 )
@@ -47,6 +48,16 @@ type config struct {
 	sqliteSync     string
 	dev            bool
 	shutdownWait   time.Duration
+
+	// Limits (docs/OPERATIONS.md): each refusal gives the person a visible reason.
+	maxBodyBytes   int64
+	maxFrameBytes  int64
+	maxRoomsPer    int
+	maxSocketsPer  int
+	rateLimits     bool
+	rates          map[string]handlers.Rate
+	rateAddrFactor float64
+	trustProxy     bool
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -83,8 +94,57 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.sqliteSync, "sqlite-synchronous", env("GIFCHAT_SQLITE_SYNCHRONOUS", "FULL"), "SQLite synchronous pragma: FULL survives power loss, NORMAL only process crashes (env GIFCHAT_SQLITE_SYNCHRONOUS)")
 	fs.BoolVar(&c.dev, "dev", env("GIFCHAT_DEV", "") == "true", "development mode: component gallery at /dev/components and pprof (env GIFCHAT_DEV=true)")
 	fs.DurationVar(&c.shutdownWait, "shutdown-timeout", envDur("GIFCHAT_SHUTDOWN_TIMEOUT", 10*time.Second), "how long a graceful shutdown may take (env GIFCHAT_SHUTDOWN_TIMEOUT)")
+	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", envInt("GIFCHAT_MAX_BODY_BYTES", 64<<10), "largest request body other than a GIF upload, in bytes; larger is refused with 413 (env GIFCHAT_MAX_BODY_BYTES)")
+	fs.Int64Var(&c.maxFrameBytes, "max-frame-bytes", envInt("GIFCHAT_MAX_FRAME_BYTES", 16<<10), "largest WebSocket frame a browser may send, in bytes; larger closes the socket with 1009 (env GIFCHAT_MAX_FRAME_BYTES)")
+	maxRooms := fs.Int("max-rooms-per-person", int(envInt("GIFCHAT_MAX_ROOMS_PER_PERSON", 5)), "rooms one person may own at once (env GIFCHAT_MAX_ROOMS_PER_PERSON)")
+	maxSockets := fs.Int("max-sockets-per-person", int(envInt("GIFCHAT_MAX_SOCKETS_PER_PERSON", 8)), "room connections (tabs) one person may have open at once (env GIFCHAT_MAX_SOCKETS_PER_PERSON)")
+	fs.BoolVar(&c.rateLimits, "rate-limits", env("GIFCHAT_RATE_LIMITS", "true") != "false", "apply the -rate-* limits; false turns them all off, e.g. for load tests (env GIFCHAT_RATE_LIMITS)")
+	c.rates = map[string]handlers.Rate{}
+	var rateErr error
+	rateFlag := func(name, envName, action, what string) {
+		def := handlers.DefaultRates[action]
+		if v := getenv(envName); v != "" {
+			r, err := handlers.ParseRate(v)
+			if err != nil {
+				rateErr = errors.Join(rateErr, fmt.Errorf("%s: %w", envName, err))
+			}
+			def = r
+		}
+		c.rates[action] = def
+		fs.Func(name, fmt.Sprintf("%s: N/UNIT:BURST (UNIT s, m or h; a burst, then N per UNIT) or off (default %s; env %s)", what, def, envName), func(v string) error {
+			r, err := handlers.ParseRate(v)
+			if err != nil {
+				return err
+			}
+			c.rates[action] = r
+			return nil
+		})
+	}
+	rateFlag("rate-messages", "GIFCHAT_RATE_MESSAGES", handlers.ActionSay, "text messages per session; other socket actions get a bucket of the same size")
+	rateFlag("rate-rooms", "GIFCHAT_RATE_ROOMS", handlers.ActionCreateRoom, "room creations per session")
+	rateFlag("rate-uploads", "GIFCHAT_RATE_UPLOADS", handlers.ActionUpload, "GIF uploads per session")
+	rateFlag("rate-connects", "GIFCHAT_RATE_CONNECTS", handlers.ActionConnect, "room socket connects per session")
+	rateFlag("rate-passwords", "GIFCHAT_RATE_PASSWORDS", handlers.ActionEnter, "password attempts per session")
+	fs.Float64Var(&c.rateAddrFactor, "rate-address-factor", envFloat(getenv, "GIFCHAT_RATE_ADDRESS_FACTOR", 5), "each client address may do this many times what one session may, as people share addresses (env GIFCHAT_RATE_ADDRESS_FACTOR)")
+	fs.BoolVar(&c.trustProxy, "trust-proxy", env("GIFCHAT_TRUST_PROXY", "") == "true", "take the client address from X-Forwarded-For (set only behind one reverse proxy that sets it) (env GIFCHAT_TRUST_PROXY)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if rateErr != nil {
+		return c, rateErr
+	}
+	c.maxRoomsPer, c.maxSocketsPer = *maxRooms, *maxSockets
+	switch {
+	case c.maxBodyBytes < 1024:
+		return c, errors.New("-max-body-bytes must be at least 1024")
+	case c.maxFrameBytes < 1024:
+		return c, errors.New("-max-frame-bytes must be at least 1024")
+	case *maxRooms < 1:
+		return c, errors.New("-max-rooms-per-person must be at least 1")
+	case *maxSockets < 1:
+		return c, errors.New("-max-sockets-per-person must be at least 1")
+	case c.rateAddrFactor < 1:
+		return c, errors.New("-rate-address-factor must be at least 1")
 	}
 	if err := c.logLevel.UnmarshalText([]byte(level)); err != nil {
 		return c, fmt.Errorf("-log-level: %w", err)
@@ -96,8 +156,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	return c, nil
 }
 
+func envFloat(getenv func(string) string, name string, def float64) float64 {
+	if f, err := strconv.ParseFloat(getenv(name), 64); err == nil {
+		return f
+	}
+	return def
+}
+
 // run wires the server and serves until ctx ends; ready, if set, receives the listen address.
-func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready chan<- string) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready chan<- string) (err error) {
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -107,17 +174,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 	slog.SetDefault(log)
+	defer func() {
+		if err != nil {
+			log.Error("gifchat stopped", "err", err)
+		}
+	}()
 	if err := static.Check(); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(cfg.dataDir, 0o750); err != nil {
-		return fmt.Errorf("data directory %s: %w", cfg.dataDir, err)
+	if err := checkDataDir(cfg.dataDir); err != nil {
+		return err
 	}
 	store, err := db.Open(ctx, filepath.Join(cfg.dataDir, "gifchat.db"), db.Options{Synchronous: cfg.sqliteSync})
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Error("close database", "err", err)
+			return
+		}
+		log.Info("database closed")
+	}()
 	// GIF files live next to the database; the sweep clears what a crash left half-done
 	// before anything can refer to it. Wait is deferred after Close, so it runs first.
 	gifs, err := media.Open(filepath.Join(cfg.dataDir, "gifs"), media.Limits{MaxBytes: cfg.maxGIFBytes}, store, log)
@@ -129,12 +207,29 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	defer gifs.Wait()
 
-	lobby := realtime.NewLobby(realtime.LobbyHooks{})
+	// Metrics and rate limits observe and guard through the hooks each package exposes.
+	mx := metrics.New()
+	var guard handlers.Guard
+	var allowFrame func(identityID int64, action string) string
+	if cfg.rateLimits {
+		limits := handlers.NewRateLimits(handlers.RateLimitConfig{
+			Rates: cfg.rates, AddressFactor: cfg.rateAddrFactor, TrustProxy: cfg.trustProxy, OnLimited: mx.RateLimited,
+		})
+		guard, allowFrame = limits, limits.AllowFrame
+	}
+	lobby := realtime.NewLobby(realtime.LobbyHooks{Subscribers: mx.LobbySubscribers, Dropped: mx.LobbyDropped})
 	rooms := realtime.NewRooms(store, lobby, realtime.Config{
-		EmptyRoomGrace:  cfg.emptyRoomGrace,
-		LeaveDebounce:   cfg.leaveDebounce,
-		MaxMessageRunes: cfg.maxMessage,
+		EmptyRoomGrace:      cfg.emptyRoomGrace,
+		LeaveDebounce:       cfg.leaveDebounce,
+		MaxMessageRunes:     cfg.maxMessage,
+		MaxFrameBytes:       cfg.maxFrameBytes,
+		MaxSocketsPerPerson: cfg.maxSocketsPer,
+		Hooks: realtime.Hooks{
+			Sockets: mx.SocketsDelta, SlowClient: mx.SlowClient, Message: mx.Message,
+			Render: mx.Render, Refused: mx.Refused, Allow: allowFrame,
+		},
 	}, log, gifs.OnRoomRemoved)
+	mx.RoomsLive(rooms.Count)
 	// Every room's messages go through one group-commit writer: one WAL sync per batch.
 	batches := db.NewBatchWriter(store, 1024)
 	defer batches.Close() // deferred after store.Close, so it runs before it
@@ -142,10 +237,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err := rooms.Start(ctx); err != nil {
 		return err
 	}
-	handler := handlers.NewServer(handlers.Deps{
+	handler := mx.Instrument(handlers.NewServer(handlers.Deps{
 		Store: store, Lobby: lobby, Rooms: rooms, Log: log, GIFs: gifs,
-		Config: handlers.Config{MaxGIFBytes: cfg.maxGIFBytes, MaxCapacity: cfg.maxCapacity, Dev: cfg.dev},
-	})
+		Config: handlers.Config{MaxGIFBytes: cfg.maxGIFBytes, MaxCapacity: cfg.maxCapacity, Dev: cfg.dev,
+			MaxFormBytes: cfg.maxBodyBytes, MaxRoomsPerPerson: cfg.maxRoomsPer, MaxSocketsPerPerson: cfg.maxSocketsPer},
+		Guard:   guard,
+		Metrics: mx.Handler(),
+		Events:  handlers.Events{GIFPosted: mx.GIFPosted},
+	}))
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -184,6 +283,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	lobby.Close()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("http shutdown", "err", err)
+	}
+	return nil
+}
+
+// checkDataDir makes sure the data directory exists and can be written, so that a wrong
+// path, a read-only mount or a full disk stops the start with a plain reason instead of
+// failing later on a person's first message.
+func checkDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("data directory %s cannot be created: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".write-check-*")
+	if err != nil {
+		return fmt.Errorf("data directory %s is not writable: %w", dir, err)
+	}
+	name := f.Name()
+	_, werr := f.Write([]byte("ok"))
+	if werr == nil {
+		werr = f.Sync()
+	}
+	f.Close()
+	os.Remove(name)
+	if werr != nil {
+		return fmt.Errorf("data directory %s is not writable: %w", dir, werr)
 	}
 	return nil
 }

@@ -182,10 +182,17 @@ func handleRoomSocket(d Deps) http.Handler {
 		if err != nil {
 			return // the upgrader has answered (403 for a foreign origin, 400 otherwise)
 		}
-		if reason := d.Guard.Allow(r, me.ID, "connect"); reason != "" {
-			d.Rooms.Refuse(conn, &realtime.Refusal{Code: realtime.CloseTooMany, Reason: reason})
+		if reason := d.Guard.Allow(r, me.ID, ActionConnect); reason != "" {
+			refuseForNow(conn, reason) // 1013: the browser retries with backoff
 			return
 		}
+		release, open := d.sockets.acquire(me.ID, d.Config.MaxSocketsPerPerson)
+		if release == nil {
+			d.Rooms.Refuse(conn, &realtime.Refusal{Code: realtime.CloseTooMany,
+				Reason: fmt.Sprintf("You have %d rooms or tabs connected already, the most one person may have; close one first.", open)})
+			return
+		}
+		defer release()
 		d.Rooms.Serve(conn, id, me, after)
 	})
 }
@@ -249,13 +256,13 @@ func handlePostMessage(d Deps) http.Handler {
 		}
 		raw := r.PostForm.Get("text")
 		text, err := realtime.CleanText(raw, d.Rooms.Config().MaxMessageRunes)
+		status := http.StatusUnprocessableEntity
 		if err == nil {
 			if reason := d.Guard.Allow(r, me.ID, realtime.ActionSay); reason != "" {
-				err = errors.New(reason)
+				err, status = errors.New(reason), http.StatusTooManyRequests
 			}
 		}
 		if err != nil {
-			status := http.StatusUnprocessableEntity
 			renderRoom(w, r, d, hub, room, me, components.MessageForm{Text: raw, Error: err.Error()}, status)
 			return
 		}

@@ -27,12 +27,13 @@ type Store interface {
 
 // Config holds the handlers' limits; zero fields take the defaults noted.
 type Config struct {
-	MaxFormBytes      int64 // 64 KiB for any non-upload request body
-	MaxGIFBytes       int64 // 5 MiB per GIF
-	MaxRoomsPerPerson int   // 5 rooms owned at once
-	MaxCapacity       int   // 100 places per room; load tests raise it
-	HistoryPage       int   // 50 messages per page
-	Dev               bool  // the component gallery and pprof
+	MaxFormBytes        int64 // 64 KiB for any non-upload request body
+	MaxGIFBytes         int64 // 5 MiB per GIF
+	MaxRoomsPerPerson   int   // 5 rooms owned at once
+	MaxSocketsPerPerson int   // 8 room sockets open at once per person, over all rooms
+	MaxCapacity         int   // 100 places per room; load tests raise it
+	HistoryPage         int   // 50 messages per page
+	Dev                 bool  // the component gallery and pprof
 }
 
 func (c *Config) defaults() {
@@ -44,6 +45,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxRoomsPerPerson <= 0 {
 		c.MaxRoomsPerPerson = 5
+	}
+	if c.MaxSocketsPerPerson <= 0 {
+		c.MaxSocketsPerPerson = 8
 	}
 	if c.MaxCapacity < MaxCapacity {
 		c.MaxCapacity = MaxCapacity
@@ -66,6 +70,16 @@ type Deps struct {
 	Guard Guard
 	// GIFs stores uploaded GIFs and serves them; nil answers uploads with 503.
 	GIFs GIFStore
+	// Events observe what the handlers do (metrics); nil fields are skipped.
+	Events Events
+
+	sockets *socketCounter // set by NewServer: open room sockets per person
+}
+
+// Events are the handlers' observation points; nil fields are skipped.
+type Events struct {
+	// GIFPosted is told the size of every GIF posted to a room.
+	GIFPosted func(bytes int64)
 }
 
 // Guard decides rate limits; a non-empty answer refuses the request with that reason.
@@ -86,6 +100,7 @@ func NewServer(d Deps) http.Handler {
 	if d.Guard == nil {
 		d.Guard = allowAll{}
 	}
+	d.sockets = &socketCounter{open: map[int64]int{}}
 	mux := http.NewServeMux()
 	addRoutes(mux, d)
 	var h http.Handler = mux

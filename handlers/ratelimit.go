@@ -1,0 +1,392 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"gifchat/realtime"
+)
+
+// Rate-limited actions. The HTTP handlers ask the Guard with these names; socket frames are
+// asked through realtime's Hooks.Allow with the frame's action, which AllowFrame maps here.
+const (
+	ActionSay        = realtime.ActionSay // a text message, over the socket or the no-JS form
+	ActionControl    = "control"          // other socket frames: whisper-to, whisper-cancel, kick
+	ActionCreateRoom = "create-room"
+	ActionUpload     = "upload"
+	ActionConnect    = "connect"
+	ActionEnter      = "enter" // a password attempt
+)
+
+// Rate is a token bucket: Burst actions at once, then Limit per second on average. The zero
+// Rate is "off": the action is not limited.
+type Rate struct {
+	Limit rate.Limit
+	Burst int
+}
+
+// Off reports whether the rate limits nothing.
+func (r Rate) Off() bool { return r.Burst <= 0 }
+
+// String formats r the way ParseRate reads it ("2/s:10", "6/m:3", "off").
+func (r Rate) String() string {
+	if r.Off() {
+		return "off"
+	}
+	per, unit := float64(r.Limit), "s"
+	if per < 1 {
+		per, unit = per*60, "m"
+		if per < 1 {
+			per, unit = per*60, "h"
+		}
+	}
+	return strconv.FormatFloat(per, 'f', -1, 64) + "/" + unit + ":" + strconv.Itoa(r.Burst)
+}
+
+// ParseRate reads "N/UNIT:BURST" (UNIT s, m or h; e.g. "2/s:10" is a burst of 10, then two
+// per second) or "off".
+func ParseRate(s string) (Rate, error) {
+	s = strings.TrimSpace(s)
+	if s == "off" || s == "0" {
+		return Rate{}, nil
+	}
+	perPart, burstPart, ok := strings.Cut(s, ":")
+	if !ok {
+		return Rate{}, fmt.Errorf("rate %q: want N/UNIT:BURST (e.g. 2/s:10) or off", s)
+	}
+	nPart, unit, ok := strings.Cut(perPart, "/")
+	if !ok {
+		return Rate{}, fmt.Errorf("rate %q: want N/UNIT:BURST (e.g. 2/s:10) or off", s)
+	}
+	n, err := strconv.ParseFloat(nPart, 64)
+	if err != nil || n <= 0 || math.IsInf(n, 0) || math.IsNaN(n) {
+		return Rate{}, fmt.Errorf("rate %q: %q is not a positive number", s, nPart)
+	}
+	var per time.Duration
+	switch unit {
+	case "s":
+		per = time.Second
+	case "m":
+		per = time.Minute
+	case "h":
+		per = time.Hour
+	default:
+		return Rate{}, fmt.Errorf("rate %q: unit must be s, m or h", s)
+	}
+	burst, err := strconv.Atoi(burstPart)
+	if err != nil || burst < 1 {
+		return Rate{}, fmt.Errorf("rate %q: burst %q must be a whole number of at least 1", s, burstPart)
+	}
+	return Rate{Limit: rate.Limit(n / per.Seconds()), Burst: burst}, nil
+}
+
+func mustRate(s string) Rate {
+	r, err := ParseRate(s)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+// DefaultRates are the per-session limits production uses; each is a flag in main.go.
+var DefaultRates = map[string]Rate{
+	ActionSay:        mustRate("2/s:10"),
+	ActionCreateRoom: mustRate("6/m:3"),
+	ActionUpload:     mustRate("20/m:5"),
+	ActionConnect:    mustRate("30/m:20"),
+	ActionEnter:      mustRate("10/m:5"),
+}
+
+// RateLimitConfig tunes RateLimits; zero fields take the defaults noted.
+type RateLimitConfig struct {
+	// Rates per session, by action; a missing action is not limited. ActionControl follows
+	// ActionSay's rate in a bucket of its own when absent.
+	Rates map[string]Rate
+	// AddressFactor sizes the per-address buckets: the session's rate and burst times this
+	// (default 5), because several people may share one address (a NAT, an office).
+	AddressFactor float64
+	// TrustProxy takes the client address from the last X-Forwarded-For entry, as set by one
+	// reverse proxy in front of the server. Without a proxy that header is the client's own
+	// claim and is ignored.
+	TrustProxy bool
+	// IdleAfter is how long an unused bucket is kept (default 5 minutes); a bucket that has
+	// refilled is dropped sooner, since it is no different from a new one.
+	IdleAfter time.Duration
+	// MaxEntries caps the number of buckets held (default 100,000, about 20 MB at most). When
+	// full of buckets in use, new keys are refused: a flood of fresh sessions or addresses
+	// must not grow memory without bound.
+	MaxEntries int
+	// OnLimited observes each refusal (metrics): the action and the scope, "session" or "address".
+	OnLimited func(action, scope string)
+	// Now is the clock (tests); time.Now by default.
+	Now func() time.Time
+}
+
+// RateLimits is the Guard of production: a token bucket per (action, session) and per
+// (action, client address), both of which must allow an action. It implements Guard for HTTP
+// requests, and AllowFrame is realtime's Hooks.Allow for socket frames.
+type RateLimits struct {
+	cfg RateLimitConfig
+
+	mu        sync.Mutex
+	buckets   map[bucketKey]*bucket
+	addrOf    map[int64]addrSeen // a session's address, learnt at its socket connect
+	lastSweep time.Time
+}
+
+type bucketKey struct {
+	action  string
+	session int64      // 0 for an address bucket
+	addr    netip.Addr // the zero Addr for a session bucket
+}
+
+type bucket struct {
+	lim  *rate.Limiter
+	used time.Time
+}
+
+type addrSeen struct {
+	addr netip.Addr
+	seen time.Time
+}
+
+// NewRateLimits builds the limiter set.
+func NewRateLimits(cfg RateLimitConfig) *RateLimits {
+	if cfg.Rates == nil {
+		cfg.Rates = DefaultRates
+	}
+	if _, ok := cfg.Rates[ActionControl]; !ok {
+		rates := make(map[string]Rate, len(cfg.Rates)+1)
+		for k, v := range cfg.Rates {
+			rates[k] = v
+		}
+		rates[ActionControl] = cfg.Rates[ActionSay]
+		cfg.Rates = rates
+	}
+	if cfg.AddressFactor <= 0 {
+		cfg.AddressFactor = 5
+	}
+	if cfg.IdleAfter <= 0 {
+		cfg.IdleAfter = 5 * time.Minute
+	}
+	if cfg.MaxEntries <= 0 {
+		cfg.MaxEntries = 100_000
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &RateLimits{cfg: cfg, buckets: map[bucketKey]*bucket{}, addrOf: map[int64]addrSeen{}}
+}
+
+// Allow is the Guard for HTTP requests: both the session's and the address's bucket for the
+// action must have a token. A socket connect also records the session's address, so that
+// its frames count against the address too.
+func (rl *RateLimits) Allow(r *http.Request, identityID int64, action string) string {
+	addr := rl.clientAddr(r)
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	now := rl.cfg.Now()
+	reason := rl.allowLocked(now, action, identityID, addr)
+	if action == ActionConnect && reason == "" && identityID != 0 && addr.IsValid() {
+		rl.addrOf[identityID] = addrSeen{addr: addr, seen: now}
+	}
+	return reason
+}
+
+// AllowFrame is realtime's Hooks.Allow: a text message counts as ActionSay, any other frame
+// as ActionControl, against the session and the address it connected from.
+func (rl *RateLimits) AllowFrame(identityID int64, frameAction string) string {
+	action := ActionControl
+	if frameAction == realtime.ActionSay {
+		action = ActionSay
+	}
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	now := rl.cfg.Now()
+	seen, ok := rl.addrOf[identityID]
+	if ok {
+		seen.seen = now
+		rl.addrOf[identityID] = seen
+	}
+	return rl.allowLocked(now, action, identityID, seen.addr)
+}
+
+// allowLocked takes a token from each bucket that applies, or none: a refusal by the address
+// must not also spend the session's token, or a shared address would punish its sessions twice.
+func (rl *RateLimits) allowLocked(now time.Time, action string, session int64, addr netip.Addr) string {
+	r, ok := rl.cfg.Rates[action]
+	if !ok || r.Off() {
+		return ""
+	}
+	rl.maybeSweepLocked(now)
+	var keys [2]bucketKey
+	var scopes [2]string
+	n := 0
+	if session != 0 {
+		keys[n], scopes[n] = bucketKey{action: action, session: session}, "session"
+		n++
+	}
+	if addr.IsValid() {
+		keys[n], scopes[n] = bucketKey{action: action, addr: addr}, "address"
+		n++
+	}
+	var bs [2]*bucket
+	for i := range n {
+		b, err := rl.bucketLocked(now, keys[i], r)
+		if err != nil {
+			rl.limited(action, "full")
+			return "The server is very busy; try again in a minute."
+		}
+		bs[i] = b
+	}
+	for i := range n {
+		if bs[i].lim.TokensAt(now) < 1 {
+			rl.limited(action, scopes[i])
+			return refusalFor(action, bs[i].lim, now)
+		}
+	}
+	for i := range n {
+		bs[i].lim.AllowN(now, 1)
+		bs[i].used = now
+	}
+	return ""
+}
+
+var errTooManyBuckets = errors.New("rate limits: too many buckets")
+
+func (rl *RateLimits) bucketLocked(now time.Time, k bucketKey, r Rate) (*bucket, error) {
+	if b, ok := rl.buckets[k]; ok {
+		return b, nil
+	}
+	if len(rl.buckets) >= rl.cfg.MaxEntries {
+		rl.sweepLocked(now)
+		if len(rl.buckets) >= rl.cfg.MaxEntries {
+			return nil, errTooManyBuckets
+		}
+	}
+	if k.session == 0 {
+		r = Rate{Limit: r.Limit * rate.Limit(rl.cfg.AddressFactor), Burst: int(math.Ceil(float64(r.Burst) * rl.cfg.AddressFactor))}
+	}
+	b := &bucket{lim: rate.NewLimiter(r.Limit, r.Burst), used: now}
+	rl.buckets[k] = b
+	return b, nil
+}
+
+func (rl *RateLimits) limited(action, scope string) {
+	if rl.cfg.OnLimited != nil {
+		rl.cfg.OnLimited(action, scope)
+	}
+}
+
+// maybeSweepLocked sweeps at most once a minute, so the cost is spread thin.
+func (rl *RateLimits) maybeSweepLocked(now time.Time) {
+	if now.Sub(rl.lastSweep) >= time.Minute {
+		rl.sweepLocked(now)
+	}
+}
+
+// sweepLocked drops buckets that are idle or have refilled (a full bucket is the same as a
+// new one, so dropping it forgets nothing) and addresses of sessions not seen for a while.
+func (rl *RateLimits) sweepLocked(now time.Time) {
+	rl.lastSweep = now
+	for k, b := range rl.buckets {
+		if now.Sub(b.used) > rl.cfg.IdleAfter || b.lim.TokensAt(now) >= float64(b.lim.Burst()) {
+			delete(rl.buckets, k)
+		}
+	}
+	for id, s := range rl.addrOf {
+		if now.Sub(s.seen) > rl.cfg.IdleAfter {
+			delete(rl.addrOf, id)
+		}
+	}
+}
+
+// Len reports how many buckets are held (tests, metrics).
+func (rl *RateLimits) Len() int {
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	return len(rl.buckets)
+}
+
+// refusalFor is the reason the sender sees: what was refused and when to try again.
+func refusalFor(action string, lim *rate.Limiter, now time.Time) string {
+	wait := time.Duration(math.Ceil((1-lim.TokensAt(now))/float64(lim.Limit()))) * time.Second
+	if wait < time.Second {
+		wait = time.Second
+	}
+	again := "in " + humanWait(wait)
+	switch action {
+	case ActionSay:
+		return "You are sending messages too fast; wait a moment and send again (" + again + ")."
+	case ActionControl:
+		return "Too many actions at once; try again " + again + "."
+	case ActionCreateRoom:
+		return "You are creating rooms too fast; try again " + again + "."
+	case ActionUpload:
+		return "You are uploading GIFs too fast; try again " + again + "."
+	case ActionConnect:
+		return "Too many connections from you at once; retrying shortly."
+	case ActionEnter:
+		return "Too many password attempts; try again " + again + "."
+	}
+	return "Too many requests; try again " + again + "."
+}
+
+func humanWait(d time.Duration) string {
+	if d < time.Minute {
+		n := int(d / time.Second)
+		if n == 1 {
+			return "1 second"
+		}
+		return strconv.Itoa(n) + " seconds"
+	}
+	n := int(math.Ceil(d.Minutes()))
+	if n == 1 {
+		return "1 minute"
+	}
+	return strconv.Itoa(n) + " minutes"
+}
+
+// clientAddr is the address the limits count against: the TCP peer, or with TrustProxy the
+// last X-Forwarded-For entry. IPv6 addresses count by their /64, the block one subscriber
+// usually holds, or a single machine could step through addresses to escape its limit.
+func (rl *RateLimits) clientAddr(r *http.Request) netip.Addr {
+	var addr netip.Addr
+	if rl.cfg.TrustProxy {
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			last := xff[len(xff)-1]
+			if i := strings.LastIndexByte(last, ','); i >= 0 {
+				last = last[i+1:]
+			}
+			addr, _ = netip.ParseAddr(strings.TrimSpace(last))
+		}
+	}
+	if !addr.IsValid() {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			host = r.RemoteAddr
+		}
+		addr, _ = netip.ParseAddr(host)
+	}
+	return addrKey(addr)
+}
+
+func addrKey(addr netip.Addr) netip.Addr {
+	addr = addr.Unmap().WithZone("")
+	if addr.Is6() {
+		if p, err := addr.Prefix(64); err == nil {
+			return p.Addr()
+		}
+	}
+	return addr
+}

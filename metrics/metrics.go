@@ -1,0 +1,182 @@
+// Package metrics is gifchat's Prometheus instrumentation. Its methods have the shapes of
+// the hooks the other packages expose (realtime.Hooks, realtime.LobbyHooks, handlers.Events,
+// the rate limiter's OnLimited), so main wires them without any package importing this one.
+// Each Metrics has its own registry: tests build several servers in one process.
+package metrics
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds every collector of one server.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	socketsOpen      prometheus.Gauge
+	lobbySubscribers prometheus.Gauge
+	lobbyDropped     prometheus.Counter
+	messages         *prometheus.CounterVec
+	refusals         *prometheus.CounterVec
+	slowDrops        prometheus.Counter
+	renders          prometheus.Counter
+	rateLimited      *prometheus.CounterVec
+	gifsPosted       prometheus.Counter
+	gifBytes         prometheus.Counter
+	requests         *prometheus.CounterVec
+}
+
+// New builds the collectors on a fresh registry, with the Go runtime and process collectors.
+func New() *Metrics {
+	reg := prometheus.NewRegistry()
+	f := func(c prometheus.Collector) { reg.MustRegister(c) }
+	m := &Metrics{reg: reg}
+	m.socketsOpen = prometheus.NewGauge(prometheus.GaugeOpts{Name: "gifchat_sockets_open",
+		Help: "Room WebSockets admitted and open now."})
+	m.lobbySubscribers = prometheus.NewGauge(prometheus.GaugeOpts{Name: "gifchat_lobby_subscribers",
+		Help: "Lobby event streams (SSE) open now."})
+	m.lobbyDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "gifchat_lobby_dropped_total",
+		Help: "Lobby streams dropped for falling behind (they reconnect and get a snapshot)."})
+	m.messages = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gifchat_messages_total",
+		Help: "Messages stored and fanned out, by kind (text, gif, system, whisper)."}, []string{"kind"})
+	m.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gifchat_socket_refusals_total",
+		Help: "Room sockets refused at admission, by reason (full, password, gone, barred, too_many, error)."}, []string{"reason"})
+	m.slowDrops = prometheus.NewCounter(prometheus.CounterOpts{Name: "gifchat_slow_client_drops_total",
+		Help: "Room sockets closed because their send queue was full (1013; they reconnect and replay)."})
+	m.renders = prometheus.NewCounter(prometheus.CounterOpts{Name: "gifchat_fragment_renders_total",
+		Help: "HTML fragments rendered by the room hubs (each is sent to every recipient as the same bytes)."})
+	m.rateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gifchat_rate_limited_total",
+		Help: "Actions refused by a rate limit, by action and by the bucket that refused (session, address, full)."}, []string{"action", "scope"})
+	m.gifsPosted = prometheus.NewCounter(prometheus.CounterOpts{Name: "gifchat_gifs_posted_total",
+		Help: "GIFs posted to rooms."})
+	m.gifBytes = prometheus.NewCounter(prometheus.CounterOpts{Name: "gifchat_gif_upload_bytes_total",
+		Help: "Bytes of GIFs posted to rooms."})
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gifchat_http_requests_total",
+		Help: "HTTP requests by route pattern and status code (101 for WebSocket upgrades)."}, []string{"route", "code"})
+	for _, c := range []prometheus.Collector{m.socketsOpen, m.lobbySubscribers, m.lobbyDropped, m.messages, m.refusals,
+		m.slowDrops, m.renders, m.rateLimited, m.gifsPosted, m.gifBytes, m.requests} {
+		f(c)
+	}
+	f(collectors.NewGoCollector())
+	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Known label values start at zero, so rate() and alerts work before the first event.
+	for _, k := range []string{"text", "gif", "system", "whisper"} {
+		m.messages.WithLabelValues(k)
+	}
+	for _, r := range []string{"full", "password", "gone", "barred", "too_many", "error"} {
+		m.refusals.WithLabelValues(r)
+	}
+	return m
+}
+
+// Registry is the registry the collectors are on (tests read it).
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg, ErrorHandling: promhttp.ContinueOnError})
+}
+
+// RoomsLive reports the number of live rooms through fn, read at every scrape.
+func (m *Metrics) RoomsLive(fn func() int) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gifchat_rooms_live",
+		Help: "Rooms that exist now (each has a hub)."}, func() float64 { return float64(fn()) }))
+}
+
+// SocketsDelta is realtime.Hooks.Sockets.
+func (m *Metrics) SocketsDelta(delta int) { m.socketsOpen.Add(float64(delta)) }
+
+// SlowClient is realtime.Hooks.SlowClient.
+func (m *Metrics) SlowClient() { m.slowDrops.Inc() }
+
+// Message is realtime.Hooks.Message.
+func (m *Metrics) Message(kind string) { m.messages.WithLabelValues(kind).Inc() }
+
+// Render is realtime.Hooks.Render.
+func (m *Metrics) Render() { m.renders.Inc() }
+
+// Refused is realtime.Hooks.Refused.
+func (m *Metrics) Refused(reason string) { m.refusals.WithLabelValues(reason).Inc() }
+
+// LobbySubscribers is realtime.LobbyHooks.Subscribers.
+func (m *Metrics) LobbySubscribers(n int) { m.lobbySubscribers.Set(float64(n)) }
+
+// LobbyDropped is realtime.LobbyHooks.Dropped.
+func (m *Metrics) LobbyDropped() { m.lobbyDropped.Inc() }
+
+// RateLimited is the rate limiter's OnLimited.
+func (m *Metrics) RateLimited(action, scope string) {
+	m.rateLimited.WithLabelValues(action, scope).Inc()
+}
+
+// GIFPosted is handlers.Events.GIFPosted.
+func (m *Metrics) GIFPosted(bytes int64) {
+	m.gifsPosted.Inc()
+	m.gifBytes.Add(float64(bytes))
+}
+
+// Instrument counts requests by the route pattern that served them. The pattern is read
+// after the handler ran: http.ServeMux records it on the request it was given.
+func (m *Metrics) Instrument(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		code := sw.status
+		if code == 0 {
+			code = http.StatusOK
+		}
+		m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+	})
+}
+
+// statusWriter remembers the status and passes on what streams and sockets need: Flush
+// (SSE), Hijack (gorilla/websocket asserts it directly) and Unwrap (http.ResponseController).
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("metrics: response writer cannot be hijacked")
+	}
+	conn, rw, err := h.Hijack()
+	if err == nil {
+		w.status = http.StatusSwitchingProtocols
+	}
+	return conn, rw, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
