@@ -84,7 +84,12 @@ func newPeople(t *testing.T, srv *testServer, names ...string) []*person {
 			p, stop, err := startPerson(path, t.TempDir(), srv, name)
 			people[i], errs[i] = p, err
 			if err == nil {
-				t.Cleanup(stop)
+				t.Cleanup(func() {
+					if t.Failed() {
+						p.report(t)
+					}
+					stop()
+				})
 			}
 		})
 	}
@@ -246,12 +251,18 @@ func (p *person) do(t *testing.T, what string, actions ...chromedp.Action[chrome
 // on the new page.
 func (p *person) waitFor(t *testing.T, what, predicate string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
+	p.waitForWithin(t, stepTimeout, what, predicate)
+}
+
+// waitForWithin is waitFor with its own bound, for waits that include a known delay.
+func (p *person) waitForWithin(t *testing.T, limit time.Duration, what, predicate string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, limit)
 	defer cancel()
 	for {
 		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](predicate,
 			chromedp.WithPollingInterval(50*time.Millisecond),
-			chromedp.WithPollingTimeout(stepTimeout)))
+			chromedp.WithPollingTimeout(limit)))
 		if err == nil {
 			return
 		}
@@ -288,6 +299,16 @@ func (p *person) fail(t *testing.T, what string, err error) {
 	t.Fatalf("%s: %s: %v\n  at %s (screenshot %s)\n  page text:\n%s", p.name, what, err, loc, shot, indent(body))
 }
 
+// report logs what the person sees, for a failed test's reader.
+func (p *person) report(t *testing.T) {
+	shot := p.screenshot(t, "FAIL-"+sanitize(t.Name())+"-"+p.name+"-end")
+	ctx, cancel := context.WithTimeout(p.ctx, 3*time.Second)
+	defer cancel()
+	body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+	loc, _ := chromedp.Run(ctx, chromedp.Location())
+	t.Logf("at the end %s was at %s (screenshot %s), seeing:\n%s", p.name, loc, shot, indent(body))
+}
+
 func indent(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	if len(lines) > 60 {
@@ -309,6 +330,11 @@ func (p *person) screenshot(t *testing.T, name string) string {
 	}
 	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
 	defer cancel()
+	// Let transitions finish (a colour-scheme switch fades), or the picture shows a blend
+	// of two themes. Endless animations (a pulsing dot) are not waited for.
+	chromedp.Run(ctx, chromedp.Poll[chromedp.Void](
+		`document.getAnimations().every(a => a.playState !== 'running' || a.effect.getTiming().iterations === Infinity)`,
+		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(3*time.Second)))
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Logf("screenshot %s: %v", name, err)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -30,7 +31,7 @@ func TestLobbyChatReconnectLeave(t *testing.T) {
 		bob.open(t, "/")
 		ann.inLobby(t)
 		bob.inLobby(t)
-		srv.waitLobbyStreams(t, 2)
+		srv.waitLobbyStreams(t, 2, ann, bob)
 		ann.createRoom(t, title, "")
 		bob.waitFor(t, "see the new room in the list", js(`roomCard(`+jsString(title)+`) !== null`))
 		bob.screenshot(t, "lobby")
@@ -82,6 +83,7 @@ func TestLobbyChatReconnectLeave(t *testing.T) {
 		session := bob.session(t)
 		bob.netCut.Store(true)
 		bob.setOffline(t, true)
+		cutAt := time.Now()
 		// Offline emulation may leave an open WebSocket alone; the server closing bob's
 		// connections is what a dropped network does to them.
 		closed := srv.conns.cut(session)
@@ -103,7 +105,10 @@ func TestLobbyChatReconnectLeave(t *testing.T) {
 		bob.screenshot(t, "room-offline")
 
 		bob.setOffline(t, false)
-		bob.waitFor(t, "see all five messages after reconnecting",
+		t.Logf("bob was offline for %v", time.Since(cutAt).Round(time.Millisecond))
+		// htmx retries with a doubling backoff (0.5 s, 1 s, 2 s, 4 s, 8 s, ±30 %), so the
+		// attempt after the network returns may come up to ~10 s later: allow for that.
+		bob.waitForWithin(t, 25*time.Second, "see all five messages after reconnecting",
 			js(`[`+quoteAll(sent)+`].every(s => logText().includes(s))`))
 		// In order, once: by position among the log's messages, and no message id twice.
 		order := eval[[]int](t, bob, js(`[`+quoteAll(sent)+`].map(s => messages().findIndex(m => m.innerText.includes(s)))`))
@@ -138,7 +143,7 @@ func TestLobbyChatReconnectLeave(t *testing.T) {
 	t.Run("when both leave the room disappears from a third lobby", func(t *testing.T) {
 		cat.open(t, "/")
 		cat.inLobby(t)
-		srv.waitLobbyStreams(t, 1)
+		srv.waitLobbyStreams(t, 1, cat)
 		cat.waitFor(t, "see the room in the list", js(`roomCard(`+jsString(title)+`) !== null`))
 		ann.do(t, `follow "Leave"`, click("link", "Leave"))
 		ann.inLobby(t)

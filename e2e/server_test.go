@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"gifchat/db"
 	"gifchat/handlers"
+	"gifchat/media"
 	"gifchat/realtime"
 	"gifchat/static"
 )
@@ -22,6 +24,7 @@ import (
 const (
 	testEmptyRoomGrace = 2 * time.Second
 	testLeaveDebounce  = 500 * time.Millisecond
+	testMaxGIFBytes    = 5 << 20
 )
 
 // testServer is the real handler, wired the way main.go wires it, on a real loopback port.
@@ -41,27 +44,37 @@ func startServer(t *testing.T) *testServer {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &testLogWriter{t: t}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
-	store, err := db.Open(ctx, filepath.Join(t.TempDir(), "gifchat.db"), db.Options{})
+	dataDir := t.TempDir()
+	store, err := db.Open(ctx, filepath.Join(dataDir, "gifchat.db"), db.Options{})
 	if err != nil {
 		cancel()
 		t.Fatalf("open store: %v", err)
+	}
+	gifs, err := media.Open(filepath.Join(dataDir, "gifs"), media.Limits{MaxBytes: testMaxGIFBytes}, store, log)
+	if err == nil {
+		err = gifs.Sweep(ctx)
+	}
+	if err != nil {
+		cancel()
+		store.Close()
+		t.Fatalf("open GIF store: %v", err)
 	}
 	ts := &testServer{conns: &connTracker{bySession: map[string]map[net.Conn]struct{}{}}}
 	lobby := realtime.NewLobby(realtime.LobbyHooks{Subscribers: func(n int) { ts.lobbyStreams.Store(int64(n)) }})
 	rooms := realtime.NewRooms(store, lobby, realtime.Config{
 		EmptyRoomGrace: testEmptyRoomGrace,
 		LeaveDebounce:  testLeaveDebounce,
-	}, log, nil)
+	}, log, gifs.OnRoomRemoved)
 	if err := rooms.Start(ctx); err != nil {
 		cancel()
 		store.Close()
 		t.Fatalf("start rooms: %v", err)
 	}
 	handler := handlers.NewServer(handlers.Deps{
-		Store: store, Lobby: lobby, Rooms: rooms, Log: log,
-		Config: handlers.Config{},
+		Store: store, Lobby: lobby, Rooms: rooms, Log: log, GIFs: gifs,
+		Config: handlers.Config{MaxGIFBytes: testMaxGIFBytes},
 	})
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -93,6 +106,7 @@ func startServer(t *testing.T) *testServer {
 		srv.Close()
 		<-served
 		cancel()
+		gifs.Wait()
 		store.Close()
 		logs.stop()
 	})
@@ -101,12 +115,16 @@ func startServer(t *testing.T) *testServer {
 }
 
 // waitLobbyStreams waits until at least n lobby pages hold an open event stream.
-func (s *testServer) waitLobbyStreams(t *testing.T, n int) {
+func (s *testServer) waitLobbyStreams(t *testing.T, n int, people ...*person) {
 	t.Helper()
 	deadline := time.Now().Add(stepTimeout)
 	for s.lobbyStreams.Load() < int64(n) {
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d lobby pages opened their event stream", s.lobbyStreams.Load(), n)
+			var states []string
+			for _, p := range people {
+				states = append(states, p.name+": "+eval[string](t, p, `document.visibilityState + ", streams requested: " + performance.getEntriesByType('resource').filter(e => e.name.includes('/rooms/events')).map(e => e.responseStatus + ' after ' + Math.round(e.startTime) + 'ms').join('; ')`))
+			}
+			t.Fatalf("only %d of %d lobby pages opened their event stream (%s)", s.lobbyStreams.Load(), n, strings.Join(states, " | "))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -157,11 +175,12 @@ func (c *connTracker) cut(session string) int {
 	return n
 }
 
-// testLogWriter sends the server's log to the test's output until the test is over; a
-// goroutine logging after that must not panic the test binary.
+// testLogWriter keeps the server's log and prints it only when the test failed: quiet
+// when green, the whole story when red. Lines written after the test are dropped.
 type testLogWriter struct {
 	mu      sync.Mutex
 	t       *testing.T
+	lines   []string
 	stopped bool
 }
 
@@ -171,13 +190,21 @@ func (w *testLogWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.stopped {
-		w.t.Logf("server: %s", p)
+		w.lines = append(w.lines, strings.TrimRight(string(p), "\n"))
 	}
 	return len(p), nil
 }
 
 func (w *testLogWriter) stop() {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.stopped = true
-	w.mu.Unlock()
+	if w.t.Failed() {
+		const keep = 200
+		lines := w.lines
+		if len(lines) > keep {
+			lines = lines[len(lines)-keep:]
+		}
+		w.t.Logf("server log (last %d lines):\n  %s", len(lines), strings.Join(lines, "\n  "))
+	}
 }
