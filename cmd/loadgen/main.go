@@ -165,6 +165,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "loadgen:", err)
 		return 2
 	}
+	// The target is checked before anything else runs, the baseline
+	// included: a wrong address must fail at once, having sent nothing.
+	var product *server
+	if o.target == "product" {
+		addr, err := checkLoopbackAddr(context.Background(), o.addr)
+		if err != nil {
+			fmt.Fprintln(stderr, "loadgen:", err)
+			return 2
+		}
+		pid, err := resolvePID(o.pid, addr)
+		if err != nil {
+			fmt.Fprintln(stderr, "loadgen:", err)
+			return 2
+		}
+		source := ""
+		if pid != 0 {
+			source = "pid"
+		} else if o.mode == "idle" {
+			fmt.Fprintln(stderr, "loadgen: warning: idle mode without -pid measures no memory; pass -pid N or -pid auto")
+		}
+		product = newServer("product", addr, pid, source)
+	}
 	if o.verbose {
 		debugf = func(format string, args ...any) {
 			fmt.Fprintf(stderr, "loadgen: "+format+"\n", args...)
@@ -234,24 +256,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		baseRes = runOne(newServer("baseline", b.Addr(), os.Getpid(), rssSelf))
 		b.Close()
 	}
-	if o.target == "product" {
-		addr, err := checkLoopbackAddr(ctx, o.addr)
-		if err != nil {
-			fmt.Fprintln(stderr, "loadgen:", err)
-			return 2
-		}
-		pid, err := resolvePID(o.pid, addr)
-		if err != nil {
-			fmt.Fprintln(stderr, "loadgen:", err)
-			return 2
-		}
-		source := ""
-		if pid != 0 {
-			source = "pid"
-		} else if o.mode == "idle" {
-			fmt.Fprintln(stderr, "loadgen: warning: idle mode without -pid measures no memory; pass -pid N or -pid auto")
-		}
-		prodRes := runOne(newServer("product", addr, pid, source))
+	if product != nil {
+		prodRes := runOne(product)
 		if baseRes != nil && baseRes.Chat != nil && prodRes.Chat != nil && baseRes.Chat.DeliveriesPerSec > 0 {
 			ratio := prodRes.Chat.DeliveriesPerSec / baseRes.Chat.DeliveriesPerSec
 			report.Ratio = &ratio
