@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer collects the server's log from its goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func noEnv(string) string { return "" }
+
+// TestRunServesAndShutsDown starts the real binary's run on a loopback port, uses it, then
+// cancels its context (as SIGINT does) and expects a clean, prompt return.
+func TestRunServesAndShutsDown(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs := &syncBuffer{}
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-data", dir, "-shutdown-timeout", "5s"}, noEnv, logs, ready)
+	}()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("run returned before serving: %v\n%s", err, logs)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("run did not start\n%s", logs)
+	}
+	base := "http://" + addr
+	client := &http.Client{Timeout: 10 * time.Second}
+
+	resp, err := client.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != "ok\n" {
+		t.Fatalf("/healthz: %s %q", resp.Status, body)
+	}
+	resp, err = client.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "<h1 id=\"lobby-title\">GIF chat</h1>") {
+		t.Fatalf("lobby: %s", resp.Status)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "gifchat.db")); err != nil {
+		t.Errorf("no database in the -data directory: %v", err)
+	}
+
+	// An open lobby stream must not hold the shutdown up.
+	req, _ := http.NewRequest(http.MethodGet, base+"/rooms/events", nil)
+	stream, err := (&http.Client{}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Body.Close()
+	streamEnded := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, bufio.NewReader(stream.Body))
+		close(streamEnded)
+	}()
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run after cancel: %v\n%s", err, logs)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("run did not return after its context was cancelled\n%s", logs)
+	}
+	select {
+	case <-streamEnded:
+	case <-time.After(5 * time.Second):
+		t.Error("the lobby stream is still open after run returned")
+	}
+	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		t.Error("still accepting connections after run returned")
+	}
+	log := logs.String()
+	for _, want := range []string{`"msg":"gifchat listening"`, `"msg":"shutting down"`} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %s:\n%s", want, log)
+		}
+	}
+	if strings.Contains(log, `"level":"ERROR"`) || strings.Contains(log, "http shutdown") {
+		t.Errorf("shutdown was not clean:\n%s", log)
+	}
+}
+
+// requiredFlags are the settings the operations contract names; -h may show more.
+var requiredFlags = []string{"addr", "data", "empty-room-grace", "leave-debounce", "max-gif-bytes",
+	"max-message-chars", "max-capacity", "log-level", "sqlite-synchronous", "dev", "shutdown-timeout"}
+
+// TestHelpListsEveryFlag: -h returns nil (not an error exit) and documents every flag with
+// the environment variable it falls back to (GIFCHAT_ and the flag's name in capitals).
+func TestHelpListsEveryFlag(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"-h"}, noEnv, &out, nil); err != nil {
+		t.Fatalf("-h: %v", err)
+	}
+	help := map[string]string{} // flag -> its usage text
+	var current string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f, ok := strings.CutPrefix(line, "  -"); ok {
+			current, _, _ = strings.Cut(f, " ")
+			help[current] = ""
+		} else if current != "" {
+			help[current] += strings.TrimSpace(line) + " "
+		}
+	}
+	for _, name := range requiredFlags {
+		if _, ok := help[name]; !ok {
+			t.Errorf("-h does not show -%s", name)
+		}
+	}
+	for name, usage := range help {
+		env := "GIFCHAT_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+		if !strings.Contains(usage, env) {
+			t.Errorf("-%s: usage %q does not name its environment variable %s", name, usage, env)
+		}
+	}
+	if len(help) < len(requiredFlags) {
+		t.Errorf("-h output not understood:\n%s", out.String())
+	}
+}
+
+func TestConfigFromEnvironmentAndFlags(t *testing.T) {
+	env := map[string]string{
+		"GIFCHAT_ADDR":             "127.0.0.1:9999",
+		"GIFCHAT_DATA":             "/tmp/from-env",
+		"GIFCHAT_EMPTY_ROOM_GRACE": "5s",
+		"GIFCHAT_MAX_CAPACITY":     "500",
+		"GIFCHAT_LOG_LEVEL":        "debug",
+		"GIFCHAT_DEV":              "true",
+	}
+	getenv := func(k string) string { return env[k] }
+	c, err := parseConfig([]string{"-data", "/tmp/from-flag"}, getenv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.addr != "127.0.0.1:9999" || c.dataDir != "/tmp/from-flag" || c.emptyRoomGrace != 5*time.Second ||
+		c.maxCapacity != 500 || c.logLevel.String() != "DEBUG" || !c.dev {
+		t.Errorf("config = %+v; want env values, with -data from the flag", c)
+	}
+	c, err = parseConfig(nil, noEnv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.addr != ":8005" || c.dataDir != "./data" || c.maxGIFBytes != 5<<20 || c.sqliteSync != "FULL" {
+		t.Errorf("defaults = %+v", c)
+	}
+
+	for _, args := range [][]string{{"-log-level", "loud"}, {"-max-gif-bytes", "10"}, {"-nope"}, {"-addr"}} {
+		var out bytes.Buffer
+		err := run(context.Background(), args, noEnv, &out, nil)
+		if err == nil || errors.Is(err, flag.ErrHelp) {
+			t.Errorf("run %v: err = %v, want a refusal", args, err)
+		}
+	}
+}
