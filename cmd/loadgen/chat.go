@@ -52,8 +52,9 @@ type member struct {
 	alive bool        // connected when sending began (set before senders start)
 
 	// Sender side; window is nil for non-senders.
-	window chan struct{}
-	sent   atomic.Int64
+	window  chan struct{}
+	sent    atomic.Int64
+	refused atomic.Int64 // sends the server refused (rate limit etc.)
 
 	// reader owned
 	hist      Histogram
@@ -62,6 +63,7 @@ type member struct {
 	reordered int64
 	stray     int64
 	lastAt    int64 // unix nanos of the last unique delivery
+	refusals  tally
 }
 
 // seqTrack follows one sender as seen by one receiver.
@@ -255,7 +257,12 @@ func (run *chatRun) setup(ctx context.Context, res *Result) ([]*chatRoom, error)
 		mu.Unlock()
 		m.perSender = make([]seqTrack, len(m.room.senders))
 		m.sock = sock
-		go sock.run(ctx, func(_ int64, text []byte) { run.receive(m, text) })
+		var onRefusal func([]byte)
+		if m.window != nil {
+			m.refusals = tally{}
+			onRefusal = func(text []byte) { run.refusal(m, text) }
+		}
+		go sock.run(ctx, func(_ int64, text []byte) { run.receive(m, text) }, onRefusal)
 	}
 	for _, wave := range [][]*member{first, rest} {
 		err = forEachBounded(ctx, len(wave), run.cfg.ConnectConcurrency, func(i int) { join(wave[i]) })
@@ -330,6 +337,18 @@ func (run *chatRun) receive(m *member, text []byte) {
 		case <-m.window:
 		default:
 		}
+	}
+}
+
+// refusal handles a refusal notice arriving at sender m. The refused
+// message will never come back, so it frees its window slot, and it is
+// not expected at any member.
+func (run *chatRun) refusal(m *member, text []byte) {
+	m.refused.Add(1)
+	m.refusals.add(refusalReason(text))
+	select {
+	case <-m.window:
+	default:
 	}
 }
 
@@ -445,7 +464,7 @@ func (run *chatRun) drain(ctx context.Context, rooms []*chatRoom) {
 			}
 		}
 		for _, s := range r.senders {
-			expected += s.sent.Load() * n
+			expected += max(0, s.sent.Load()-s.refused.Load()) * n
 		}
 	}
 	deadline := time.Now().Add(run.cfg.Drain)
@@ -480,11 +499,15 @@ func (run *chatRun) collect(rooms []*chatRoom, res *Result, start, sendEnd time.
 	cr := res.Chat
 	var lat Histogram
 	var last int64
-	disconnects, reconnects := tally{}, tally{}
+	disconnects, reconnects, refusals := tally{}, tally{}, tally{}
 	for _, r := range rooms {
 		for _, s := range r.senders {
 			if s.alive {
 				cr.Sent += s.sent.Load()
+				cr.Refused += s.refused.Load()
+				for reason, n := range s.refusals {
+					refusals[reason] += n
+				}
 			}
 		}
 		for _, m := range r.members {
@@ -497,7 +520,7 @@ func (run *chatRun) collect(rooms []*chatRoom, res *Result, start, sendEnd time.
 			cr.Stray += m.stray
 			last = max(last, m.lastAt)
 			for slot, s := range r.senders {
-				sent := s.sent.Load()
+				sent := max(0, s.sent.Load()-s.refused.Load())
 				got := m.perSender[slot].unique
 				cr.Expected += sent
 				cr.Deliveries += got
@@ -519,6 +542,9 @@ func (run *chatRun) collect(rooms []*chatRoom, res *Result, start, sendEnd time.
 	}
 	for _, n := range reconnects {
 		cr.Reconnects += n
+	}
+	if len(refusals) > 0 {
+		cr.RefusalReasons = refusals
 	}
 	if len(reconnects) > 0 {
 		cr.ReconnectReasons = reconnects

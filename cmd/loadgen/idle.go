@@ -136,7 +136,7 @@ func openIdleSockets(ctx context.Context, srv *server, cfg IdleConfig, wire *wir
 		mu.Lock()
 		connect.RecordDuration(took)
 		mu.Unlock()
-		go sock.run(ctx, nil)
+		go sock.run(ctx, nil, nil)
 		socks[i] = sock
 	})
 	var open []*roomSocket

@@ -5,6 +5,7 @@ import (
 	"html"
 	"math"
 	"strconv"
+	"strings"
 )
 
 // The server sends HTML fragments, possibly several per WebSocket frame.
@@ -16,6 +17,9 @@ var (
 	msgTextMarker = []byte(`class="msg-text"`)
 	pCloseMarker  = []byte(`</p>`)
 	roomIDMarker  = []byte(`id="room-`)
+	// The product tells a sender that a frame was refused (rate limit,
+	// unreadable frame) with a status paragraph of this class.
+	statusErrorMarker = []byte(`class="status status-error"`)
 )
 
 // ScanMessages calls fn for every chat message fragment in frame, in order,
@@ -65,6 +69,40 @@ func ScanMessages(frame []byte, fn func(id int64, text []byte)) int {
 		n++
 		frame = frame[start+k+len(pCloseMarker):]
 	}
+}
+
+// ScanStatusErrors calls fn with the (still escaped) text of every
+// `<p class="status status-error">…</p>` in frame.
+func ScanStatusErrors(frame []byte, fn func(text []byte)) {
+	for {
+		i := bytes.Index(frame, statusErrorMarker)
+		if i < 0 {
+			return
+		}
+		frame = frame[i+len(statusErrorMarker):]
+		gt := bytes.IndexByte(frame, '>')
+		if gt < 0 {
+			return
+		}
+		frame = frame[gt+1:]
+		end := bytes.Index(frame, pCloseMarker)
+		if end < 0 {
+			return
+		}
+		fn(frame[:end])
+		frame = frame[end+len(pCloseMarker):]
+	}
+}
+
+// refusalReason condenses a refusal text for tallying: the part before any
+// ';' or '(' (which is where the product puts "try again in 3s"-style
+// detail that would split identical causes).
+func refusalReason(text []byte) string {
+	s := UnescapeText(bytes.TrimSpace(text))
+	if i := strings.IndexAny(s, ";("); i > 0 {
+		s = s[:i]
+	}
+	return strings.TrimSpace(s)
 }
 
 // UnescapeText turns message text as found by ScanMessages back into what the

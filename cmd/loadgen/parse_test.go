@@ -181,3 +181,15 @@ func BenchmarkScanMessages(b *testing.B) {
 		ScanMessages(frame, func(int64, []byte) {})
 	}
 }
+
+func TestScanStatusErrors(t *testing.T) {
+	frame := `<hx-partial hx-target="#room-status" hx-swap="innerHTML"><p class="status status-error">You are sending messages too fast; wait a moment and send again (in 2s).</p></hx-partial>` +
+		`<hx-partial hx-target="#room-status"><p class="status status-closed">closed</p></hx-partial>` +
+		`<p class="status status-error">That message could not be read: &#34;x&#34; (unknown field).</p>`
+	var reasons []string
+	ScanStatusErrors([]byte(frame), func(text []byte) { reasons = append(reasons, refusalReason(text)) })
+	want := []string{"You are sending messages too fast", `That message could not be read: "x"`}
+	if !reflect.DeepEqual(reasons, want) {
+		t.Errorf("reasons %q, want %q", reasons, want)
+	}
+}

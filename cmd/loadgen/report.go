@@ -56,17 +56,21 @@ type ChatResult struct {
 	Members int `json:"members"` // connected when sending began
 	Senders int `json:"senders"`
 
-	SetupSeconds     float64 `json:"setup_seconds"` // sessions, joins, settle
-	SendSeconds      float64 `json:"send_seconds"`
-	ElapsedSeconds   float64 `json:"elapsed_seconds"` // first send to last delivery
-	Sent             int64   `json:"sent"`
-	Expected         int64   `json:"expected_deliveries"`
-	Deliveries       int64   `json:"deliveries"` // unique
-	DeliveriesPerSec float64 `json:"deliveries_per_s"`
-	SentPerSec       float64 `json:"sent_per_s"`
-	Lost             int64   `json:"lost"`
-	Duplicated       int64   `json:"duplicated"`
-	Reordered        int64   `json:"reordered"`
+	SetupSeconds   float64 `json:"setup_seconds"` // sessions, joins, settle
+	SendSeconds    float64 `json:"send_seconds"`
+	ElapsedSeconds float64 `json:"elapsed_seconds"` // first send to last delivery
+	Sent           int64   `json:"sent"`
+	// Refused counts sends the server answered with a refusal notice (a
+	// rate limit, say); they are not expected anywhere, so not lost.
+	Refused          int64          `json:"refused"`
+	RefusalReasons   map[string]int `json:"refusal_reasons,omitempty"`
+	Expected         int64          `json:"expected_deliveries"`
+	Deliveries       int64          `json:"deliveries"` // unique
+	DeliveriesPerSec float64        `json:"deliveries_per_s"`
+	SentPerSec       float64        `json:"sent_per_s"`
+	Lost             int64          `json:"lost"`
+	Duplicated       int64          `json:"duplicated"`
+	Reordered        int64          `json:"reordered"`
 	// Stray counts this run's messages that reached a member of another room.
 	Stray int64 `json:"stray"`
 
@@ -292,6 +296,9 @@ func (r *Result) OneLine() string {
 			c.Rooms, c.People, c.SendersPerRoom, c.DeliveriesPerSec,
 			fmtMs(l.P50Ms), fmtMs(l.P90Ms), fmtMs(l.P99Ms), fmtMs(l.P999Ms), fmtMs(l.MaxMs),
 			c.Lost, c.Duplicated, c.Reordered)
+		if c.Refused > 0 {
+			fmt.Fprintf(&b, ", refused %d of %d sent (%s)", c.Refused, c.Sent, topReasons(c.RefusalReasons))
+		}
 		if c.Stray > 0 {
 			fmt.Fprintf(&b, " stray %d", c.Stray)
 		}

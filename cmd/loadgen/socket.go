@@ -151,15 +151,21 @@ func (s *roomSocket) current() *websocket.Conn {
 }
 
 // run is the socket's reader goroutine. It hands every chat message to
-// onMessage (which may be nil) and reconnects as a browser would until the
-// socket ends for good or shutdown is called.
-func (s *roomSocket) run(ctx context.Context, onMessage func(id int64, text []byte)) {
+// onMessage and every refusal notice to onRefusal (either may be nil), and
+// reconnects as a browser would until the socket ends for good or shutdown
+// is called.
+func (s *roomSocket) run(ctx context.Context, onMessage func(id int64, text []byte), onRefusal func(text []byte)) {
 	defer close(s.exited)
 	var buf bytes.Buffer
-	handle := func(id int64, text []byte) {
-		s.lastID = max(s.lastID, id)
-		if onMessage != nil {
-			onMessage(id, text)
+	handle := func(frame []byte) {
+		ScanMessages(frame, func(id int64, text []byte) {
+			s.lastID = max(s.lastID, id)
+			if onMessage != nil {
+				onMessage(id, text)
+			}
+		})
+		if onRefusal != nil {
+			ScanStatusErrors(frame, onRefusal)
 		}
 	}
 	conn := s.current()
@@ -213,8 +219,8 @@ func (s *roomSocket) run(ctx context.Context, onMessage func(id int64, text []by
 	}
 }
 
-// readFrames reads conn until it fails, scanning each frame for messages.
-func readFrames(conn *websocket.Conn, buf *bytes.Buffer, wire *wireStats, handle func(id int64, text []byte)) error {
+// readFrames reads conn until it fails, handing each frame to handle.
+func readFrames(conn *websocket.Conn, buf *bytes.Buffer, wire *wireStats, handle func(frame []byte)) error {
 	conn.SetReadLimit(16 << 20)
 	for {
 		_, r, err := conn.NextReader()
@@ -226,7 +232,7 @@ func readFrames(conn *websocket.Conn, buf *bytes.Buffer, wire *wireStats, handle
 			return err
 		}
 		wire.add(buf.Len())
-		ScanMessages(buf.Bytes(), handle)
+		handle(buf.Bytes())
 	}
 }
 

@@ -72,7 +72,7 @@ func runFakeRoom(t *testing.T, closeCode int) (*fakeRoom, *roomSocket, []string)
 		mu.Lock()
 		texts = append(texts, string(text))
 		mu.Unlock()
-	})
+	}, nil)
 	// Let the script play out: both messages seen, or the socket ended.
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		mu.Lock()
