@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -104,13 +105,10 @@ func handleCreateRoom(d Deps) http.Handler {
 				rerenderCreate(w, r, d, form, http.StatusTooManyRequests)
 				return
 			}
-			owned, err := d.Store.CountRoomsOwnedBy(r.Context(), me.ID)
-			if err != nil {
-				serverError(w, r, err)
+			// A cheap early refusal, before the password is hashed; the check that counts is
+			// repeated under the owner's lock below.
+			if !roomsLeft(w, r, d, me.ID, errs) {
 				return
-			}
-			if owned >= d.Config.MaxRoomsPerPerson {
-				errs["form"] = fmt.Sprintf("You already own %d rooms, the most one person may have open at once.", owned)
 			}
 		}
 		if len(errs) > 0 {
@@ -126,7 +124,21 @@ func handleCreateRoom(d Deps) http.Handler {
 			}
 			room.PasswordHash = string(hash)
 		}
+		// Count and insert under the owner's lock: without it, simultaneous creates (a double
+		// click, a script) all pass the count and the limit is not one.
+		lock := ownerLock(me.ID)
+		lock.Lock()
+		if !roomsLeft(w, r, d, me.ID, errs) {
+			lock.Unlock()
+			return
+		}
+		if len(errs) > 0 {
+			lock.Unlock()
+			rerenderCreate(w, r, d, form, http.StatusUnprocessableEntity)
+			return
+		}
 		room, err := d.Store.CreateRoom(r.Context(), room)
+		lock.Unlock()
 		if err != nil {
 			serverError(w, r, err)
 			return
@@ -136,6 +148,27 @@ func handleCreateRoom(d Deps) http.Handler {
 		redirect(w, r, "/rooms/"+room.ID)
 	})
 }
+
+// roomsLeft sets errs["form"] when the person owns as many rooms as one may. It reports
+// false if it has already answered (a storage error).
+func roomsLeft(w http.ResponseWriter, r *http.Request, d Deps, owner int64, errs map[string]string) bool {
+	owned, err := d.Store.CountRoomsOwnedBy(r.Context(), owner)
+	if err != nil {
+		serverError(w, r, err)
+		return false
+	}
+	if owned >= d.Config.MaxRoomsPerPerson {
+		errs["form"] = fmt.Sprintf("You already own %d rooms, the most one person may have open at once.", owned)
+	}
+	return true
+}
+
+// ownerLocks serialise room creation per owner (striped, so memory stays fixed). They are
+// in-process: one binary owns the database; a store shared by several instances would need
+// the limit in the INSERT itself.
+var ownerLocks [64]sync.Mutex
+
+func ownerLock(owner int64) *sync.Mutex { return &ownerLocks[uint64(owner)%uint64(len(ownerLocks))] }
 
 // rerenderCreate answers a refused create: the form alone for htmx, the whole lobby without JS.
 func rerenderCreate(w http.ResponseWriter, r *http.Request, d Deps, form components.CreateRoomForm, status int) {

@@ -721,3 +721,51 @@ func TestHealthz(t *testing.T) {
 		t.Errorf("healthz with the database closed: %s, want 503", resp.Status)
 	}
 }
+
+// TestCreateRoomLimitUnderConcurrency: many simultaneous creates by one person (a double
+// click, a script) must not get past the rooms-per-person limit.
+func TestCreateRoomLimitUnderConcurrency(t *testing.T) {
+	const limit = 2
+	ts := newTestServer(t, withConfig(Config{MaxRoomsPerPerson: limit}))
+	person := noRedirect(ts.newPerson(t))
+	const tries = 8
+	statuses := make(chan int, tries)
+	start := make(chan struct{})
+	for i := range tries {
+		go func() {
+			<-start
+			form := url.Values{"title": {fmt.Sprintf("Race %d", i)}, "password": {"hunter22"}}
+			req, _ := http.NewRequest(http.MethodPost, ts.URL+"/rooms", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, err := person.Do(req)
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	close(start)
+	created := 0
+	for range tries {
+		switch s := <-statuses; s {
+		case http.StatusSeeOther:
+			created++
+		case http.StatusUnprocessableEntity:
+		default:
+			t.Errorf("status %d", s)
+		}
+	}
+	n, err := ts.Store.CountRoomsOwnedBy(context.Background(), ts.identity(t, person).ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n > limit || created > limit {
+		t.Errorf("%d simultaneous creates made %d rooms (%d stored); the limit is %d", tries, created, n, limit)
+	}
+	if created == 0 {
+		t.Error("no create succeeded")
+	}
+}
