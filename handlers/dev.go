@@ -18,10 +18,23 @@ import (
 	"gifchat/static"
 )
 
-// devCSP is the policy for the gallery's pages. No script may run, so no component connects,
-// swaps or submits and every state stays as drawn; forms go nowhere; and the gallery may
-// frame its own pages (the product's pages refuse every frame).
-const devCSP = "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self'; connect-src 'none'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-src 'self'; frame-ancestors 'self'"
+// devCSP is the policy for the gallery's pages. No script of ours may run, so no component
+// connects, swaps or submits and every state stays as drawn; forms go nowhere; and the
+// gallery may frame its own pages (the product's pages refuse every frame). The one script
+// allowed is the live-reload script that templ's dev proxy adds to every page (`task dev`),
+// named by its full URL under origin so that nothing else qualifies; no origin, no script.
+func devCSP(origin string) string {
+	script, connect := "'none'", "'none'"
+	if origin != "" {
+		script, connect = origin+"/_templ/reload/script.js", origin+"/_templ/reload/events"
+	}
+	return "default-src 'self'; script-src " + script + "; style-src 'self'; img-src 'self'; connect-src " + connect +
+		"; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-src 'self'; frame-ancestors 'self'"
+}
+
+// devHost is a Host header that may stand in devCSP: a name or address and a port, nothing
+// that could end the directive.
+var devHost = regexp.MustCompile(`^[A-Za-z0-9.-]+(:[0-9]+)?$|^\[[0-9A-Fa-f:.]+\](:[0-9]+)?$`)
 
 // addDevRoutes mounts the designers' and developers' tools; routes.go calls it only when the
 // server runs with -dev, so none of these URLs exists in production.
@@ -42,8 +55,15 @@ func addDevRoutes(mux *http.ServeMux, d Deps, session func(http.Handler) http.Ha
 
 // withDevHeaders replaces the product's CSP and frame refusal (set by securityHeaders before
 // any handler runs) with devCSP, and keeps the gallery out of every cache.
-func withDevHeaders(w http.ResponseWriter) {
-	w.Header().Set("Content-Security-Policy", devCSP)
+func withDevHeaders(w http.ResponseWriter, r *http.Request) {
+	origin := ""
+	if devHost.MatchString(r.Host) {
+		origin = "http://" + r.Host
+		if r.TLS != nil {
+			origin = "https://" + r.Host
+		}
+	}
+	w.Header().Set("Content-Security-Policy", devCSP(origin))
 	w.Header().Set("X-Frame-Options", "SAMEORIGIN")
 	w.Header().Set("Cache-Control", "no-store")
 }
@@ -51,7 +71,7 @@ func withDevHeaders(w http.ResponseWriter) {
 // handleGallery shows every component in every state; the visitor plays "me".
 func handleGallery() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		withDevHeaders(w)
+		withDevHeaders(w, r)
 		me := realtime.PersonView(identityFrom(r.Context()))
 		render(w, r, http.StatusOK, components.Gallery(me))
 	})
@@ -60,7 +80,7 @@ func handleGallery() http.Handler {
 // handleGalleryFrame renders one whole page (lobby, room, 404, ...) for the gallery's iframes.
 func handleGalleryFrame() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		withDevHeaders(w)
+		withDevHeaders(w, r)
 		name := r.PathValue("state")
 		if name == "not-found" {
 			notFound(w, r) // the real thing, status and all

@@ -105,12 +105,16 @@ func TestGalleryShowsEveryState(t *testing.T) {
 		}
 	}
 
-	// Scripts are off, so no component connects or swaps; the gallery may frame its pages.
+	// Our scripts are off, so no component connects or swaps; only the dev proxy's reload
+	// script may run; the gallery may frame its pages.
 	csp := resp.Header.Get("Content-Security-Policy")
-	for _, want := range []string{"script-src 'none'", "frame-ancestors 'self'", "form-action 'none'"} {
+	for _, want := range []string{"script-src " + base + "/_templ/reload/script.js;", "frame-ancestors 'self'", "form-action 'none'"} {
 		if !strings.Contains(csp, want) {
 			t.Errorf("gallery CSP %q lacks %q", csp, want)
 		}
+	}
+	if strings.Contains(csp, "script-src 'self'") {
+		t.Errorf("gallery CSP %q lets the app's scripts run", csp)
 	}
 
 	// The visitor plays "me": their own name is in the header, and "my" message carries
@@ -256,6 +260,27 @@ func TestDevRoutesAreAbsentWithoutDev(t *testing.T) {
 		}
 		if bytes.Contains(body, []byte("data-gallery-state")) {
 			t.Errorf("GET %s without -dev shows gallery content", path)
+		}
+	}
+}
+
+// The reload script's origin comes from the Host header; one that could end the directive
+// and add its own sources allows no script at all.
+func TestDevCSPTakesOnlyAPlainHost(t *testing.T) {
+	for host, want := range map[string]string{
+		"127.0.0.1:7331":                 "script-src http://127.0.0.1:7331/_templ/reload/script.js;",
+		"localhost":                      "script-src http://localhost/_templ/reload/script.js;",
+		"[::1]:7331":                     "script-src http://[::1]:7331/_templ/reload/script.js;",
+		"evil; script-src *":             "script-src 'none';",
+		"a.example/x 'unsafe-inline'":    "script-src 'none';",
+		"127.0.0.1:7331;script-src data": "script-src 'none';",
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/dev/components", nil)
+		r.Host = host
+		w := httptest.NewRecorder()
+		withDevHeaders(w, r)
+		if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, want) {
+			t.Errorf("Host %q: CSP %q, want it to contain %q", host, csp, want)
 		}
 	}
 }
