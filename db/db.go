@@ -106,9 +106,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close closes both pools.
+// Close closes both pools, the readers first: the last connection to close checkpoints the
+// WAL into the database file and removes it, which only the writer can do. A cleanly stopped
+// server so leaves one self-contained file (a plain copy is a backup) and the next start has
+// no WAL to replay.
 func (s *Store) Close() error {
-	return errors.Join(s.write.Close(), s.read.Close())
+	return errors.Join(s.read.Close(), s.write.Close())
 }
 
 // Ping checks that the database answers; /healthz uses it.

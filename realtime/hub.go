@@ -158,7 +158,9 @@ func (h *Hub) run(ctx context.Context) {
 				}
 				break
 			}
-			h.persistAndSend(ctx, batch)
+			// Accepted messages are stored even if shutdown starts meanwhile: ctx ending must
+			// not turn an insert already under way into "could not save your message".
+			h.persistAndSend(context.WithoutCancel(ctx), batch)
 			clear(batch)
 		}
 		if h.closed {
