@@ -247,7 +247,7 @@ func sampleRSS(srv *server, r *RSS) int64 {
 	return rss
 }
 
-// fmtDur prints a duration given in ms with about two significant digits,
+// fmtMs prints a duration given in ms with about two significant digits,
 // e.g. 0.84ms, 3.1ms, 31ms, 1.2s.
 func fmtMs(ms float64) string {
 	switch {
