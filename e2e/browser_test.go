@@ -67,6 +67,7 @@ type person struct {
 	// netCut is set while this person's network is cut on purpose: failed requests and
 	// sockets are expected then and are not problems.
 	netCut atomic.Bool
+	timeline []string
 	// allowed are console errors a step expects (e.g. the browser noting a 401 page).
 	allowed []*regexp.Regexp
 }
@@ -168,6 +169,20 @@ func (p *person) onEvent(ev any) {
 			return
 		}
 		p.problem("console error [%s]: %s", e.Source, text)
+	case *network.EventWebSocketCreated:
+		p.note("websocket %s created", ev.URL)
+	case *network.EventWebSocketHandshakeResponseReceived:
+		p.note("websocket handshake answered %d", ev.Response.Status)
+	case *network.EventWebSocketClosed:
+		p.note("websocket closed")
+	case *network.EventWebSocketFrameError:
+		p.note("websocket frame error: %s", ev.ErrorMessage)
+	case *network.EventLoadingFailed:
+		p.note("request failed (%s): %s canceled=%v", ev.Type, ev.ErrorText, ev.Canceled)
+	case *page.EventFrameNavigated:
+		if ev.Frame.ParentID == "" {
+			p.note("navigated to %s", ev.Frame.URL)
+		}
 	case *page.EventJavascriptDialogOpening:
 		p.problem("a JavaScript %s dialog opened: %q", ev.Type, ev.Message)
 		// The dialog blocks the page; dismiss it from outside the event loop.
@@ -193,6 +208,16 @@ func argsText(args []*runtime.RemoteObject) string {
 var networkFailure = regexp.MustCompile(`(?i)ERR_INTERNET_DISCONNECTED|ERR_CONNECTION|ERR_NETWORK|WebSocket connection to .* failed|ERR_EMPTY_RESPONSE|Failed to fetch`)
 
 func isNetworkFailure(text string) bool { return networkFailure.MatchString(text) }
+
+// note keeps a timeline of the person's page and sockets, printed if the test fails.
+func (p *person) note(format string, args ...any) {
+	p.mu.Lock()
+	p.timeline = append(p.timeline, time.Now().Format("15:04:05.000")+" "+fmt.Sprintf(format, args...))
+	if len(p.timeline) > 200 {
+		p.timeline = p.timeline[len(p.timeline)-200:]
+	}
+	p.mu.Unlock()
+}
 
 func (p *person) problem(format string, args ...any) {
 	p.mu.Lock()
@@ -306,7 +331,10 @@ func (p *person) report(t *testing.T) {
 	defer cancel()
 	body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
 	loc, _ := chromedp.Run(ctx, chromedp.Location())
-	t.Logf("at the end %s was at %s (screenshot %s), seeing:\n%s", p.name, loc, shot, indent(body))
+	p.mu.Lock()
+	timeline := strings.Join(p.timeline, "\n")
+	p.mu.Unlock()
+	t.Logf("at the end %s was at %s (screenshot %s), seeing:\n%s\n  timeline:\n%s", p.name, loc, shot, indent(body), indent(timeline))
 }
 
 func indent(s string) string {

@@ -9,6 +9,7 @@ package e2e
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -275,4 +276,29 @@ func quoteAll(ss []string) string {
 		q[i] = jsString(s)
 	}
 	return strings.Join(q, ",")
+}
+
+// TestLiveWithSlowScripts: on a slow network the htmx extensions arrive after htmx itself;
+// the lobby must still update live and the room must still connect.
+func TestLiveWithSlowScripts(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, slowPaths(regexp.MustCompile(`^/static/hx-(ws|sse)\.`), 300*time.Millisecond))
+	people := newPeople(t, srv, "ann", "bob")
+	ann, bob := people[0], people[1]
+	const title = "Slow line"
+
+	ann.open(t, "/")
+	bob.open(t, "/")
+	ann.inLobby(t)
+	bob.inLobby(t)
+	srv.waitLobbyStreams(t, 2, ann, bob)
+	ann.createRoom(t, title, "")
+	bob.waitFor(t, "see the new room in the list", js(`roomCard(`+jsString(title)+`) !== null`))
+	bob.do(t, `press "Join"`, chromedp.Click(joinButton(title)))
+	bob.inRoom(t, title)
+	ann.seesMembers(t, ann.nickname(t), bob.nickname(t))
+	bob.say(t, "Made it through", true)
+	ann.seesInLog(t, "Made it through")
+	ann.checkConsole(t)
+	bob.checkConsole(t)
 }

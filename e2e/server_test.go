@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 	"gifchat/db"
 	"gifchat/handlers"
 	"gifchat/media"
+	"gifchat/metrics"
 	"gifchat/realtime"
 	"gifchat/static"
 )
@@ -36,8 +38,16 @@ type testServer struct {
 	lobbyStreams atomic.Int64
 }
 
+// serverOption changes how the test server answers, to stage network conditions.
+type serverOption func(*connTracker)
+
+// slowPaths delays every response whose path matches re, like a slow network would.
+func slowPaths(re *regexp.Regexp, delay time.Duration) serverOption {
+	return func(c *connTracker) { c.slow, c.slowBy = re, delay }
+}
+
 // startServer builds the server as main.go's run does and serves it until the test ends.
-func startServer(t *testing.T) *testServer {
+func startServer(t *testing.T, opts ...serverOption) *testServer {
 	t.Helper()
 	if err := static.Check(); err != nil {
 		t.Fatalf("static assets missing (run the assets task): %v", err)
@@ -62,20 +72,46 @@ func startServer(t *testing.T) *testServer {
 		t.Fatalf("open GIF store: %v", err)
 	}
 	ts := &testServer{conns: &connTracker{bySession: map[string]map[net.Conn]struct{}{}}}
-	lobby := realtime.NewLobby(realtime.LobbyHooks{Subscribers: func(n int) { ts.lobbyStreams.Store(int64(n)) }})
+	for _, o := range opts {
+		o(ts.conns)
+	}
+
+	// As main.go with its default flags: metrics, rate limits on (so the suite notices a
+	// limit too strict for ordinary use), the group-commit writer. Only the grace and the
+	// leave debounce are shortened.
+	mx := metrics.New()
+	limits := handlers.NewRateLimits(handlers.RateLimitConfig{OnLimited: mx.RateLimited})
+	lobby := realtime.NewLobby(realtime.LobbyHooks{
+		Subscribers: func(n int) {
+			ts.lobbyStreams.Store(int64(n))
+			mx.LobbySubscribers(n)
+		},
+		Dropped: mx.LobbyDropped,
+	})
 	rooms := realtime.NewRooms(store, lobby, realtime.Config{
 		EmptyRoomGrace: testEmptyRoomGrace,
 		LeaveDebounce:  testLeaveDebounce,
+		Hooks: realtime.Hooks{
+			Sockets: mx.SocketsDelta, SlowClient: mx.SlowClient, Message: mx.Message,
+			Render: mx.Render, Refused: mx.Refused, Allow: limits.AllowFrame,
+		},
 	}, log, gifs.OnRoomRemoved)
+	mx.RoomsLive(rooms.Count)
+	batches := db.NewBatchWriter(store, 1024)
+	rooms.SetInserter(batches.Insert)
 	if err := rooms.Start(ctx); err != nil {
 		cancel()
+		batches.Close()
 		store.Close()
 		t.Fatalf("start rooms: %v", err)
 	}
-	handler := handlers.NewServer(handlers.Deps{
+	handler := mx.Instrument(handlers.NewServer(handlers.Deps{
 		Store: store, Lobby: lobby, Rooms: rooms, Log: log, GIFs: gifs,
-		Config: handlers.Config{MaxGIFBytes: testMaxGIFBytes},
-	})
+		Config:  handlers.Config{MaxGIFBytes: testMaxGIFBytes},
+		Guard:   limits,
+		Metrics: mx.Handler(),
+		Events:  handlers.Events{GIFPosted: mx.GIFPosted},
+	}))
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -85,7 +121,7 @@ func startServer(t *testing.T) *testServer {
 	}
 	conns := ts.conns
 	srv := &http.Server{
-		Handler:           conns.wrap(handler),
+		Handler:           conns.wrap(log, handler),
 		ConnContext:       conns.connContext,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -107,6 +143,7 @@ func startServer(t *testing.T) *testServer {
 		<-served
 		cancel()
 		gifs.Wait()
+		batches.Close()
 		store.Close()
 		logs.stop()
 	})
@@ -135,6 +172,8 @@ func (s *testServer) waitLobbyStreams(t *testing.T, n int, people ...*person) {
 type connTracker struct {
 	mu        sync.Mutex
 	bySession map[string]map[net.Conn]struct{}
+	slow      *regexp.Regexp // responses to delay, or nil
+	slowBy    time.Duration
 }
 
 type connKey struct{}
@@ -143,8 +182,16 @@ func (c *connTracker) connContext(ctx context.Context, conn net.Conn) context.Co
 	return context.WithValue(ctx, connKey{}, conn)
 }
 
-func (c *connTracker) wrap(next http.Handler) http.Handler {
+func (c *connTracker) wrap(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		log.Debug("request", "method", r.Method, "path", r.URL.RequestURI(), "remote", r.RemoteAddr)
+		if c.slow != nil && c.slow.MatchString(r.URL.Path) {
+			time.Sleep(c.slowBy)
+		}
+		defer func() {
+			log.Debug("request done", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "took", time.Since(start).Round(time.Millisecond))
+		}()
 		conn, _ := r.Context().Value(connKey{}).(net.Conn)
 		if ck, err := r.Cookie(handlers.SessionCookie); err == nil && conn != nil {
 			c.mu.Lock()
