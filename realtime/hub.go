@@ -29,11 +29,12 @@ type Hub struct {
 	done chan struct{} // closed when the goroutine has stopped
 
 	// Fields below are owned by the hub goroutine.
-	room    db.Room
-	people  map[int64]*presence
-	joinSeq int64
-	closed  bool
-	empty   *time.Timer
+	room     db.Room
+	people   map[int64]*presence
+	joinSeq  int64
+	closed   bool
+	draining bool // shutting down: store what was accepted, send nothing more
+	empty    *time.Timer
 }
 
 // presence is one person in the room with all their sockets (tabs).
@@ -139,6 +140,10 @@ func (h *Hub) run(ctx context.Context) {
 				if len(batch) == 0 {
 					break
 				}
+				// Store, but do not fan out: the sockets are about to close with 1012 and
+				// will replay these after reconnecting; a last flood would only get
+				// sockets dropped as slow (1013) instead.
+				h.draining = true
 				h.persistAndSend(context.Background(), batch)
 			}
 			h.shutdown(CloseRestart, "server restarting")
@@ -230,10 +235,17 @@ func (h *Hub) admit(ctx context.Context, c *Client, afterID int64) error {
 			return &Refusal{Code: 1011, Reason: "The server could not load the messages you missed; try again."}
 		}
 		c.enqueue(h.render(components.HistoryReplaceOOB(h.history(latest))))
-	} else {
+	} else if len(missed) > 0 {
+		// One queue entry for the whole replay: a socket that missed more than its queue
+		// holds must not be dropped as slow before it has caught up (and loop doing so).
+		var buf bytes.Buffer
 		for _, m := range missed {
-			c.enqueue(h.render(components.MessageOOB(MessageView(m))))
+			if err := components.MessageOOB(MessageView(m)).Render(ctx, &buf); err != nil {
+				h.log.Error("render replay", "err", err)
+				return &Refusal{Code: 1011, Reason: "The server could not load the messages you missed; try again."}
+			}
 		}
+		c.enqueue(buf.Bytes())
 	}
 	if h.empty != nil {
 		h.empty.Stop()
@@ -568,10 +580,13 @@ func (h *Hub) fanOut(m db.Message, author db.Identity) {
 			m = full
 		}
 	}
-	frag := h.render(components.MessageOOB(MessageView(m)))
 	if h.cfg.Hooks.Message != nil {
 		h.cfg.Hooks.Message(m.Kind)
 	}
+	if h.draining {
+		return
+	}
+	frag := h.render(components.MessageOOB(MessageView(m)))
 	if m.Kind == db.KindWhisper {
 		for _, id := range []int64{m.AuthorID, m.RecipientID} {
 			if p := h.people[id]; p != nil {
@@ -687,6 +702,9 @@ func (h *Hub) refuseFrameNow(c *Client, reason string) {
 
 // sendForm resets or re-shows one socket's composer; to keeps whisper mode on.
 func (h *Hub) sendForm(c *Client, f components.MessageForm, to string) {
+	if h.draining {
+		return
+	}
 	f.RoomID = h.id
 	if to != "" {
 		id, _ := parseID(to)

@@ -432,3 +432,32 @@ func TestReconnectAcrossRestart(t *testing.T) {
 		t.Fatalf("after restart bob got %q, want [two three]", texts)
 	}
 }
+
+// TestLongAbsenceReplaysBeyondTheQueue: a socket that missed more messages than its send
+// queue holds is not dropped as slow on reconnect; it gets all of them.
+func TestLongAbsenceReplaysBeyondTheQueue(t *testing.T) {
+	e := newEnv(t, Config{SendQueue: 16, LeaveDebounce: time.Minute})
+	alice, bob := e.person("alice"), e.person("bob")
+	room := e.room(alice, 10, "")
+	b := e.dial(bob, room.ID, 0)
+	b.waitText(bob.Nickname + " joined")
+	last := b.messages()[len(b.messages())-1].ID
+	b.conn.Close()
+	for i := range 100 {
+		if err := e.rooms.Hub(room.ID).Post(context.Background(), alice, &db.Message{Kind: db.KindText, Body: fmt.Sprintf("missed %03d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b2 := e.dial(bob, room.ID, last)
+	b2.waitFor("100 replayed messages", func(string) bool { return len(b2.texts("text")) == 100 })
+	for i, txt := range b2.texts("text") {
+		if txt != fmt.Sprintf("missed %03d", i) {
+			t.Fatalf("replay %d is %q", i, txt)
+		}
+	}
+	select {
+	case <-b2.closed:
+		t.Fatalf("the reconnecting socket was closed: %d %q", b2.code, b2.reason)
+	case <-time.After(100 * time.Millisecond):
+	}
+}
