@@ -70,17 +70,31 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		}
 		return def
 	}
+	// A set but unreadable environment value is an error, not a silent default.
+	var envErrs []error
 	envDur := func(name string, def time.Duration) time.Duration {
-		if d, err := time.ParseDuration(getenv(name)); err == nil {
-			return d
+		v := getenv(name)
+		if v == "" {
+			return def
 		}
-		return def
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			envErrs = append(envErrs, fmt.Errorf("%s=%q is not a duration like 90s or 5m", name, v))
+			return def
+		}
+		return d
 	}
 	envInt := func(name string, def int64) int64 {
-		if n, err := strconv.ParseInt(getenv(name), 10, 64); err == nil {
-			return n
+		v := getenv(name)
+		if v == "" {
+			return def
 		}
-		return def
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			envErrs = append(envErrs, fmt.Errorf("%s=%q is not a whole number", name, v))
+			return def
+		}
+		return n
 	}
 	var level string
 	fs.StringVar(&c.addr, "addr", env("GIFCHAT_ADDR", ":8005"), "listen address (env GIFCHAT_ADDR)")
@@ -127,6 +141,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	rateFlag("rate-passwords", "GIFCHAT_RATE_PASSWORDS", handlers.ActionEnter, "password attempts per session")
 	fs.Float64Var(&c.rateAddrFactor, "rate-address-factor", envFloat(getenv, "GIFCHAT_RATE_ADDRESS_FACTOR", 5), "each client address may do this many times what one session may, as people share addresses (env GIFCHAT_RATE_ADDRESS_FACTOR)")
 	fs.BoolVar(&c.trustProxy, "trust-proxy", env("GIFCHAT_TRUST_PROXY", "") == "true", "take the client address from X-Forwarded-For (set only behind one reverse proxy that sets it) (env GIFCHAT_TRUST_PROXY)")
+	if err := errors.Join(envErrs...); err != nil {
+		return c, err
+	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

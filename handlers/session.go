@@ -66,7 +66,7 @@ func withSession(store sessionStore, next http.Handler) http.Handler {
 			MaxAge:   int((365 * 24 * time.Hour).Seconds()),
 			HttpOnly: true,
 			SameSite: http.SameSiteLaxMode,
-			Secure:   r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https",
+			Secure:   r.TLS != nil,
 		})
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
 	})

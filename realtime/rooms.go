@@ -123,7 +123,11 @@ func (rs *Rooms) SetInserter(fn func(ctx context.Context, msgs []*db.Message) er
 	rs.inserter = fn
 }
 
-func (rs *Rooms) insert(ctx context.Context, msgs []*db.Message) error { return rs.inserter(ctx, msgs) }
+// insert persists a batch. It deliberately ignores the hubs' context: a message accepted just
+// before shutdown must still be stored (the writer drains on close), not fail with "canceled".
+func (rs *Rooms) insert(_ context.Context, msgs []*db.Message) error {
+	return rs.inserter(context.Background(), msgs)
+}
 
 // Start loads every stored room into the lobby with nobody in it, each on its grace timer.
 func (rs *Rooms) Start(ctx context.Context) error {
