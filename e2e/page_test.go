@@ -71,6 +71,20 @@ func (p *person) inLobby(t *testing.T) {
 	p.waitFor(t, `see the list "Rooms"`, js(roomsList+` !== null`))
 }
 
+// markPage tags the current document, so noReload can tell a live update from a reload.
+func (p *person) markPage(t *testing.T) {
+	t.Helper()
+	eval[chromedp.Void](t, p, `window.e2eMark = true`)
+}
+
+// noReload fails the test if the page was reloaded or left since markPage.
+func (p *person) noReload(t *testing.T) {
+	t.Helper()
+	if !eval[bool](t, p, `window.e2eMark === true`) {
+		t.Errorf("%s's page was reloaded or replaced; the change should have arrived live", p.name)
+	}
+}
+
 // inRoom waits until the room with this title is shown: its heading, log and composer.
 func (p *person) inRoom(t *testing.T, title string) {
 	t.Helper()
@@ -126,7 +140,7 @@ func (p *person) seesMembers(t *testing.T, names ...string) {
 func writeAnimatedGIF(t *testing.T, w, h, frames int) string {
 	t.Helper()
 	pal := color.Palette{
-		color.RGBA{0xff, 0xff, 0xff, 0xff},
+		color.RGBA{0xff, 0xf1, 0xb8, 0xff},
 		color.RGBA{0xe0, 0x3c, 0x31, 0xff},
 		color.RGBA{0x1f, 0x6f, 0xeb, 0xff},
 		color.RGBA{0x2d, 0xa4, 0x4e, 0xff},
