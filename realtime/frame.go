@@ -87,6 +87,11 @@ func parseID(s string) (int64, error) {
 
 // CleanText trims a message and checks its length in characters; the error is for the sender.
 func CleanText(s string, maxRunes int) (string, error) {
+	// Socket frames are checked as a whole; a plain form post is not, and bytes that are not
+	// UTF-8 would be stored and shown as garbage.
+	if !utf8.ValidString(s) {
+		return "", errors.New("That message is not valid text.")
+	}
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return "", errors.New("Write something first: empty messages are not sent.")

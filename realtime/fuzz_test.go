@@ -1,0 +1,121 @@
+package realtime
+
+import (
+	"encoding/json"
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// safeFrameError is every reason DecodeFrame may give: fixed text and our own field names,
+// never the sender's bytes.
+var safeFrameError = regexp.MustCompile(`^that message could not be read: (not UTF-8 text|field "[a-z]*" has the wrong type|unknown field|not a JSON object|trailing data|bad member id|no action|unknown action)$`)
+
+// FuzzDecodeFrame: any bytes a browser (or anyone) sends over a room socket. DecodeFrame never
+// panics; what it accepts has a known action with well-formed member ids and survives a round
+// trip; what it refuses it refuses with a reason fit to show.
+func FuzzDecodeFrame(f *testing.F) {
+	for _, s := range []string{
+		`{"action":"say","text":"hello","headers":{"HX-Request":"true","HX-Current-URL":"http://127.0.0.1:8005/rooms/x"}}`,
+		`{"action":"say","text":"psst","to":"42","headers":{}}`,
+		`{"action":"whisper-to","to":"7"}`,
+		`{"action":"whisper-cancel"}`,
+		`{"action":"kick","member":"9"}`,
+		`{"action":"kick","member":"-1"}`,
+		`{"action":"say","text":1}`,
+		`{"action":"say","text":"a","extra":true}`,
+		`{"action":"say"} {"action":"say"}`,
+		`[1,2,3]`, `null`, `"say"`, ``, "\xff\xfe", `{"action":"say","text":"\u0000\u202e"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fr, err := DecodeFrame(data)
+		if err != nil {
+			if !errors.Is(err, ErrFrame) {
+				t.Fatalf("error does not wrap ErrFrame: %v", err)
+			}
+			if !safeFrameError.MatchString(err.Error()) {
+				t.Fatalf("unexpected reason %q", err.Error())
+			}
+			if fr.Action != "" || fr.Text != "" || fr.To != "" || fr.Member != "" || fr.Headers != nil {
+				t.Fatalf("refused, yet a frame came back: %+v", fr)
+			}
+			return
+		}
+		if !utf8.Valid(data) {
+			t.Fatal("accepted a frame that is not UTF-8")
+		}
+		switch fr.Action {
+		case ActionSay:
+			if fr.To != "" {
+				if _, err := parseID(fr.To); err != nil {
+					t.Fatalf("say with bad recipient %q accepted", fr.To)
+				}
+			}
+		case ActionWhisperTo:
+			if _, err := parseID(fr.To); err != nil {
+				t.Fatalf("whisper-to with bad id %q accepted", fr.To)
+			}
+		case ActionKick:
+			if _, err := parseID(fr.Member); err != nil {
+				t.Fatalf("kick with bad id %q accepted", fr.Member)
+			}
+		case ActionWhisperCancel:
+		default:
+			t.Fatalf("unknown action %q accepted", fr.Action)
+		}
+		// What was accepted reads back the same after encoding.
+		enc, err := json.Marshal(fr)
+		if err != nil {
+			t.Fatalf("re-encode: %v", err)
+		}
+		again, err := DecodeFrame(enc)
+		if err != nil {
+			t.Fatalf("re-encoded frame %s refused: %v", enc, err)
+		}
+		if again.Action != fr.Action || again.Text != fr.Text || again.To != fr.To || again.Member != fr.Member {
+			t.Fatalf("round trip changed the frame: %+v -> %+v", fr, again)
+		}
+	})
+}
+
+var safeTextError = regexp.MustCompile(`^(Write something first: empty messages are not sent\.|That message is [0-9]+ characters long; the limit is [0-9]+\.|That message is not valid text\.)$`)
+
+// FuzzCleanText: any message text with any limit. An accepted message is trimmed, not empty,
+// valid UTF-8, within the limit and a part of what was sent; a refusal is a fixed sentence.
+func FuzzCleanText(f *testing.F) {
+	for _, s := range []string{"hello", "  padded  ", "", "   ", "\t\n", "é", strings.Repeat("x", 2001), "\xff", "a\x00b", "\u202eevil", "日本語のテキスト"} {
+		f.Add(s, 2000)
+		f.Add(s, 3)
+	}
+	f.Fuzz(func(t *testing.T, s string, limit int) {
+		if limit < 1 || limit > 100_000 {
+			limit = 1 + (limit%100_000+100_000)%100_000 // configured limits are positive
+		}
+		out, err := CleanText(s, limit)
+		if err != nil {
+			if !safeTextError.MatchString(err.Error()) {
+				t.Fatalf("unexpected reason %q", err.Error())
+			}
+			if out != "" {
+				t.Fatalf("refused, yet text came back: %q", out)
+			}
+			return
+		}
+		switch {
+		case out == "":
+			t.Fatal("accepted an empty message")
+		case strings.TrimSpace(out) != out:
+			t.Fatalf("accepted text not trimmed: %q", out)
+		case !utf8.ValidString(out):
+			t.Fatalf("accepted text is not valid UTF-8: %q", out)
+		case utf8.RuneCountInString(out) > limit:
+			t.Fatalf("accepted %d characters over a limit of %d", utf8.RuneCountInString(out), limit)
+		case !strings.Contains(s, out):
+			t.Fatalf("accepted text %q is not part of the input %q", out, s)
+		}
+	})
+}
