@@ -130,7 +130,7 @@ func handleCreateRoom(d Deps) http.Handler {
 		}
 		room := db.Room{ID: newRoomID(), Title: in.Title, Capacity: in.Capacity, OwnerID: me.ID}
 		if in.Password != "" {
-			hash, err := bcrypt.GenerateFromPassword([]byte(in.Password), bcrypt.DefaultCost)
+			hash, err := bcrypt.GenerateFromPassword([]byte(in.Password), d.Config.PasswordCost)
 			if err != nil {
 				serverError(w, r, fmt.Errorf("hash password: %w", err))
 				return

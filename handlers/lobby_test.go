@@ -251,7 +251,7 @@ func TestCreateRoomLimitPerPerson(t *testing.T) {
 // database files) for the password.
 func TestPasswordNeverShown(t *testing.T) {
 	const password = "Sesame-Open-7731"
-	ts := newTestServer(t)
+	ts := newTestServer(t, withConfig(Config{PasswordCost: bcrypt.DefaultCost})) // the production cost is what is checked
 	owner, guest := ts.newPerson(t), ts.newPerson(t)
 	stream := ts.openLobbyStream(t, guest)
 	stream.next(t, 5*time.Second) // snapshot

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"gifchat/db"
 	"gifchat/realtime"
 )
@@ -34,9 +36,15 @@ type Config struct {
 	MaxCapacity         int   // 100 places per room; load tests raise it
 	HistoryPage         int   // 50 messages per page
 	Dev                 bool  // the component gallery and pprof
+	// PasswordCost is the bcrypt cost for room passwords (default bcrypt.DefaultCost); tests
+	// lower it, production never should.
+	PasswordCost int
 }
 
 func (c *Config) defaults() {
+	if c.PasswordCost == 0 {
+		c.PasswordCost = bcrypt.DefaultCost
+	}
 	if c.MaxFormBytes <= 0 {
 		c.MaxFormBytes = 64 << 10
 	}

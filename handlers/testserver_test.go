@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/crypto/bcrypt"
 
 	"gifchat/db"
 	"gifchat/media"
@@ -142,6 +143,10 @@ func newTestServer(t *testing.T, opts ...testServerOption) *testServer {
 		batches.Close()
 		store.Close()
 		t.Fatalf("start rooms: %v", err)
+	}
+	// bcrypt at its minimum cost: the default costs about a second per hash under -race.
+	if setup.handlers.PasswordCost == 0 {
+		setup.handlers.PasswordCost = bcrypt.MinCost
 	}
 	handler := NewServer(Deps{Store: store, Lobby: lobby, Rooms: rooms, Log: log, GIFs: gifs,
 		Config: setup.handlers, Guard: setup.guard})
