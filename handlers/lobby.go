@@ -1,12 +1,12 @@
 package handlers
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -251,11 +251,11 @@ func handleLobbyEvents(lobby *realtime.Lobby, log *slog.Logger) http.Handler {
 			return
 		}
 		defer lobby.Unsubscribe(sub)
-		bw := bufio.NewWriter(w)
+		// No bufio of our own: the response already buffers, and an idle subscriber should
+		// hold as little memory as possible.
 		send := func(payload []byte) error {
 			rc.SetWriteDeadline(time.Now().Add(writeWait))
-			writeSSE(bw, payload)
-			if err := bw.Flush(); err != nil {
+			if err := writeSSE(w, payload); err != nil {
 				return err
 			}
 			return rc.Flush()
@@ -278,8 +278,7 @@ func handleLobbyEvents(lobby *realtime.Lobby, log *slog.Logger) http.Handler {
 				}
 			case <-tick.C:
 				rc.SetWriteDeadline(time.Now().Add(writeWait))
-				bw.WriteString(": ping\n\n")
-				if bw.Flush() != nil || rc.Flush() != nil {
+				if _, err := io.WriteString(w, ": ping\n\n"); err != nil || rc.Flush() != nil {
 					return
 				}
 			}
@@ -288,7 +287,8 @@ func handleLobbyEvents(lobby *realtime.Lobby, log *slog.Logger) http.Handler {
 }
 
 // writeSSE frames HTML as one event: a data: line per line of payload, then a blank line.
-func writeSSE(w *bufio.Writer, payload []byte) {
+func writeSSE(w io.Writer, payload []byte) error {
+	buf := make([]byte, 0, len(payload)+len(payload)/32+16)
 	for len(payload) > 0 {
 		line := payload
 		if i := bytes.IndexByte(payload, '\n'); i >= 0 {
@@ -296,9 +296,11 @@ func writeSSE(w *bufio.Writer, payload []byte) {
 		} else {
 			payload = nil
 		}
-		w.WriteString("data: ")
-		w.Write(bytes.TrimSuffix(line, []byte{'\r'}))
-		w.WriteByte('\n')
+		buf = append(buf, "data: "...)
+		buf = append(buf, bytes.TrimSuffix(line, []byte{'\r'})...)
+		buf = append(buf, '\n')
 	}
-	w.WriteByte('\n')
+	buf = append(buf, '\n')
+	_, err := w.Write(buf)
+	return err
 }

@@ -235,11 +235,13 @@ func TestLobbyStreamHeadersFirst(t *testing.T) {
 // TestLobbyStreamOutlivesWriteTimeout: the server's WriteTimeout (a minute in production,
 // shortened here) must not cut the stream.
 func TestLobbyStreamOutlivesWriteTimeout(t *testing.T) {
-	ts := newTestServer(t, withHTTPServer(func(s *http.Server) { s.WriteTimeout = 200 * time.Millisecond }))
+	// 1 s, not less: the timeout also bounds the creator's POST, which can take a few hundred
+	// milliseconds under -race on a busy machine.
+	ts := newTestServer(t, withHTTPServer(func(s *http.Server) { s.WriteTimeout = time.Second }))
 	watcher, creator := ts.newPerson(t), ts.newPerson(t)
 	stream := ts.openLobbyStream(t, watcher)
 	stream.next(t, 5*time.Second)
-	time.Sleep(600 * time.Millisecond) // well past the server's write timeout
+	time.Sleep(1500 * time.Millisecond) // well past the server's write timeout
 	id := ts.createRoom(t, creator, "Late news", 0, "")
 	stream.waitFor(t, 5*time.Second, roomEvent(id))
 	select {

@@ -30,7 +30,11 @@ type Client struct {
 	hub      *Hub
 	cfg      *Config
 
-	send    chan []byte
+	// queue holds fragments for the writer, at most cfg.SendQueue. A slice under a mutex
+	// rather than a buffered channel: an idle socket then holds no queue memory at all.
+	mu      sync.Mutex
+	queue   [][]byte
+	wake    chan struct{} // capacity 1: "the queue has something"
 	closing chan struct{}
 	once    sync.Once
 	code    int
@@ -46,7 +50,7 @@ func newClient(conn *websocket.Conn, identity db.Identity, cfg *Config) *Client 
 		conn:       conn,
 		identity:   identity,
 		cfg:        cfg,
-		send:       make(chan []byte, cfg.SendQueue),
+		wake:       make(chan struct{}, 1),
 		closing:    make(chan struct{}),
 		readerDone: make(chan struct{}),
 		done:       make(chan struct{}),
@@ -56,16 +60,31 @@ func newClient(conn *websocket.Conn, identity db.Identity, cfg *Config) *Client 
 // enqueue hands a fragment to the writer without blocking. A client whose queue is full is
 // closed instead of slowing the room: it reconnects and replays what it missed.
 func (c *Client) enqueue(frag []byte) bool {
-	select {
-	case c.send <- frag:
-		return true
-	default:
+	c.mu.Lock()
+	if len(c.queue) >= c.cfg.SendQueue {
+		c.mu.Unlock()
 		if c.dropped.CompareAndSwap(false, true) && c.cfg.Hooks.SlowClient != nil {
 			c.cfg.Hooks.SlowClient()
 		}
 		c.close(CloseSlow, "too far behind; reconnecting")
 		return false
 	}
+	c.queue = append(c.queue, frag)
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// takeQueue hands the writer everything queued so far.
+func (c *Client) takeQueue() [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	q := c.queue
+	c.queue = nil
+	return q
 }
 
 // close asks the writer to send a close frame (after what is queued) and end the socket.
@@ -87,8 +106,8 @@ func (c *Client) writeLoop() {
 	}()
 	for {
 		select {
-		case frag := <-c.send:
-			if err := c.writeFrags(frag); err != nil {
+		case <-c.wake:
+			if err := c.writeFrags(c.takeQueue()); err != nil {
 				return
 			}
 		case <-ticker.C:
@@ -100,12 +119,8 @@ func (c *Client) writeLoop() {
 			// Flush what was queued before the close (e.g. the refusal's visible reason),
 			// unless the client is being dropped for being slow.
 			if c.code != CloseSlow {
-				select {
-				case frag := <-c.send:
-					if err := c.writeFrags(frag); err != nil {
-						return
-					}
-				default:
+				if err := c.writeFrags(c.takeQueue()); err != nil {
+					return
 				}
 			}
 			c.conn.SetWriteDeadline(time.Now().Add(c.cfg.WriteWait))
@@ -120,17 +135,22 @@ func (c *Client) writeLoop() {
 	}
 }
 
-func (c *Client) writeFrags(first []byte) error {
+// writeFrags sends every queued fragment as one frame: one system call instead of many when a
+// socket has fallen a little behind, and no added delay when only one is waiting (htmx applies
+// every out-of-band part of a frame, in order).
+func (c *Client) writeFrags(frags [][]byte) error {
+	if len(frags) == 0 {
+		return nil
+	}
 	c.conn.SetWriteDeadline(time.Now().Add(c.cfg.WriteWait))
 	w, err := c.conn.NextWriter(websocket.TextMessage)
 	if err != nil {
 		return err
 	}
-	w.Write(first)
-	// Join whatever else is already queued into the same frame: one system call instead of
-	// many when a socket has fallen a little behind, and no added delay when it has not.
-	for n := len(c.send); n > 0; n-- {
-		w.Write(<-c.send)
+	for _, f := range frags {
+		if _, err := w.Write(f); err != nil {
+			return err
+		}
 	}
 	return w.Close()
 }
