@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -93,7 +94,8 @@ func CleanText(s string, maxRunes int) (string, error) {
 		return "", errors.New("That message is not valid text.")
 	}
 	s = strings.TrimSpace(s)
-	if s == "" {
+	// A message of only invisible characters (zero-width spaces, joiners) looks empty too.
+	if strings.TrimFunc(s, isBlank) == "" {
 		return "", errors.New("Write something first: empty messages are not sent.")
 	}
 	if n := utf8.RuneCountInString(s); n > maxRunes {
@@ -101,3 +103,6 @@ func CleanText(s string, maxRunes int) (string, error) {
 	}
 	return s, nil
 }
+
+// isBlank is space or an invisible format character (zero-width space, joiners, BOM).
+func isBlank(r rune) bool { return unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) }
