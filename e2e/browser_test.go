@@ -326,11 +326,15 @@ func (p *person) fail(t *testing.T, what string, err error) {
 
 // report logs what the person sees, for a failed test's reader.
 func (p *person) report(t *testing.T) {
-	shot := p.screenshot(t, "FAIL-"+sanitize(t.Name())+"-"+p.name+"-end")
 	ctx, cancel := context.WithTimeout(p.ctx, 3*time.Second)
 	defer cancel()
-	body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
 	loc, _ := chromedp.Run(ctx, chromedp.Location())
+	if loc == "about:blank" || loc == "" {
+		t.Logf("at the end %s had not opened any page", p.name)
+		return
+	}
+	shot := p.screenshot(t, "FAIL-"+sanitize(t.Name())+"-"+p.name+"-end")
+	body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
 	p.mu.Lock()
 	timeline := strings.Join(p.timeline, "\n")
 	p.mu.Unlock()
