@@ -307,3 +307,38 @@ func TestLiveWithSlowScripts(t *testing.T) {
 	ann.checkConsole(t)
 	bob.checkConsole(t)
 }
+
+// TestBrowserProblemsAreCaught checks the suite's own net: an inline script refused by
+// the Content-Security-Policy, an uncaught exception and a dialog must each be recorded,
+// or a green suite would prove nothing about them.
+func TestBrowserProblemsAreCaught(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	ann := newPeople(t, srv, "ann")[0]
+	ann.open(t, "/")
+	ann.inLobby(t)
+	for _, c := range []struct{ what, inject, want string }{
+		{"CSP violation", `const s = document.createElement('script'); s.textContent = 'window.x = 1'; document.body.append(s)`, "Content Security Policy"},
+		{"uncaught exception", `setTimeout(() => { throw new Error('boom') })`, "boom"},
+		{"dialog", `setTimeout(() => alert('hi'))`, "dialog"},
+	} {
+		eval[chromedp.Void](t, ann, c.inject)
+		ann.waitFor(t, "let the page act", `true`)
+		deadline := time.Now().Add(stepTimeout)
+		for {
+			ann.mu.Lock()
+			got := strings.Join(ann.problems, "\n")
+			ann.mu.Unlock()
+			if strings.Contains(got, c.want) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("a %s in the page was not recorded; recorded: %q", c.what, got)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		ann.mu.Lock()
+		ann.problems = nil
+		ann.mu.Unlock()
+	}
+}
