@@ -250,7 +250,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	// Every room's messages go through one group-commit writer: one WAL sync per batch.
 	batches := db.NewBatchWriter(store, 1024)
 	defer batches.Close() // deferred after store.Close, so it runs before it
-	rooms.SetInserter(batches.Insert)
+	rooms.SetInserter(func(ctx context.Context, msgs []*db.Message) error {
+		err := batches.Insert(ctx, msgs)
+		if err != nil {
+			mx.StoreFailed() // a full disk or failing storage: alert on any
+		}
+		return err
+	})
 	if err := rooms.Start(ctx); err != nil {
 		return err
 	}

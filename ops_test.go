@@ -260,6 +260,7 @@ func TestMetricsReportActivity(t *testing.T) {
 		// A request is counted when it ends: so far only carol's refused socket.
 		`gifchat_http_requests_total{code="101",route="GET /rooms/{id}/ws"}`: 1,
 		`gifchat_slow_client_drops_total`:                                    0,
+		`gifchat_message_store_failures_total`:                               0,
 	})
 	if got[`gifchat_fragment_renders_total`] < 8 {
 		t.Errorf("renders = %v", got[`gifchat_fragment_renders_total`])

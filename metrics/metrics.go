@@ -30,6 +30,7 @@ type Metrics struct {
 	rateLimited      *prometheus.CounterVec
 	gifsPosted       prometheus.Counter
 	gifBytes         prometheus.Counter
+	storeFailures    prometheus.Counter
 	requests         *prometheus.CounterVec
 }
 
@@ -58,10 +59,12 @@ func New() *Metrics {
 		Help: "GIFs posted to rooms."})
 	m.gifBytes = prometheus.NewCounter(prometheus.CounterOpts{Name: "gifchat_gif_upload_bytes_total",
 		Help: "Bytes of GIFs posted to rooms."})
+	m.storeFailures = prometheus.NewCounter(prometheus.CounterOpts{Name: "gifchat_message_store_failures_total",
+		Help: "Batches of messages the database refused to store (full disk, I/O errors); their senders were told."})
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gifchat_http_requests_total",
 		Help: "HTTP requests by route pattern and status code (101 for WebSocket upgrades)."}, []string{"route", "code"})
 	for _, c := range []prometheus.Collector{m.socketsOpen, m.lobbySubscribers, m.lobbyDropped, m.messages, m.refusals,
-		m.slowDrops, m.renders, m.rateLimited, m.gifsPosted, m.gifBytes, m.requests} {
+		m.slowDrops, m.renders, m.rateLimited, m.gifsPosted, m.gifBytes, m.storeFailures, m.requests} {
 		f(c)
 	}
 	f(collectors.NewGoCollector())
@@ -121,6 +124,9 @@ func (m *Metrics) GIFPosted(bytes int64) {
 	m.gifsPosted.Inc()
 	m.gifBytes.Add(float64(bytes))
 }
+
+// StoreFailed counts a batch of messages that could not be stored.
+func (m *Metrics) StoreFailed() { m.storeFailures.Inc() }
 
 // Instrument counts requests by the route pattern that served them. The pattern is read
 // after the handler ran: http.ServeMux records it on the request it was given.
