@@ -267,6 +267,10 @@ func handlePostMessage(d Deps) http.Handler {
 			return
 		}
 		if err := hub.Post(r.Context(), me, &db.Message{Kind: db.KindText, Body: text}); err != nil {
+			if errors.Is(err, realtime.ErrRoomGone) && d.Rooms.Stopping() {
+				restarting(w, r)
+				return
+			}
 			if errors.Is(err, realtime.ErrRoomGone) {
 				notFound(w, r)
 				return

@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"sync"
 	"time"
 
@@ -61,4 +62,11 @@ func refuseForNow(conn *websocket.Conn, reason string) {
 			return
 		}
 	}
+}
+
+// restarting answers a post that arrived while the server stops: not stored, try again in a
+// moment (the room is still there after the restart; "not found" would say otherwise).
+func restarting(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", "5")
+	errorPage(w, r, http.StatusServiceUnavailable, "The server is restarting", "Your message was not posted: the server is restarting. Go back and send it again in a moment.")
 }

@@ -206,6 +206,14 @@ func (rs *Rooms) Serve(conn *websocket.Conn, roomID string, who db.Identity, aft
 		err = h.Join(rs.ctx, c, afterID)
 	}
 	if err != nil {
+		if errors.Is(err, ErrRoomGone) && rs.Stopping() {
+			// The server is stopping, not the room: 1012 brings the browser back to the next
+			// server, where the room still is. 4004 would tell it the room is gone, for good.
+			conn.SetWriteDeadline(time.Now().Add(rs.cfg.WriteWait))
+			conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(CloseRestart, "server restarting"))
+			conn.Close()
+			return
+		}
 		var ref *Refusal
 		if !errors.As(err, &ref) {
 			ref = &Refusal{Code: 1011, Reason: "The server could not let you in; try again."}
@@ -266,6 +274,10 @@ func closeReason(s string) string {
 	}
 	return s[:120]
 }
+
+// Stopping reports whether Shutdown has begun: a room that answers "gone" now may well be
+// there again after the restart.
+func (rs *Rooms) Stopping() bool { return rs.ctx.Err() != nil }
 
 // Shutdown closes every socket with 1012 so browsers reconnect to the next server, and waits
 // for the hubs to stop.
