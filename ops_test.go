@@ -59,6 +59,17 @@ func startRun(t *testing.T, args ...string) string {
 }
 
 func TestLimitFlagsAndEnvironment(t *testing.T) {
+	var help bytes.Buffer
+	if err := run(context.Background(), []string{"-h"}, noEnv, &help, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"max-body-bytes", "max-frame-bytes", "max-message-chars", "max-gif-bytes", "max-rooms-per-person",
+		"max-sockets-per-person", "rate-limits", "rate-messages", "rate-rooms", "rate-uploads", "rate-connects", "rate-passwords",
+		"rate-address-factor", "trust-proxy"} {
+		if !strings.Contains(help.String(), "  -"+name+" ") && !strings.Contains(help.String(), "  -"+name+"\n") {
+			t.Errorf("-h does not list -%s", name)
+		}
+	}
 	env := map[string]string{
 		"GIFCHAT_MAX_BODY_BYTES":         "4096",
 		"GIFCHAT_MAX_FRAME_BYTES":        "2048",
