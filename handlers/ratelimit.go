@@ -198,7 +198,14 @@ func (rl *RateLimits) Allow(r *http.Request, identityID int64, action string) st
 	now := rl.cfg.Now()
 	reason := rl.allowLocked(now, action, identityID, addr)
 	if action == ActionConnect && reason == "" && identityID != 0 && addr.IsValid() {
-		rl.addrOf[identityID] = addrSeen{addr: addr, seen: now}
+		if _, known := rl.addrOf[identityID]; !known && len(rl.addrOf) >= rl.cfg.MaxEntries {
+			rl.sweepLocked(now)
+		}
+		// Still full: this session's frames count against its own bucket only, rather than
+		// memory growing without bound.
+		if _, known := rl.addrOf[identityID]; known || len(rl.addrOf) < rl.cfg.MaxEntries {
+			rl.addrOf[identityID] = addrSeen{addr: addr, seen: now}
+		}
 	}
 	return reason
 }

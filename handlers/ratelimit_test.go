@@ -354,6 +354,21 @@ func TestRateLimitsMemoryBounded(t *testing.T) {
 	if n := rl.Len(); n != 1 {
 		t.Errorf("%d buckets after the sweep, want 1", n)
 	}
+	// The session-to-address table is bounded the same way.
+	// Buckets that refill at once are swept and make room; the addresses learnt must not pile up.
+	rl = NewRateLimits(RateLimitConfig{Rates: only(map[string]string{ActionConnect: "100/s:1"}), AddressFactor: 1,
+		MaxEntries: 50, IdleAfter: time.Minute, Now: clock.Now})
+	for i := range 200 {
+		clock.Advance(100 * time.Millisecond)
+		if reason := rl.Allow(requestFrom(fmt.Sprintf("10.1.%d.%d:1", i/250, i%250)), int64(i+1), ActionConnect); reason != "" {
+			t.Fatalf("connect %d: %q", i, reason)
+		}
+	}
+	rl.mu.Lock()
+	if n := len(rl.addrOf); n > 50 {
+		t.Errorf("%d session addresses held, cap 50", n)
+	}
+	rl.mu.Unlock()
 	// Idle buckets go at the next periodic sweep even if not refilled (a slow rate).
 	rl = NewRateLimits(RateLimitConfig{Rates: only(map[string]string{ActionSay: "1/h:2"}), AddressFactor: 1,
 		IdleAfter: time.Minute, Now: clock.Now})
