@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -230,64 +231,116 @@ func newRoomID() string {
 // handleLobbyEvents streams the room list: a snapshot on every connect, then one event per
 // change, a heartbeat every 20 s. A subscriber that falls behind is dropped by the lobby and
 // its stream ends; the browser reconnects and gets a fresh snapshot.
+//
+// On HTTP/1.1 the connection is hijacked and served by a fresh goroutine with the response
+// head written by hand, so net/http's per-connection buffers and the handler's deep stack are
+// released: an idle subscriber then costs a few KiB. Where hijacking is not possible (HTTP/2)
+// the stream is served in the handler.
 func handleLobbyEvents(lobby *realtime.Lobby, log *slog.Logger) http.Handler {
-	const heartbeat = 20 * time.Second
-	const writeWait = 10 * time.Second
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc := http.NewResponseController(w)
-		// The server's WriteTimeout would cut a long stream: each write gets its own deadline.
-		rc.SetWriteDeadline(time.Now().Add(writeWait))
 		h := w.Header()
 		h.Set("Content-Type", "text/event-stream")
 		h.Set("Cache-Control", "no-cache")
 		h.Set("X-Accel-Buffering", "no")
+		if conn, ok := hijackStream(w); ok {
+			if conn != nil {
+				go func() {
+					defer conn.Close()
+					pumpLobby(lobby, log, sseSink{w: conn, deadline: conn.SetWriteDeadline}, nil)
+				}()
+			}
+			return
+		}
+		rc := http.NewResponseController(w)
+		// The server's WriteTimeout would cut a long stream: each write gets its own deadline.
+		rc.SetWriteDeadline(time.Now().Add(sseWriteWait))
 		w.WriteHeader(http.StatusOK)
 		if err := rc.Flush(); err != nil {
 			return
 		}
-		sub, snapshot, err := lobby.Subscribe()
-		if err != nil {
-			log.Error("lobby snapshot", "err", err)
-			return
-		}
-		defer lobby.Unsubscribe(sub)
-		// No bufio of our own: the response already buffers, and an idle subscriber should
-		// hold as little memory as possible.
-		send := func(payload []byte) error {
-			rc.SetWriteDeadline(time.Now().Add(writeWait))
-			if err := writeSSE(w, payload); err != nil {
-				return err
-			}
-			return rc.Flush()
-		}
-		if err := send(snapshot); err != nil {
-			return
-		}
-		tick := time.NewTicker(heartbeat)
-		defer tick.Stop()
-		for {
-			select {
-			case <-r.Context().Done():
-				return
-			case payload, ok := <-sub.C:
-				if !ok {
-					return
-				}
-				if err := send(payload); err != nil {
-					return
-				}
-			case <-tick.C:
-				rc.SetWriteDeadline(time.Now().Add(writeWait))
-				if _, err := io.WriteString(w, ": ping\n\n"); err != nil || rc.Flush() != nil {
-					return
-				}
-			}
-		}
+		pumpLobby(lobby, log, sseSink{w: w, flush: rc.Flush, deadline: rc.SetWriteDeadline}, r.Context().Done())
 	})
 }
 
-// writeSSE frames HTML as one event: a data: line per line of payload, then a blank line.
-func writeSSE(w io.Writer, payload []byte) error {
+const (
+	sseHeartbeat = 20 * time.Second
+	sseWriteWait = 10 * time.Second
+)
+
+// sseSink is where a lobby stream writes: a hijacked connection, or a response writer.
+type sseSink struct {
+	w        io.Writer
+	flush    func() error // nil when writes go straight to the connection
+	deadline func(time.Time) error
+}
+
+func (s sseSink) write(p []byte) error {
+	s.deadline(time.Now().Add(sseWriteWait))
+	if _, err := s.w.Write(p); err != nil {
+		return err
+	}
+	if s.flush != nil {
+		return s.flush()
+	}
+	return nil
+}
+
+// hijackStream takes over an HTTP/1.1 connection and writes the 200 response head (with the
+// headers set so far, the session cookie and security headers included). It reports false
+// when the connection cannot be hijacked; a nil conn with true means the client is gone.
+func hijackStream(w http.ResponseWriter) (net.Conn, bool) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return nil, false
+	}
+	var head bytes.Buffer
+	head.WriteString("HTTP/1.1 200 OK\r\n")
+	w.Header().Write(&head)
+	// No length and no chunking: the event stream ends when the connection does.
+	head.WriteString("Connection: close\r\n\r\n")
+	conn.SetWriteDeadline(time.Now().Add(sseWriteWait))
+	if _, err := conn.Write(head.Bytes()); err != nil {
+		conn.Close()
+		return nil, true
+	}
+	return conn, true
+}
+
+// pumpLobby subscribes and writes the snapshot, then every event and heartbeat, until the
+// lobby drops the subscriber, a write fails, or done closes.
+func pumpLobby(lobby *realtime.Lobby, log *slog.Logger, sink sseSink, done <-chan struct{}) {
+	sub, snapshot, err := lobby.Subscribe()
+	if err != nil {
+		log.Error("lobby snapshot", "err", err)
+		return
+	}
+	defer lobby.Unsubscribe(sub)
+	if err := sink.write(frameSSE(snapshot)); err != nil {
+		return
+	}
+	tick := time.NewTicker(sseHeartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case payload, ok := <-sub.C:
+			if !ok {
+				return
+			}
+			if err := sink.write(frameSSE(payload)); err != nil {
+				return
+			}
+		case <-tick.C:
+			if err := sink.write([]byte(": ping\n\n")); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// frameSSE frames HTML as one event: a data: line per line of payload, then a blank line.
+func frameSSE(payload []byte) []byte {
 	buf := make([]byte, 0, len(payload)+len(payload)/32+16)
 	for len(payload) > 0 {
 		line := payload
@@ -300,7 +353,5 @@ func writeSSE(w io.Writer, payload []byte) error {
 		buf = append(buf, bytes.TrimSuffix(line, []byte{'\r'})...)
 		buf = append(buf, '\n')
 	}
-	buf = append(buf, '\n')
-	_, err := w.Write(buf)
-	return err
+	return append(buf, '\n')
 }

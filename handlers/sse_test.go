@@ -364,12 +364,8 @@ func TestWriteSSE(t *testing.T) {
 		{"<ul>\n<li>a</li>\n</ul>", "data: <ul>\ndata: <li>a</li>\ndata: </ul>\n\n"},
 		{"a\r\nb\r\n", "data: a\ndata: b\n\n"},
 	} {
-		var sb strings.Builder
-		w := bufio.NewWriter(&sb)
-		writeSSE(w, []byte(tc.in))
-		w.Flush()
-		if sb.String() != tc.want {
-			t.Errorf("writeSSE(%q) = %q, want %q", tc.in, sb.String(), tc.want)
+		if got := string(frameSSE([]byte(tc.in))); got != tc.want {
+			t.Errorf("frameSSE(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }
