@@ -30,8 +30,14 @@ import (
 )
 
 // stepTimeout bounds every wait: generous for a loaded 2-core CI machine, short enough that
-// a broken feature fails in seconds rather than hanging the suite.
-const stepTimeout = 10 * time.Second
+// a broken feature fails in seconds rather than hanging the suite. GIFCHAT_E2E_STEP_TIMEOUT
+// (a Go duration) raises it on a machine known to be slower.
+var stepTimeout = func() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("GIFCHAT_E2E_STEP_TIMEOUT")); err == nil && d > 0 {
+		return d
+	}
+	return 10 * time.Second
+}()
 
 // artifactsDir holds screenshots for people to look at; it is git-ignored.
 const artifactsDir = "artifacts"
