@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Reproduces the README's performance table: builds gifchat and loadgen, starts a fresh
+# server on loopback for each scenario, runs the workload (against the bare baseline too where
+# the issue asks for a ratio), and leaves one JSON report per scenario in $OUT.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+OUT=${OUT:-bin/load}
+ADDR=${ADDR:-127.0.0.1:8099}
+DURATION=${DURATION:-10s}
+mkdir -p "$OUT"
+go build -o bin/gifchat .
+go build -o bin/loadgen ./cmd/loadgen
+ulimit -n 65536 2>/dev/null || true
+
+server_pid=""
+start_server() {
+  local data
+  data=$(mktemp -d)
+  bin/gifchat -addr "$ADDR" -data "$data" -max-capacity 1000 -rate-limits=false \
+    -max-sockets-per-person 100000 -empty-room-grace 30m -log-level warn 2>>"$OUT/server.log" &
+  server_pid=$!
+  for _ in $(seq 100); do curl -fs "http://$ADDR/healthz" >/dev/null 2>&1 && return; sleep 0.1; done
+  echo "server did not start" >&2; exit 1
+}
+stop_server() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; }
+trap stop_server EXIT
+
+run() { # name, loadgen flags...
+  local name=$1; shift
+  start_server
+  echo "== $name"
+  bin/loadgen -addr "$ADDR" -pid "$server_pid" -json "$OUT/$name.json" "$@" 2>&1 | grep -E '^(product|baseline|ratio)|per conn|p99' || true
+  stop_server
+}
+
+run saturation-1x500     -baseline -people 500 -capacity 500 -duration "$DURATION" -window 16
+run rooms-100x10-10mps   -baseline -people 1000 -rooms 100 -capacity 10 -senders 1 -rate 10 -duration "$DURATION"
+run idle-ws-10000        -mode idle -idle 10000 -capacity 1000
+run idle-sse-10000       -mode idle -idle-kind sse -idle 10000
+run lobby-10000          -mode lobby -subscribers 10000 -creates 10
