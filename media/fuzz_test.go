@@ -7,10 +7,15 @@ import (
 	"errors"
 	"image/gif"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
 )
+
+// emptyExtensionBlock may be an extension whose first block is empty (conservative: it also
+// matches bytes inside image data, which only skips a comparison).
+var emptyExtensionBlock = regexp.MustCompile(`(?s)\x21.\x00`)
 
 // fuzzLimits keep each input small, so the fuzzer explores structure rather than size.
 var fuzzLimits = Limits{MaxBytes: 64 << 10, MaxSide: 512, MaxFrames: 64, MaxTotalPixels: 1 << 20}
@@ -66,8 +71,14 @@ func FuzzValidateGIF(f *testing.F) {
 		if info.SHA256 != hex.EncodeToString(sum[:]) || !ValidName(FileName(info.SHA256)) {
 			t.Fatalf("name %q is not the content's hash", info.SHA256)
 		}
-		if g, err := gif.DecodeAll(bytes.NewReader(data)); err == nil && len(g.Image) != info.Frames {
-			t.Fatalf("%d frames counted, image/gif decodes %d", info.Frames, len(g.Image))
+		// image/gif reads an extension whose first block is empty ("21 xx 00") differently from
+		// browsers: it takes the next byte as a sub-block length, where WebKit's and Chromium's
+		// GIFImageReader (and the walker) end the extension there. Found by this target; the
+		// counts are only compared where the two readings cannot differ.
+		if !emptyExtensionBlock.Match(data) {
+			if g, err := gif.DecodeAll(bytes.NewReader(data)); err == nil && len(g.Image) != info.Frames {
+				t.Fatalf("%d frames counted, image/gif decodes %d", info.Frames, len(g.Image))
+			}
 		}
 	})
 }
