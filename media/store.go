@@ -54,7 +54,7 @@ type Store struct {
 	// room's cleanup can never delete a file a new message is about to refer to.
 	locks keyedMutex
 	// cleanups counts removals running in the background (see OnRoomRemoved).
-	cleanups sync.WaitGroup
+	cleanups activity
 }
 
 // Open makes the directory if needed and returns a store over it.
@@ -207,15 +207,60 @@ func (s *Store) OnRoomRemoved(ctx context.Context, orphans []string) {
 	// The removal may come from an owner's request whose context ends when it is answered.
 	ctx = context.WithoutCancel(ctx)
 	shas := append([]string(nil), orphans...)
-	s.cleanups.Add(1)
+	s.cleanups.start()
 	go func() {
-		defer s.cleanups.Done()
+		defer s.cleanups.done()
 		s.RemoveUnused(ctx, shas)
 	}()
 }
 
-// Wait waits for background removals to finish; call it before closing the database.
-func (s *Store) Wait() { s.cleanups.Wait() }
+// Wait waits until no background removal is running; call it before closing the database.
+// It may be called while hubs are still removing rooms (a grace timer fires at any moment):
+// a removal that starts before Wait finds nothing running is waited for too.
+func (s *Store) Wait() { s.cleanups.wait() }
+
+// activity counts goroutines doing background work and lets others wait until none runs.
+// It is not a sync.WaitGroup: a WaitGroup requires every Add from zero to happen before a
+// concurrent Wait, and nothing orders a hub's removal hook (a grace timer firing) before a
+// Wait on another goroutine, so that use broke its contract (-race reports it as a race on
+// the WaitGroup). Here every change is made under one mutex, so start, done and wait may
+// interleave freely, and a waiter returns only after the work it saw has finished.
+type activity struct {
+	mu      sync.Mutex
+	running int
+	idle    chan struct{} // nil while nothing runs; closed when running drops back to 0
+}
+
+func (a *activity) start() {
+	a.mu.Lock()
+	if a.running == 0 {
+		a.idle = make(chan struct{})
+	}
+	a.running++
+	a.mu.Unlock()
+}
+
+func (a *activity) done() {
+	a.mu.Lock()
+	if a.running--; a.running == 0 {
+		close(a.idle)
+		a.idle = nil
+	}
+	a.mu.Unlock()
+}
+
+// wait returns at a moment when nothing runs; work that starts while it waits is waited for.
+func (a *activity) wait() {
+	for {
+		a.mu.Lock()
+		idle := a.idle
+		a.mu.Unlock()
+		if idle == nil {
+			return
+		}
+		<-idle
+	}
+}
 
 // forgetLocked deletes sha's row if no message uses it, and then its file. The caller holds
 // sha's lock.
