@@ -6,10 +6,12 @@ package metrics
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"net"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -129,7 +131,9 @@ func (m *Metrics) GIFPosted(bytes int64) {
 func (m *Metrics) StoreFailed() { m.storeFailures.Inc() }
 
 // Instrument counts requests by the route pattern that served them. The pattern is read
-// after the handler ran: http.ServeMux records it on the request it was given.
+// after the handler ran: http.ServeMux records it on the request it was given. A handler that
+// hijacks its connection (a WebSocket, a lobby stream) writes its own response head, and the
+// status is read from that.
 func (m *Metrics) Instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
@@ -138,11 +142,14 @@ func (m *Metrics) Instrument(next http.Handler) http.Handler {
 		if route == "" {
 			route = "unmatched"
 		}
-		code := sw.status
-		if code == 0 {
-			code = http.StatusOK
+		code := "hijacked" // taken over, and no head written before the handler returned
+		switch n := sw.status.Load(); {
+		case n != 0:
+			code = strconv.Itoa(int(n))
+		case !sw.hijacked.Load():
+			code = "200"
 		}
-		m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+		m.requests.WithLabelValues(route, code).Inc()
 	})
 }
 
@@ -150,20 +157,17 @@ func (m *Metrics) Instrument(next http.Handler) http.Handler {
 // (SSE), Hijack (gorilla/websocket asserts it directly) and Unwrap (http.ResponseController).
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	status   atomic.Int32
+	hijacked atomic.Bool
 }
 
 func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
+	w.status.CompareAndSwap(0, int32(code))
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	w.status.CompareAndSwap(0, http.StatusOK)
 	return w.ResponseWriter.Write(p)
 }
 
@@ -179,10 +183,31 @@ func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, errors.New("metrics: response writer cannot be hijacked")
 	}
 	conn, rw, err := h.Hijack()
-	if err == nil {
-		w.status = http.StatusSwitchingProtocols
+	if err != nil {
+		return conn, rw, err
 	}
-	return conn, rw, err
+	w.hijacked.Store(true)
+	return &headSniffer{Conn: conn, w: w}, rw, nil
+}
+
+// headSniffer reads the status from the response head a hijacking handler writes itself
+// ("HTTP/1.1 101 ..."); after the first write it only passes bytes on.
+type headSniffer struct {
+	net.Conn
+	w    *statusWriter
+	seen bool
+}
+
+func (c *headSniffer) Write(p []byte) (int, error) {
+	if !c.seen {
+		c.seen = true
+		if len(p) >= 12 && bytes.HasPrefix(p, []byte("HTTP/1.")) && p[8] == ' ' {
+			if n, err := strconv.Atoi(string(p[9:12])); err == nil {
+				c.w.status.CompareAndSwap(0, int32(n))
+			}
+		}
+	}
+	return c.Conn.Write(p)
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

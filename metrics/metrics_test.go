@@ -33,6 +33,16 @@ func TestInstrumentLabelsByPatternAndKeepsStreamsWorking(t *testing.T) {
 		}
 		io.WriteString(w, "data: hi\n\n")
 	})
+	mux.HandleFunc("GET /hijacked-stream", func(w http.ResponseWriter, r *http.Request) {
+		// As the lobby stream does: take the connection and write the head by hand.
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Errorf("hijack through the wrapper: %v", err)
+			return
+		}
+		io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\ndata: hi\n\n")
+		conn.Close()
+	})
 	up := websocket.Upgrader{}
 	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) {
 		conn, err := up.Upgrade(w, r, nil)
@@ -46,7 +56,7 @@ func TestInstrumentLabelsByPatternAndKeepsStreamsWorking(t *testing.T) {
 	srv := httptest.NewServer(m.Instrument(mux))
 	defer srv.Close()
 
-	for _, p := range []string{"/rooms/aaaa", "/rooms/bbbb", "/rooms/missing", "/nowhere", "/events"} {
+	for _, p := range []string{"/rooms/aaaa", "/rooms/bbbb", "/rooms/missing", "/nowhere", "/events", "/hijacked-stream"} {
 		resp, err := http.Get(srv.URL + p)
 		if err != nil {
 			t.Fatal(err)
@@ -72,6 +82,7 @@ func TestInstrumentLabelsByPatternAndKeepsStreamsWorking(t *testing.T) {
 		{"GET /rooms/{id}", "404", 1},
 		{"unmatched", "404", 1},
 		{"GET /events", "200", 1},
+		{"GET /hijacked-stream", "200", 1},
 		{"GET /ws", "101", 1},
 	} {
 		if got := testutil.ToFloat64(m.requests.WithLabelValues(c.route, c.code)); got != c.want {
