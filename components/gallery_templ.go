@@ -159,7 +159,7 @@ func GalleryFrame(name string, me Person) (c templ.Component, ok bool) {
 	case "password-form":
 		return PasswordForm(PasswordPage{Me: me, Room: sampleRoomCards(me)[1]}), true
 	case "password-form-error":
-		return PasswordForm(PasswordPage{Me: me, Room: sampleRoomCards(me)[1], Error: "Wrong password. Try again."}), true
+		return PasswordForm(PasswordPage{Me: me, Room: sampleRoomCards(me)[1], Error: "That is the wrong password. Try again."}), true
 	case "room-full":
 		return ErrorView(ErrorPage{Me: me, Status: 409, Title: "This room is full",
 			Message: "“밤샘 코딩 모임 — late-night coding” is full: all 2 places are taken. Try again later."}), true

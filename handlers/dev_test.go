@@ -142,7 +142,7 @@ func TestGalleryShowsEveryState(t *testing.T) {
 		"/dev/components/lobby-empty":         "No rooms yet",
 		"/dev/components/room":                `role="log"`,
 		"/dev/components/room-empty":          "This is the beginning of the room.",
-		"/dev/components/password-form-error": "Wrong password",
+		"/dev/components/password-form-error": "wrong password",
 		"/dev/components/room-full":           "full",
 		"/dev/components/not-found":           "not found",
 	}

@@ -146,7 +146,7 @@ func handleEnter(d Deps) http.Handler {
 		}
 		pw := r.PostForm.Get("password")
 		if len(pw) > MaxPassword || bcrypt.CompareHashAndPassword([]byte(room.PasswordHash), []byte(pw)) != nil {
-			page.Error = "Wrong password. Try again."
+			page.Error = "That is the wrong password. Try again."
 			render(w, r, http.StatusUnauthorized, components.PasswordForm(page))
 			return
 		}
