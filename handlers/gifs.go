@@ -106,6 +106,11 @@ func handleUploadGIF(d Deps) http.Handler {
 				Kind: db.KindGIF, GIF: info.SHA256, GIFWidth: info.Width, GIFHeight: info.Height, Body: name,
 			})
 		})
+		if errors.Is(err, realtime.ErrRoomGone) && d.Rooms.Stopping() {
+			w.Header().Set("Retry-After", "5")
+			gifRefuse(w, r, http.StatusServiceUnavailable, "The server is restarting; your GIF was not posted. Try again in a moment.")
+			return
+		}
 		if errors.Is(err, realtime.ErrRoomGone) {
 			gifRefuse(w, r, http.StatusNotFound, "This room has closed; your GIF was not posted.")
 			return

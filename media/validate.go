@@ -231,6 +231,11 @@ func (w *gifWalker) image(screenW, screenH int, hasGlobalTable bool) (int64, err
 	}
 	left, top := int(d[0])|int(d[1])<<8, int(d[2])|int(d[3])<<8
 	width, height := int(d[4])|int(d[5])<<8, int(d[6])|int(d[7])<<8
+	// Browsers draw a frame declared 0 × 0 at the size of the whole screen, so it would cost
+	// a viewer far more than its area says (and slip past the pixel budget): refuse it.
+	if width == 0 || height == 0 {
+		return 0, refuse(ErrBroken, "The GIF is damaged: a frame has no size.")
+	}
 	// The same rule image/gif applies: every frame lies inside the logical screen.
 	if left+width > screenW || top+height > screenH {
 		return 0, refuse(ErrBroken, "The GIF is damaged: a frame lies outside the image.")

@@ -139,6 +139,9 @@ func TestValidateRefusals(t *testing.T) {
 		t.Fatal("no image descriptor at 0,0 in the test GIF")
 	}
 	outside[i+5], outside[i+6] = 0xFF, 0xFF
+	// A frame declared 0 × 0, which browsers draw over the whole screen.
+	zeroSize := append([]byte(nil), good...)
+	zeroSize[i+5], zeroSize[i+6], zeroSize[i+7], zeroSize[i+8] = 0, 0, 0, 0
 	// A header and a trailer with no image between them.
 	headerOnly := append(append([]byte(nil), good[:headerLen(good)]...), 0x3B)
 	for _, tc := range []struct {
@@ -158,6 +161,7 @@ func TestValidateRefusals(t *testing.T) {
 		{"no trailer", noTrailer, 0, ErrBroken, "cut off"},
 		{"data after trailer", withTrailer, 0, ErrBroken, "extra data"},
 		{"frame outside screen", outside, 0, ErrBroken, "outside"},
+		{"zero-size frame", zeroSize, 0, ErrBroken, "no size"},
 		{"no frames", headerOnly, 0, ErrBroken, "no image"},
 		{"too wide", tooWide, 0, ErrLimits, "4097 × 1"},
 		{"too large", good, int64(len(good) - 1), ErrTooLarge, "larger than"},
