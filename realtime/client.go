@@ -34,6 +34,7 @@ type Client struct {
 	// rather than a buffered channel: an idle socket then holds no queue memory at all.
 	mu      sync.Mutex
 	queue   [][]byte
+	spare   [][]byte      // the writer's last batch, reused as the next queue
 	wake    chan struct{} // capacity 1: "the queue has something"
 	closing chan struct{}
 	once    sync.Once
@@ -78,12 +79,19 @@ func (c *Client) enqueue(frag []byte) bool {
 	return true
 }
 
-// takeQueue hands the writer everything queued so far.
+// takeQueue hands the writer everything queued so far. The writer's previous batch, which it
+// has finished with, becomes the new queue (two slices taking turns, so steady traffic
+// allocates nothing per message); one grown large by a burst is let go, so an idle socket
+// keeps little.
 func (c *Client) takeQueue() [][]byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	q := c.queue
-	c.queue = nil
+	clear(c.spare)
+	if cap(c.spare) > 64 {
+		c.spare = nil
+	}
+	c.queue, c.spare = c.spare[:0], q
 	return q
 }
 
