@@ -645,6 +645,9 @@ func (h *Hub) Delete(ctx context.Context, by int64) error {
 			err = ErrNotOwner
 			return
 		}
+		// Persisted like every notice (and shown in the log) before the room and its
+		// messages go.
+		h.notice(ctx, h.room.OwnerName+" closed the room")
 		h.remove(ctx, "This room was closed by its owner.", CloseRoomGone)
 	}) {
 		return ErrRoomGone

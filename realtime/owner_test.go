@@ -189,6 +189,9 @@ func TestOwnerDeletesRoom(t *testing.T) {
 	if code, _ := b.waitClose(); code != CloseRoomGone {
 		t.Fatalf("bob closed with %d", code)
 	}
+	if !strings.Contains(b.text(), owner.Nickname+" closed the room") {
+		t.Fatalf("bob did not get the closing notice: %s", clip(b.text()))
+	}
 	if !strings.Contains(b.text(), "This room was closed by its owner.") {
 		t.Fatalf("bob not told: %s", clip(b.text()))
 	}
