@@ -72,7 +72,7 @@ type person struct {
 	problems []string
 	// netCut is set while this person's network is cut on purpose: failed requests and
 	// sockets are expected then and are not problems.
-	netCut atomic.Bool
+	netCut   atomic.Bool
 	timeline []string
 	// allowed are console errors a step expects (e.g. the browser noting a 401 page).
 	allowed []*regexp.Regexp
@@ -493,7 +493,9 @@ func byRole(role, name string) chromedp.QueryOption {
 	})
 }
 
-func roleSel(role, name string) chromedp.Search { return chromedp.Search(role + " " + strconvQuote(name)) }
+func roleSel(role, name string) chromedp.Search {
+	return chromedp.Search(role + " " + strconvQuote(name))
+}
 
 func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }
 
