@@ -100,7 +100,13 @@ func startServer(t *testing.T, opts ...serverOption) *testServer {
 	}, log, gifs.OnRoomRemoved)
 	mx.RoomsLive(rooms.Count)
 	batches := db.NewBatchWriter(store, 1024)
-	rooms.SetInserter(batches.Insert)
+	rooms.SetInserter(func(ctx context.Context, msgs []*db.Message) error {
+		err := batches.Insert(ctx, msgs)
+		if err != nil {
+			mx.StoreFailed()
+		}
+		return err
+	})
 	if err := rooms.Start(ctx); err != nil {
 		cancel()
 		batches.Close()
