@@ -170,8 +170,7 @@ func (p *person) onEvent(ev any) {
 		if p.netCut.Load() && isNetworkFailure(text) {
 			return
 		}
-		if p.isAllowed(text) || strings.HasSuffix(e.URL, "/favicon.ico") {
-			// The browser asks for /favicon.ico by itself; the site has none (reported).
+		if p.isAllowed(text) {
 			return
 		}
 		p.problem("console error [%s]: %s", e.Source, text)

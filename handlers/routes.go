@@ -24,6 +24,7 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /me.css", s(handleMeCSS()))
 	mux.Handle("GET /gifs/{name}", handleServeGIF(d)) // no session: public, cacheable, named by content
 	mux.Handle("GET /healthz", handleHealthz(d.Store))
+	mux.Handle("GET /favicon.ico", handleFavicon())
 	mux.Handle("GET "+static.Prefix, static.Handler())
 	if d.Metrics != nil {
 		mux.Handle("GET /metrics", d.Metrics)
