@@ -206,6 +206,9 @@ func (c *headSniffer) Write(p []byte) (int, error) {
 				c.w.status.CompareAndSwap(0, int32(n))
 			}
 		}
+		// Let go of the response writer: it holds net/http's request and connection buffers,
+		// which a long-lived socket or stream would otherwise keep alive (about 12 KiB each).
+		c.w = nil
 	}
 	return c.Conn.Write(p)
 }
