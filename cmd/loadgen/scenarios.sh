@@ -35,6 +35,6 @@ run() { # name, loadgen flags...
 
 run saturation-1x500     -baseline -people 500 -capacity 500 -duration "$DURATION" -window 16
 run rooms-100x10-10mps   -baseline -people 1000 -rooms 100 -capacity 10 -senders 1 -rate 10 -duration "$DURATION"
-run idle-ws-10000        -mode idle -idle 10000 -capacity 1000
+run idle-ws-10000        -mode idle -idle 10000 -capacity 100
 run idle-sse-10000       -mode idle -idle-kind sse -idle 10000
 run lobby-10000          -mode lobby -subscribers 10000 -creates 10
