@@ -243,7 +243,7 @@ func stageRefusal(err error) error {
 func readRefusal(err error) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return &gifRefusal{http.StatusRequestEntityTooLarge, "That upload is larger than this server accepts (" + humanBytes(mbe.Limit) + ")."}
+		return &gifRefusal{http.StatusRequestEntityTooLarge, "That upload is larger than this server accepts (" + media.HumanBytes(mbe.Limit) + ")."}
 	}
 	return &gifRefusal{http.StatusBadRequest, "The upload was interrupted or could not be read; try again."}
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+
+	"gifchat/media"
 )
 
 // securityHeaders sets the headers every response carries. The CSP allows only our own
@@ -52,7 +54,7 @@ func limitBodies(maxForm, maxGIF int64, next http.Handler) http.Handler {
 
 func tooLarge(w http.ResponseWriter, r *http.Request, limit int64) {
 	w.Header().Set("Connection", "close")
-	errorPage(w, r, http.StatusRequestEntityTooLarge, "Too large", "That request is larger than this server accepts ("+humanBytes(limit)+").")
+	errorPage(w, r, http.StatusRequestEntityTooLarge, "Too large", "That request is larger than this server accepts ("+media.HumanBytes(limit)+").")
 }
 
 // recoverPanics turns a panic into a logged 500 instead of a dropped connection.

@@ -47,18 +47,6 @@ func handleHealthz(db pinger) http.Handler {
 	})
 }
 
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
-
 // handleFavicon answers browsers' automatic favicon request with an empty, cacheable answer
 // (the brand mark is CSS), so no page load logs a 404.
 func handleFavicon() http.Handler {

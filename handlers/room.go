@@ -60,16 +60,24 @@ func checkAccess(r *http.Request, d Deps, room db.Room, me db.Identity) (access,
 	return accessOK, time.Time{}, nil
 }
 
-// refuseAccess renders the page for a visitor who may not see the room yet.
-func refuseAccess(w http.ResponseWriter, r *http.Request, room db.Room, me db.Identity, a access, until time.Time) {
-	switch a {
-	case accessNeedsPassword:
-		render(w, r, http.StatusOK, components.PasswordForm(components.PasswordPage{
+// admitPage checks the password and kick rules for a page or form request and, when they
+// refuse, answers with the password form or the barred page; status is the code for the
+// password form (200 at the room's entrance, 403 for what lies behind it).
+func admitPage(w http.ResponseWriter, r *http.Request, d Deps, room db.Room, me db.Identity, status int) bool {
+	a, until, err := checkAccess(r, d, room, me)
+	switch {
+	case err != nil:
+		serverError(w, r, err)
+	case a == accessNeedsPassword:
+		render(w, r, status, components.PasswordForm(components.PasswordPage{
 			Me: realtime.PersonView(me), Room: realtime.RoomCardView(room, 0),
 		}))
-	case accessBarred:
+	case a == accessBarred:
 		errorPage(w, r, http.StatusForbidden, "You cannot enter this room yet", realtime.BarredRefusal(until).Reason)
+	default:
+		return true
 	}
+	return false
 }
 
 func handleRoom(d Deps) http.Handler {
@@ -79,13 +87,7 @@ func handleRoom(d Deps) http.Handler {
 		if !ok {
 			return
 		}
-		a, until, err := checkAccess(r, d, room, me)
-		if err != nil {
-			serverError(w, r, err)
-			return
-		}
-		if a != accessOK {
-			refuseAccess(w, r, room, me, a, until)
+		if !admitPage(w, r, d, room, me, http.StatusOK) {
 			return
 		}
 		renderRoom(w, r, d, hub, room, me, components.MessageForm{}, http.StatusOK)
@@ -209,14 +211,7 @@ func handleHistory(d Deps) http.Handler {
 		if !ok {
 			return
 		}
-		a, until, err := checkAccess(r, d, room, me)
-		if err != nil {
-			serverError(w, r, err)
-			return
-		}
-		if a != accessOK {
-			w.WriteHeader(http.StatusForbidden)
-			refuseAccess(w, r, room, me, a, until)
+		if !admitPage(w, r, d, room, me, http.StatusForbidden) {
 			return
 		}
 		before, err := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
@@ -249,14 +244,7 @@ func handlePostMessage(d Deps) http.Handler {
 			formParseError(w, r, err)
 			return
 		}
-		a, until, err := checkAccess(r, d, room, me)
-		if err != nil {
-			serverError(w, r, err)
-			return
-		}
-		if a != accessOK {
-			w.WriteHeader(http.StatusForbidden)
-			refuseAccess(w, r, room, me, a, until)
+		if !admitPage(w, r, d, room, me, http.StatusForbidden) {
 			return
 		}
 		raw := r.PostForm.Get("text")

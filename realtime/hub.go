@@ -127,16 +127,7 @@ func (h *Hub) run(ctx context.Context) {
 		case <-ctx.Done():
 			// Persist what was already accepted from sockets before closing them.
 			for {
-				batch = batch[:0]
-				for len(batch) < cap(batch) {
-					select {
-					case more := <-h.says:
-						batch = append(batch, more)
-						continue
-					default:
-					}
-					break
-				}
+				batch = h.gather(batch[:0])
 				if len(batch) == 0 {
 					break
 				}
@@ -153,16 +144,7 @@ func (h *Hub) run(ctx context.Context) {
 		case op := <-h.says:
 			// Group commit: everything that queued up while the last batch was written goes
 			// into the next transaction together.
-			batch = append(batch[:0], op)
-			for len(batch) < cap(batch) {
-				select {
-				case more := <-h.says:
-					batch = append(batch, more)
-					continue
-				default:
-				}
-				break
-			}
+			batch = h.gather(append(batch[:0], op))
 			// Accepted messages are stored even if shutdown starts meanwhile: ctx ending must
 			// not turn an insert already under way into "could not save your message".
 			h.persistAndSend(context.WithoutCancel(ctx), batch)
@@ -172,6 +154,20 @@ func (h *Hub) run(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// gather adds to batch whatever messages are already queued, up to the batch's capacity,
+// without waiting for more.
+func (h *Hub) gather(batch []*sayOp) []*sayOp {
+	for len(batch) < cap(batch) {
+		select {
+		case more := <-h.says:
+			batch = append(batch, more)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // Join admits a socket, atomically with every other join of this room: the room still

@@ -218,10 +218,7 @@ func (rs *Rooms) Serve(conn *websocket.Conn, roomID string, who db.Identity, aft
 		if !errors.As(err, &ref) {
 			ref = &Refusal{Code: 1011, Reason: "The server could not let you in; try again."}
 		}
-		if rs.cfg.Hooks.Refused != nil {
-			rs.cfg.Hooks.Refused(refusalLabel(ref.Code))
-		}
-		refuse(conn, rs.cfg, ref)
+		rs.Refuse(conn, ref)
 		return
 	}
 	c.readLoop()
