@@ -304,7 +304,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		log.Warn("rooms shutdown", "err", err)
 	}
 	lobby.Close()
-	if err := srv.Shutdown(sctx); err != nil {
+	// The listener was closed first on purpose (stop accepting before the sockets go), so
+	// Shutdown closing it again is expected, not a fault.
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, net.ErrClosed) {
 		log.Warn("http shutdown", "err", err)
 	}
 	return nil
