@@ -163,7 +163,7 @@ func handleEnter(d Deps) http.Handler {
 // upgrader keeps gorilla's default same-origin check and small buffers: an idle socket
 // should cost little, and writes share a pool.
 var upgrader = websocket.Upgrader{
-	ReadBufferSize:  1024,
+	ReadBufferSize:  256,
 	WriteBufferSize: 4096,
 	WriteBufferPool: &writeBufferPool,
 }

@@ -122,8 +122,13 @@ func (h *Hub) run(ctx context.Context) {
 	}()
 	h.startEmptyTimer()
 	batch := make([]*sayOp, 0, h.cfg.MaxBatch)
+	// One ticker pings every socket of the room, rather than a timer per socket.
+	ping := time.NewTicker(h.cfg.PingInterval)
+	defer ping.Stop()
 	for {
 		select {
+		case <-ping.C:
+			h.eachSocket(func(c *Client) { c.out.keepalive() })
 		case <-ctx.Done():
 			// Persist what was already accepted from sockets before closing them.
 			for {
@@ -261,7 +266,6 @@ func (h *Hub) admit(ctx context.Context, c *Client, afterID int64) error {
 	if h.cfg.Hooks.Sockets != nil {
 		h.cfg.Hooks.Sockets(1)
 	}
-	go c.writeLoop()
 	// The joining socket gets the whole panel; everyone else gets one added item.
 	c.enqueue(h.render(components.MemberListOOB(h.room.OwnerID, h.members())))
 	if newcomer {

@@ -1,0 +1,129 @@
+package realtime
+
+import "sync"
+
+// sink is where an outbox writes: a room socket or a lobby stream.
+type sink interface {
+	// send writes one batch of fragments, as one frame where the protocol allows. Only the
+	// outbox's writer calls it, one batch at a time.
+	send(frags [][]byte) error
+	// keepalive tells the peer the connection is alive (a ping, a comment line).
+	keepalive() error
+	// end runs once, on the writer, when the outbox is done: goodbye is true after shut
+	// (the queue sent, or discarded when shut asked to drop it), false after a failed send.
+	end(goodbye bool)
+}
+
+// outbox is a bounded queue of fragments for one connection, drained by a writer goroutine
+// that runs only while there is something to send. An idle connection therefore costs no
+// goroutine, no stack and no queue memory; a busy one keeps its writer, which takes all that
+// piled up while it was writing as one batch.
+type outbox struct {
+	sink  sink
+	limit int
+
+	mu      sync.Mutex
+	queue   [][]byte
+	spare   [][]byte // the writer's last batch, reused as the next queue while it runs
+	running bool     // a writer goroutine is on its way or at work
+	poke    bool     // a keepalive is due
+	shut    bool     // shut was called: end after the queue
+	drop    bool     // ...discarding the queue instead of sending it
+	ended   bool     // end has run or is about to: nothing more is sent
+}
+
+func newOutbox(s sink, limit int) *outbox { return &outbox{sink: s, limit: limit} }
+
+// push queues frag without blocking and starts the writer if none runs. It reports false
+// only when the queue is full; after the outbox has ended, fragments are let go silently.
+func (o *outbox) push(frag []byte) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.ended || o.shut {
+		return true
+	}
+	if len(o.queue) >= o.limit {
+		return false
+	}
+	o.queue = append(o.queue, frag)
+	o.startLocked()
+	return true
+}
+
+// keepalive has the writer send a keepalive (after what is queued). Connections share a
+// ticker instead of each holding a timer.
+func (o *outbox) keepalive() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.ended || o.shut {
+		return
+	}
+	o.poke = true
+	o.startLocked()
+}
+
+// close asks for the end: after what is queued has been sent, or at once with the queue
+// discarded when drop is set. Later calls change nothing.
+func (o *outbox) close(drop bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.shut || o.ended {
+		return
+	}
+	o.shut, o.drop = true, drop
+	o.startLocked()
+}
+
+func (o *outbox) startLocked() {
+	if !o.running {
+		o.running = true
+		go o.write()
+	}
+}
+
+// write is the writer: it sends batches until the queue is empty, then either ends the
+// outbox (after close) or leaves, letting go of the queue's memory.
+func (o *outbox) write() {
+	for {
+		o.mu.Lock()
+		if o.drop {
+			clear(o.queue)
+			o.queue = o.queue[:0]
+		}
+		batch, poke := o.queue, o.poke
+		o.poke = false
+		if len(batch) == 0 && !poke {
+			goodbye := o.shut
+			o.queue, o.spare, o.running = nil, nil, false
+			o.ended = o.ended || goodbye
+			o.mu.Unlock()
+			if goodbye {
+				o.sink.end(true)
+			}
+			return
+		}
+		o.queue, o.spare = o.spare[:0], nil
+		o.mu.Unlock()
+
+		var err error
+		if len(batch) > 0 {
+			err = o.sink.send(batch)
+			clear(batch) // the fragments are sent; don't keep them alive
+		}
+		if poke && err == nil {
+			err = o.sink.keepalive()
+		}
+		o.mu.Lock()
+		if err != nil {
+			o.ended = true
+			o.queue, o.spare, o.running = nil, nil, false
+			o.mu.Unlock()
+			o.sink.end(false)
+			return
+		}
+		if cap(batch) <= 64 { // one grown large by a burst is let go
+			o.spare = batch
+		}
+		o.mu.Unlock()
+	}
+}

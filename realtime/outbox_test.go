@@ -1,0 +1,235 @@
+package realtime
+
+import (
+	"errors"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// recordingSink records batches; send blocks while gate is held, so a test can let work pile up.
+type recordingSink struct {
+	gate    sync.Mutex
+	mu      sync.Mutex
+	batches [][]string
+	fail    error
+	ends    []bool
+	ended   chan struct{}
+}
+
+func newRecordingSink() *recordingSink { return &recordingSink{ended: make(chan struct{}, 8)} }
+
+func (s *recordingSink) send(frags [][]byte) error {
+	s.gate.Lock()
+	defer s.gate.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var b []string
+	for _, f := range frags {
+		b = append(b, string(f))
+	}
+	s.batches = append(s.batches, b)
+	return s.fail
+}
+
+// keepalive is recorded as a batch of its own, "♥".
+func (s *recordingSink) keepalive() error { return s.send([][]byte{[]byte("♥")}) }
+
+func (s *recordingSink) end(goodbye bool) {
+	s.mu.Lock()
+	s.ends = append(s.ends, goodbye)
+	s.mu.Unlock()
+	s.ended <- struct{}{}
+}
+
+func (s *recordingSink) sent() (all []string, batches int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, b := range s.batches {
+		all = append(all, b...)
+	}
+	return all, len(s.batches)
+}
+
+// writerIdle waits until the outbox's writer has left, the queue's memory with it.
+func writerIdle(t *testing.T, o *outbox) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		o.mu.Lock()
+		idle := !o.running && o.queue == nil && o.spare == nil
+		o.mu.Unlock()
+		if idle {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatal("the writer did not leave an idle outbox, or kept its queue")
+}
+
+// waitTaken waits until the writer has taken what was queued (and is sending it).
+func waitTaken(o *outbox) {
+	for {
+		o.mu.Lock()
+		n := len(o.queue)
+		o.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestOutboxSendsInOrderAndBatchesWhatPiledUp(t *testing.T) {
+	s := newRecordingSink()
+	o := newOutbox(s, 100)
+	s.gate.Lock() // the first send blocks: the rest pile up behind it
+	o.push([]byte("a"))
+	waitTaken(o)
+	for _, f := range []string{"b", "c", "d"} {
+		if !o.push([]byte(f)) {
+			t.Fatalf("push %s refused", f)
+		}
+	}
+	s.gate.Unlock()
+	writerIdle(t, o)
+	all, batches := s.sent()
+	if strings.Join(all, "") != "abcd" {
+		t.Fatalf("sent %q, want abcd in order", all)
+	}
+	if batches != 2 { // "a" alone, then b, c, d together
+		t.Errorf("sent %d batches, want 2 (what piled up behind a send goes as one)", batches)
+	}
+	// Idle again: a later fragment starts a new writer.
+	o.push([]byte("e"))
+	writerIdle(t, o)
+	if all, _ := s.sent(); strings.Join(all, "") != "abcde" {
+		t.Fatalf("after idling, sent %q", all)
+	}
+}
+
+func TestOutboxKeepaliveAfterQueued(t *testing.T) {
+	s := newRecordingSink()
+	o := newOutbox(s, 10)
+	o.keepalive() // on an idle outbox: the writer starts, sends it, and leaves
+	writerIdle(t, o)
+	s.gate.Lock()
+	o.push([]byte("a"))
+	waitTaken(o)
+	o.push([]byte("b"))
+	o.keepalive()
+	o.keepalive() // one is due, however often asked
+	s.gate.Unlock()
+	writerIdle(t, o)
+	if all, _ := s.sent(); strings.Join(all, "") != "♥ab♥" {
+		t.Errorf("sent %q, want ♥ a b ♥", all)
+	}
+	o.close(false)
+	<-s.ended
+	o.keepalive() // after the end: nothing
+	time.Sleep(10 * time.Millisecond)
+	if all, _ := s.sent(); len(all) != 4 {
+		t.Errorf("a keepalive after the end was sent: %q", all)
+	}
+}
+
+func TestOutboxFullQueueRefuses(t *testing.T) {
+	s := newRecordingSink()
+	o := newOutbox(s, 3)
+	s.gate.Lock()
+	o.push([]byte("in flight"))
+	waitTaken(o)
+	for i := range 3 {
+		if !o.push([]byte{'x'}) {
+			t.Fatalf("push %d of 3 refused", i+1)
+		}
+	}
+	if o.push([]byte("one too many")) {
+		t.Fatal("a full queue accepted another fragment")
+	}
+	o.close(true) // dropped as slow: what is queued is not sent
+	s.gate.Unlock()
+	<-s.ended
+	if all, _ := s.sent(); len(all) != 1 {
+		t.Errorf("after a dropping close, sent %q; want only the fragment in flight", all)
+	}
+	if s.ends[0] != true {
+		t.Error("end after close should be a goodbye")
+	}
+}
+
+func TestOutboxCloseSendsQueueThenEndsOnce(t *testing.T) {
+	s := newRecordingSink()
+	o := newOutbox(s, 10)
+	o.push([]byte("reason"))
+	o.close(false)
+	o.close(true) // later calls change nothing
+	o.push([]byte("after close"))
+	<-s.ended
+	time.Sleep(10 * time.Millisecond)
+	if all, _ := s.sent(); strings.Join(all, "|") != "reason" {
+		t.Errorf("sent %q, want only what was queued before the close", all)
+	}
+	if len(s.ends) != 1 || !s.ends[0] {
+		t.Errorf("end ran %v, want once with goodbye", s.ends)
+	}
+
+	// Closing an outbox that never sent anything still ends it.
+	s2 := newRecordingSink()
+	newOutbox(s2, 10).close(false)
+	select {
+	case <-s2.ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("closing an idle outbox never ended it")
+	}
+}
+
+func TestOutboxFailedSendEnds(t *testing.T) {
+	s := newRecordingSink()
+	s.fail = errors.New("broken pipe")
+	o := newOutbox(s, 10)
+	o.push([]byte("a"))
+	<-s.ended
+	o.push([]byte("b"))
+	o.close(false)
+	time.Sleep(10 * time.Millisecond)
+	if len(s.ends) != 1 || s.ends[0] {
+		t.Errorf("end ran %v, want once without goodbye", s.ends)
+	}
+	if _, batches := s.sent(); batches != 1 {
+		t.Errorf("%d sends after a failure, want none", batches-1)
+	}
+}
+
+// TestIdleSocketHasNoWriter: a room socket with nothing to send holds no writer goroutine,
+// and it stays open because pings and pongs still flow.
+func TestIdleSocketHasNoWriter(t *testing.T) {
+	e := newEnv(t, Config{PingInterval: 50 * time.Millisecond, PongWait: 300 * time.Millisecond})
+	alice, bob := e.person("alice"), e.person("bob")
+	room := e.room(alice, 10, "")
+	a := e.dial(alice, room.ID, 0)
+	b := e.dial(bob, room.ID, 0)
+	a.waitText(bob.Nickname + " joined")
+	b.say("hello")
+	a.waitText("hello")
+
+	deadline := time.Now().Add(5 * time.Second)
+	for writers := -1; writers != 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d writer goroutines with both sockets idle, want 0", writers)
+		}
+		time.Sleep(10 * time.Millisecond)
+		buf := make([]byte, 1<<20)
+		writers = strings.Count(string(buf[:runtime.Stack(buf, true)]), "realtime.(*outbox).write(")
+	}
+	time.Sleep(time.Second) // many ping intervals, more than the pong wait
+	select {
+	case <-a.closed:
+		t.Fatalf("an idle socket was closed (%d %q): pings stopped", a.code, a.reason)
+	default:
+	}
+	b.say("still here")
+	a.waitText("still here")
+}
