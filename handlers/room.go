@@ -194,13 +194,10 @@ func handleRoomSocket(d Deps) http.Handler {
 				Reason: fmt.Sprintf("You have %d rooms or tabs connected already, the most one person may have; close one first.", open)})
 			return
 		}
-		// Serve on a fresh goroutine and let this one (with the deep stack of the middleware
-		// and session lookup, and net/http's connection buffers) end: the connection is
-		// hijacked, so an idle socket then costs only its own small goroutines.
-		go func() {
-			defer release()
-			d.Rooms.Serve(conn, id, me, after)
-		}()
+		// Serve reads the socket on a fresh goroutine and this one (with the deep stack of
+		// the middleware and session lookup, and net/http's connection buffers) ends: the
+		// connection is hijacked, so an idle socket then costs only its own small goroutine.
+		d.Rooms.Serve(conn, id, me, after, release)
 	})
 }
 

@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +37,7 @@ type Client struct {
 	code    int
 	reason  string
 	dropped atomic.Bool
+	seen    atomic.Int64 // when the browser last sent anything, pongs included (unix ns)
 	// readerDone is closed when the reader stops, i.e. the browser answered our close or went away.
 	readerDone chan struct{}
 	done       chan struct{} // closed when the connection is closed and the writer is gone
@@ -50,6 +52,7 @@ func newClient(conn *websocket.Conn, identity db.Identity, cfg *Config) *Client 
 		done:       make(chan struct{}),
 	}
 	c.out = newOutbox((*clientSink)(c), cfg.SendQueue)
+	c.seen.Store(time.Now().UnixNano())
 	return c
 }
 
@@ -73,6 +76,17 @@ func (c *Client) close(code int, reason string) {
 		c.code, c.reason = code, reason
 		c.out.close(code == CloseSlow)
 	})
+}
+
+// alive pings the socket, or closes it when the browser has not answered (nor sent anything)
+// for PongWait: the reader then fails and the socket leaves its room. The hub calls it for
+// every socket each PingInterval.
+func (c *Client) alive(now time.Time) {
+	if now.UnixNano()-c.seen.Load() > int64(c.cfg.PongWait) {
+		c.conn.Close()
+		return
+	}
+	c.out.keepalive()
 }
 
 // clientSink is the Client as its outbox's sink.
@@ -120,25 +134,58 @@ func (s *clientSink) end(goodbye bool) {
 	close(c.done)
 }
 
-// readLoop reads the socket until it fails, handing each frame to the hub.
-func (c *Client) readLoop() {
-	defer close(c.readerDone)
+// prepareRead sets up the reader before its goroutine starts. There is no read deadline: the
+// hub's ping ticker closes a socket that has been silent too long (see alive).
+func (c *Client) prepareRead() {
 	c.conn.SetReadLimit(c.cfg.MaxFrameBytes)
-	c.conn.SetReadDeadline(time.Now().Add(c.cfg.PongWait))
 	c.conn.SetPongHandler(func(string) error {
-		c.conn.SetReadDeadline(time.Now().Add(c.cfg.PongWait))
+		c.seen.Store(time.Now().UnixNano())
 		return nil
 	})
+}
+
+// serve reads the socket until it fails, then takes the socket out of its room and closes it.
+//
+// The reading goroutine of an idle socket is most of what the socket costs, so it is kept
+// shallow: a goroutine starts with 2 KiB of stack, of which about 1.1 KiB may be used before it
+// doubles, and a doubled stack only shrinks back while under a quarter of it is in use. Hence
+// no read deadline, the setup done before, and the work for each frame and the leaving in
+// functions of their own (measured: 1.38 KiB in use, 4 KiB of stack per socket before).
+func (c *Client) serve(ended func()) {
 	for {
-		kind, data, err := c.conn.ReadMessage()
-		if err != nil {
-			return
+		kind, r, err := c.conn.NextReader()
+		if err != nil || !c.received(kind, r) {
+			break
 		}
-		c.conn.SetReadDeadline(time.Now().Add(c.cfg.PongWait))
-		if kind != websocket.TextMessage {
-			c.hub.refuseFrame(c, "Only text messages are accepted.")
-			continue
-		}
-		c.hub.receive(c, data)
 	}
+	c.finish(ended)
+}
+
+// received hands one frame to the hub. It reports false when the frame could not be read
+// (e.g. over the read limit: gorilla has sent 1009).
+//
+//go:noinline
+func (c *Client) received(kind int, r io.Reader) bool {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return false
+	}
+	c.seen.Store(time.Now().UnixNano())
+	if kind != websocket.TextMessage {
+		c.hub.refuseFrame(c, "Only text messages are accepted.")
+		return true
+	}
+	c.hub.receive(c, data)
+	return true
+}
+
+// finish runs when the reader has stopped.
+//
+//go:noinline
+func (c *Client) finish(ended func()) {
+	close(c.readerDone)
+	c.hub.leave(c)
+	c.close(websocket.CloseNormalClosure, "")
+	<-c.done
+	ended()
 }

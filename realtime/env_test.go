@@ -88,7 +88,7 @@ func newEnvTB(t testing.TB, dir string, cfg Config) *testEnv {
 		if err != nil {
 			return
 		}
-		e.rooms.Serve(conn, r.URL.Query().Get("room"), ident, after)
+		e.rooms.Serve(conn, r.URL.Query().Get("room"), ident, after, nil)
 	}))
 	t.Cleanup(e.close)
 	return e

@@ -127,8 +127,8 @@ func (h *Hub) run(ctx context.Context) {
 	defer ping.Stop()
 	for {
 		select {
-		case <-ping.C:
-			h.eachSocket(func(c *Client) { c.out.keepalive() })
+		case now := <-ping.C:
+			h.eachSocket(func(c *Client) { c.alive(now) })
 		case <-ctx.Done():
 			// Persist what was already accepted from sockets before closing them.
 			for {

@@ -2,11 +2,15 @@ package realtime
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // recordingSink records batches; send blocks while gate is held, so a test can let work pile up.
@@ -232,4 +236,29 @@ func TestIdleSocketHasNoWriter(t *testing.T) {
 	}
 	b.say("still here")
 	a.waitText("still here")
+}
+
+// TestSilentSocketClosed: a socket whose browser stops answering pings is closed after
+// PongWait, though nothing is written to it (there is no read deadline to expire).
+func TestSilentSocketClosed(t *testing.T) {
+	e := newEnv(t, Config{PingInterval: 50 * time.Millisecond, PongWait: 300 * time.Millisecond})
+	alice := e.person("alice")
+	room := e.room(alice, 10, "")
+	u := "ws" + strings.TrimPrefix(e.srv.URL, "http") + fmt.Sprintf("/ws?room=%s&who=%d", room.ID, alice.ID)
+	conn, _, err := websocket.DefaultDialer.Dial(u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	time.Sleep(time.Second) // not reading: pings go unanswered
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		if _, _, err := conn.ReadMessage(); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatal("the server kept a socket open that had not answered pings for three times its PongWait")
+			}
+			return // closed by the server
+		}
+	}
 }

@@ -193,10 +193,18 @@ func (rs *Rooms) deleteRoom(ctx context.Context, id string) error {
 	return nil
 }
 
-// Serve runs one admitted-or-refused room socket until it ends. A refusal is an accepted
-// upgrade closed with a 4xxx code and a visible reason, because a refused handshake makes
-// htmx retry forever.
-func (rs *Rooms) Serve(conn *websocket.Conn, roomID string, who db.Identity, afterID int64) {
+// Serve admits or refuses one room socket. A refusal is an accepted upgrade closed with a
+// 4xxx code and a visible reason, because a refused handshake makes htmx retry forever; ended
+// then runs before Serve returns. An admitted socket is read by a fresh goroutine until it
+// ends, and ended (if not nil) runs after that.
+//
+// The reader is a fresh goroutine, not the caller's, because a goroutine's stack only shrinks
+// back while it uses under a quarter of it: the admission's waits would leave every idle
+// socket's reader holding 4 KiB of stack instead of 2.
+func (rs *Rooms) Serve(conn *websocket.Conn, roomID string, who db.Identity, afterID int64, ended func()) {
+	if ended == nil {
+		ended = func() {}
+	}
 	c := newClient(conn, who, rs.cfg)
 	h := rs.Hub(roomID)
 	var err error
@@ -212,6 +220,7 @@ func (rs *Rooms) Serve(conn *websocket.Conn, roomID string, who db.Identity, aft
 			conn.SetWriteDeadline(time.Now().Add(rs.cfg.WriteWait))
 			conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(CloseRestart, "server restarting"))
 			conn.Close()
+			ended()
 			return
 		}
 		var ref *Refusal
@@ -219,12 +228,11 @@ func (rs *Rooms) Serve(conn *websocket.Conn, roomID string, who db.Identity, aft
 			ref = &Refusal{Code: 1011, Reason: "The server could not let you in; try again."}
 		}
 		rs.Refuse(conn, ref)
+		ended()
 		return
 	}
-	c.readLoop()
-	h.leave(c)
-	c.close(websocket.CloseNormalClosure, "")
-	<-c.done
+	c.prepareRead()
+	go c.serve(ended)
 }
 
 func refusalLabel(code int) string {
