@@ -243,11 +243,13 @@ func handleLobbyEvents(lobby *realtime.Lobby, log *slog.Logger) http.Handler {
 		h.Set("Cache-Control", "no-cache")
 		h.Set("X-Accel-Buffering", "no")
 		if conn, ok := hijackStream(w); ok {
+			// The lobby writes to the connection from its own writers, only while there is
+			// something to send; this goroutine (and its stack and net/http's buffers) ends.
 			if conn != nil {
-				go func() {
-					defer conn.Close()
-					pumpLobby(lobby, log, sseSink{w: conn, deadline: conn.SetWriteDeadline}, nil)
-				}()
+				if _, err := lobby.Subscribe(connStream{conn}); err != nil {
+					log.Error("lobby snapshot", "err", err)
+					conn.Close()
+				}
 			}
 			return
 		}
@@ -258,32 +260,55 @@ func handleLobbyEvents(lobby *realtime.Lobby, log *slog.Logger) http.Handler {
 		if err := rc.Flush(); err != nil {
 			return
 		}
-		pumpLobby(lobby, log, sseSink{w: w, flush: rc.Flush, deadline: rc.SetWriteDeadline}, r.Context().Done())
+		// Without a hijack the response is only ours while this handler runs: wait here
+		// until the stream ends.
+		stream := &responseStream{w: w, rc: rc, done: make(chan struct{})}
+		sub, err := lobby.Subscribe(stream)
+		if err != nil {
+			log.Error("lobby snapshot", "err", err)
+			return
+		}
+		select {
+		case <-stream.done:
+		case <-r.Context().Done():
+			lobby.Unsubscribe(sub)
+			<-stream.done
+		}
 	})
 }
 
-const (
-	sseHeartbeat = 20 * time.Second
-	sseWriteWait = 10 * time.Second
-)
+const sseWriteWait = 10 * time.Second
 
-// sseSink is where a lobby stream writes: a hijacked connection, or a response writer.
-type sseSink struct {
-	w        io.Writer
-	flush    func() error // nil when writes go straight to the connection
-	deadline func(time.Time) error
+// connStream is a lobby stream on a hijacked connection: a batch of events is one writev.
+type connStream struct{ conn net.Conn }
+
+func (s connStream) Send(events [][]byte) error {
+	s.conn.SetWriteDeadline(time.Now().Add(sseWriteWait))
+	bufs := net.Buffers(events)
+	_, err := bufs.WriteTo(s.conn)
+	return err
 }
 
-func (s sseSink) write(p []byte) error {
-	s.deadline(time.Now().Add(sseWriteWait))
-	if _, err := s.w.Write(p); err != nil {
-		return err
-	}
-	if s.flush != nil {
-		return s.flush()
-	}
-	return nil
+func (s connStream) Close() { s.conn.Close() }
+
+// responseStream is a lobby stream on a response that could not be hijacked (HTTP/2).
+type responseStream struct {
+	w    io.Writer
+	rc   *http.ResponseController
+	done chan struct{}
 }
+
+func (s *responseStream) Send(events [][]byte) error {
+	s.rc.SetWriteDeadline(time.Now().Add(sseWriteWait))
+	for _, e := range events {
+		if _, err := s.w.Write(e); err != nil {
+			return err
+		}
+	}
+	return s.rc.Flush()
+}
+
+func (s *responseStream) Close() { close(s.done) }
 
 // hijackStream takes over an HTTP/1.1 connection and writes the 200 response head (with the
 // headers set so far, the session cookie and security headers included). It reports false
@@ -304,54 +329,4 @@ func hijackStream(w http.ResponseWriter) (net.Conn, bool) {
 		return nil, true
 	}
 	return conn, true
-}
-
-// pumpLobby subscribes and writes the snapshot, then every event and heartbeat, until the
-// lobby drops the subscriber, a write fails, or done closes.
-func pumpLobby(lobby *realtime.Lobby, log *slog.Logger, sink sseSink, done <-chan struct{}) {
-	sub, snapshot, err := lobby.Subscribe()
-	if err != nil {
-		log.Error("lobby snapshot", "err", err)
-		return
-	}
-	defer lobby.Unsubscribe(sub)
-	if err := sink.write(frameSSE(snapshot)); err != nil {
-		return
-	}
-	tick := time.NewTicker(sseHeartbeat)
-	defer tick.Stop()
-	for {
-		select {
-		case <-done:
-			return
-		case payload, ok := <-sub.C:
-			if !ok {
-				return
-			}
-			if err := sink.write(frameSSE(payload)); err != nil {
-				return
-			}
-		case <-tick.C:
-			if err := sink.write([]byte(": ping\n\n")); err != nil {
-				return
-			}
-		}
-	}
-}
-
-// frameSSE frames HTML as one event: a data: line per line of payload, then a blank line.
-func frameSSE(payload []byte) []byte {
-	buf := make([]byte, 0, len(payload)+len(payload)/32+16)
-	for len(payload) > 0 {
-		line := payload
-		if i := bytes.IndexByte(payload, '\n'); i >= 0 {
-			line, payload = payload[:i], payload[i+1:]
-		} else {
-			payload = nil
-		}
-		buf = append(buf, "data: "...)
-		buf = append(buf, bytes.TrimSuffix(line, []byte{'\r'})...)
-		buf = append(buf, '\n')
-	}
-	return append(buf, '\n')
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // socketCounter counts each person's open room sockets over all rooms, so one session
-// cannot hold an unbounded number of connections (each costs two goroutines and buffers).
+// cannot hold an unbounded number of connections (each costs a goroutine and buffers).
 // realtime also caps sockets per person per room; this is the total.
 type socketCounter struct {
 	mu   sync.Mutex

@@ -364,8 +364,8 @@ func TestWriteSSE(t *testing.T) {
 		{"<ul>\n<li>a</li>\n</ul>", "data: <ul>\ndata: <li>a</li>\ndata: </ul>\n\n"},
 		{"a\r\nb\r\n", "data: a\ndata: b\n\n"},
 	} {
-		if got := string(frameSSE([]byte(tc.in))); got != tc.want {
-			t.Errorf("frameSSE(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := string(realtime.FrameSSE([]byte(tc.in))); got != tc.want {
+			t.Errorf("FrameSSE(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }

@@ -304,7 +304,8 @@ func TestRefreshWithinDebounceIsSilent(t *testing.T) {
 func TestEmptyRoomsRemovedAfterGrace(t *testing.T) {
 	grace := 300 * time.Millisecond
 	e := newEnv(t, Config{LeaveDebounce: 100 * time.Millisecond, EmptyRoomGrace: grace})
-	sub, _, err := e.lobby.Subscribe()
+	stream := NewChanStream(64)
+	sub, err := e.lobby.Subscribe(stream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,8 +337,8 @@ func TestEmptyRoomsRemovedAfterGrace(t *testing.T) {
 	timeout := time.After(2 * time.Second)
 	for !strings.Contains(seen, `id="room-`+used.ID+`" hx-swap-oob="delete"`) || !strings.Contains(seen, `id="room-`+never.ID+`" hx-swap-oob="delete"`) {
 		select {
-		case p := <-sub.C:
-			seen += string(p)
+		case p := <-stream.C:
+			seen += p
 		case <-timeout:
 			t.Fatalf("lobby never told of the removals; saw:\n%s", seen)
 		}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"sort"
 	"sync"
+	"time"
 
 	"gifchat/components"
 )
@@ -15,17 +16,27 @@ import (
 // dropped. A dropped subscriber reconnects and gets a fresh snapshot, so dropping loses nothing.
 const LobbySubscriberQueue = 64
 
+// LobbyHeartbeat is how often every lobby stream gets a comment line, so proxies keep it open
+// and a subscriber that has gone away is noticed (its write fails).
+const LobbyHeartbeat = 20 * time.Second
+
 // Lobby keeps the lobby's view of every room (title, members now, capacity, owner) and streams
 // changes to subscribers. It is the single source of the list both for the snapshot sent on
 // connect and for the events after it; taking the snapshot and registering happen under one
 // lock, so a subscriber never misses an event nor sees one twice.
+//
+// Events are rendered and framed once and the same bytes queued for every subscriber. Each
+// subscriber's outbox runs a writer only while it has something to send, so an idle stream
+// costs no goroutine: ten thousand open lobbies are ten thousand connections and queues.
 type Lobby struct {
 	mu    sync.Mutex
 	rooms map[string]lobbyRoom
 	subs  map[*LobbySubscription]struct{}
 	hooks LobbyHooks
 	// closed is set by Close: later subscriptions end at once instead of outliving shutdown.
-	closed bool
+	closed    bool
+	heartbeat time.Duration
+	beat      *time.Timer // runs while there are subscribers
 }
 
 type lobbyRoom struct {
@@ -39,50 +50,116 @@ type LobbyHooks struct {
 	Dropped     func()
 }
 
+// LobbyStream is where one subscriber's events go: an event-stream response.
+type LobbyStream interface {
+	// Send writes framed events (and flushes them), each whole; only one Send runs at a time.
+	Send(events [][]byte) error
+	// Close ends the stream. It is called once, after the last Send.
+	Close()
+}
+
 // LobbySubscription is one open lobby stream.
 type LobbySubscription struct {
-	// C delivers rendered event payloads (HTML with out-of-band parts). It is closed when the
-	// subscriber is dropped for falling behind or the lobby shuts down.
-	C  <-chan []byte
-	ch chan []byte
+	lobby  *Lobby
+	stream LobbyStream
+	out    *outbox
 }
 
 // NewLobby returns an empty lobby.
 func NewLobby(hooks LobbyHooks) *Lobby {
-	return &Lobby{rooms: map[string]lobbyRoom{}, subs: map[*LobbySubscription]struct{}{}, hooks: hooks}
+	return &Lobby{rooms: map[string]lobbyRoom{}, subs: map[*LobbySubscription]struct{}{}, hooks: hooks, heartbeat: LobbyHeartbeat}
 }
 
-// Subscribe registers a subscriber and returns it with a snapshot of the whole list, which
-// the stream sends first.
-func (l *Lobby) Subscribe() (*LobbySubscription, []byte, error) {
+// Subscribe registers a stream and sends it a snapshot of the whole list first, then every
+// change and a heartbeat, until the stream fails, falls LobbySubscriberQueue events behind,
+// is unsubscribed or the lobby closes; the stream is then closed.
+func (l *Lobby) Subscribe(stream LobbyStream) (*LobbySubscription, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var buf bytes.Buffer
 	if err := components.RoomListOOB(l.sortedLocked()).Render(context.Background(), &buf); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	ch := make(chan []byte, LobbySubscriberQueue)
-	s := &LobbySubscription{C: ch, ch: ch}
+	s := &LobbySubscription{lobby: l, stream: stream}
+	s.out = newOutbox((*lobbySink)(s), LobbySubscriberQueue)
 	if l.closed {
 		// A stream opened during shutdown gets its snapshot and ends, so it cannot hold the
 		// server's graceful shutdown open until its timeout.
-		close(ch)
-		return s, buf.Bytes(), nil
+		s.out.push(FrameSSE(buf.Bytes()))
+		s.out.close(false)
+		return s, nil
 	}
 	l.subs[s] = struct{}{}
+	if l.beat == nil {
+		l.beat = time.AfterFunc(l.heartbeat, l.beatAll)
+	}
 	l.countLocked()
-	return s, buf.Bytes(), nil
+	s.out.push(FrameSSE(buf.Bytes()))
+	return s, nil
 }
 
-// Unsubscribe removes a subscriber (safe to call after it was dropped).
+// Unsubscribe ends a subscription: what is queued is dropped and the stream closed (safe to
+// call after it has ended).
 func (l *Lobby) Unsubscribe(s *LobbySubscription) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.removeLocked(s)
+	s.out.close(true)
+}
+
+func (l *Lobby) removeLocked(s *LobbySubscription) {
 	if _, ok := l.subs[s]; ok {
 		delete(l.subs, s)
-		close(s.ch)
 		l.countLocked()
 	}
+}
+
+// beatAll queues a heartbeat for every subscriber; it reschedules itself while any remain.
+func (l *Lobby) beatAll() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for s := range l.subs {
+		s.out.keepalive()
+	}
+	if len(l.subs) > 0 && !l.closed {
+		l.beat.Reset(l.heartbeat)
+	} else {
+		l.beat = nil
+	}
+}
+
+// lobbySink is a subscription as its outbox's sink.
+type lobbySink LobbySubscription
+
+func (s *lobbySink) send(events [][]byte) error { return s.stream.Send(events) }
+
+func (s *lobbySink) keepalive() error { return s.stream.Send([][]byte{sseComment}) }
+
+func (s *lobbySink) end(bool) {
+	l := s.lobby
+	l.mu.Lock()
+	l.removeLocked((*LobbySubscription)(s))
+	l.mu.Unlock()
+	s.stream.Close()
+}
+
+var sseComment = []byte(": ping\n\n")
+
+// FrameSSE frames HTML as one event: a data: line per line of payload, then a blank line.
+func FrameSSE(payload []byte) []byte {
+	buf := make([]byte, 0, len(payload)+len(payload)/32+16)
+	for len(payload) > 0 {
+		line := payload
+		if i := bytes.IndexByte(payload, '\n'); i >= 0 {
+			line, payload = payload[:i], payload[i+1:]
+		} else {
+			payload = nil
+		}
+		buf = append(buf, "data: "...)
+		buf = append(buf, bytes.TrimSuffix(line, []byte{'\r'})...)
+		buf = append(buf, '\n')
+	}
+	return append(buf, '\n')
 }
 
 // Rooms returns the current list, newest first.
@@ -117,7 +194,7 @@ func (l *Lobby) Upsert(card components.RoomCard, createdAt int64) {
 	if err := components.RoomItemOOB(card, !exists).Render(context.Background(), &buf); err != nil {
 		return
 	}
-	l.publishLocked(buf.Bytes())
+	l.publishLocked(FrameSSE(buf.Bytes()))
 }
 
 // Remove takes a room off the list and tells every subscriber.
@@ -132,36 +209,42 @@ func (l *Lobby) Remove(id string) {
 	if err := components.RoomGoneOOB(id).Render(context.Background(), &buf); err != nil {
 		return
 	}
-	l.publishLocked(buf.Bytes())
+	l.publishLocked(FrameSSE(buf.Bytes()))
 }
 
-// Close drops every subscriber; their streams end.
+// Close ends every subscription after what is queued for it; their streams end.
 func (l *Lobby) Close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.closed = true
 	for s := range l.subs {
 		delete(l.subs, s)
-		close(s.ch)
+		s.out.close(false)
+	}
+	if l.beat != nil {
+		l.beat.Stop()
+		l.beat = nil
 	}
 	l.countLocked()
 }
 
-// publishLocked hands the same bytes to every subscriber without ever blocking: one whose
-// queue is full is dropped, and catches up from the snapshot when it reconnects.
-func (l *Lobby) publishLocked(payload []byte) {
+// publishLocked queues the same framed event for every subscriber without ever blocking: one
+// whose queue is full is dropped, and catches up from the snapshot when it reconnects.
+func (l *Lobby) publishLocked(event []byte) {
+	dropped := false
 	for s := range l.subs {
-		select {
-		case s.ch <- payload:
-		default:
+		if !s.out.push(event) {
 			delete(l.subs, s)
-			close(s.ch)
+			s.out.close(true)
+			dropped = true
 			if l.hooks.Dropped != nil {
 				l.hooks.Dropped()
 			}
 		}
 	}
-	l.countLocked()
+	if dropped {
+		l.countLocked()
+	}
 }
 
 func (l *Lobby) countLocked() {

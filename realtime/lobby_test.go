@@ -18,31 +18,44 @@ func card(id string, members int) components.RoomCard {
 		Owner: components.Person{ID: 1, Name: "calm-otter-01", Colour: "c1"}}
 }
 
-// next reads one event, failing if none comes: publishing is synchronous, so an event that
-// was published is already in the queue.
-func next(t *testing.T, s *realtime.LobbySubscription) string {
+// subscribe opens a subscription on a stream holding n events and returns it with the
+// snapshot, which is the first event.
+func subscribe(t *testing.T, l *realtime.Lobby, n int) (*realtime.LobbySubscription, *realtime.ChanStream, string) {
+	t.Helper()
+	stream := realtime.NewChanStream(n)
+	sub, err := l.Subscribe(stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sub, stream, next(t, stream)
+}
+
+// next reads one event, failing if none comes soon.
+func next(t *testing.T, s *realtime.ChanStream) string {
 	t.Helper()
 	select {
 	case b, ok := <-s.C:
 		if !ok {
-			t.Fatal("subscription closed; want an event")
+			t.Fatal("stream closed; want an event")
 		}
-		return string(b)
+		return b
 	case <-time.After(5 * time.Second):
 		t.Fatal("no event")
 	}
 	return ""
 }
 
-func expectNoEvent(t *testing.T, s *realtime.LobbySubscription) {
+// expectNoEvent fails if an event arrives within a moment (the writers are goroutines, so
+// "nothing yet" needs a little time to mean "nothing").
+func expectNoEvent(t *testing.T, s *realtime.ChanStream) {
 	t.Helper()
 	select {
 	case b, ok := <-s.C:
 		if ok {
 			t.Fatalf("unexpected event %q", b)
 		}
-		t.Fatal("subscription closed unexpectedly")
-	default:
+		t.Fatal("stream closed unexpectedly")
+	case <-time.After(50 * time.Millisecond):
 	}
 }
 
@@ -68,19 +81,15 @@ func TestLobbySnapshotThenEventsInOrder(t *testing.T) {
 		t.Errorf("Room(r2) = %+v, %v", c, ok)
 	}
 
-	sub, snap, err := l.Subscribe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub, stream, s := subscribe(t, l, 16)
 	defer l.Unsubscribe(sub)
-	s := string(snap)
 	if !strings.Contains(s, `hx-target="#room-list"`) || !strings.Contains(s, `hx-swap="outerHTML"`) || !strings.Contains(s, `id="room-list"`) {
 		t.Errorf("snapshot is not one out-of-band replace of #room-list:\n%s", s)
 	}
 	if got := strings.Join(idsIn(s), ","); got != "r2,r1" {
 		t.Errorf("snapshot lists %s; want r2,r1", got)
 	}
-	expectNoEvent(t, sub) // the snapshot is not also queued as events
+	expectNoEvent(t, stream) // the snapshot is not also queued as events
 
 	l.Upsert(card("r3", 0), 300) // new room
 	l.Upsert(card("r3", 0), 300) // unchanged: no event
@@ -89,26 +98,26 @@ func TestLobbySnapshotThenEventsInOrder(t *testing.T) {
 	l.Remove("r2")               // already gone: no event
 	l.Upsert(card("r1", 4), 100) // unchanged again
 
-	ev := next(t, sub)
+	ev := next(t, stream)
 	if !strings.Contains(ev, `hx-target="#room-list"`) || !strings.Contains(ev, `hx-swap="afterbegin"`) || !strings.Contains(ev, `id="room-r3"`) {
 		t.Errorf("event 1 should add r3 at the top of the list:\n%s", ev)
 	}
-	ev = next(t, sub)
+	ev = next(t, stream)
 	if !strings.Contains(ev, `hx-target="#room-r1"`) || !strings.Contains(ev, `hx-swap="outerHTML"`) || !strings.Contains(ev, "4 / 10") {
 		t.Errorf("event 2 should replace r1's card with 4 members:\n%s", ev)
 	}
-	ev = next(t, sub)
+	ev = next(t, stream)
 	if !strings.Contains(ev, `id="room-r2"`) || !strings.Contains(ev, `hx-swap-oob="delete"`) {
 		t.Errorf("event 3 should delete r2's card:\n%s", ev)
 	}
-	expectNoEvent(t, sub)
+	expectNoEvent(t, stream)
 
 	if got := l.Rooms(); len(got) != 2 || got[0].ID != "r3" || got[1].ID != "r1" {
 		t.Errorf("Rooms() = %+v; want r3, r1 (r1 keeps its first creation time)", got)
 	}
 }
 
-// TestLobbyDropsFullQueue: a subscriber that never reads is dropped once its queue is full,
+// TestLobbyDropsFullQueue: a subscriber that stops reading is dropped once its queue is full,
 // the publisher never waits for it, and a subscriber that keeps up is not affected.
 func TestLobbyDropsFullQueue(t *testing.T) {
 	var dropped, subscribers atomic.Int64
@@ -116,14 +125,12 @@ func TestLobbyDropsFullQueue(t *testing.T) {
 		Dropped:     func() { dropped.Add(1) },
 		Subscribers: func(n int) { subscribers.Store(int64(n)) },
 	})
-	stalled, _, err := l.Subscribe()
-	if err != nil {
+	stalledStream := realtime.NewChanStream(0) // the snapshot's send blocks until the end
+	if _, err := l.Subscribe(stalledStream); err != nil {
 		t.Fatal(err)
 	}
-	live, _, err := l.Subscribe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	<-stalledStream.Sending // the writer holds the snapshot: the queue is empty behind it
+	live, liveStream, _ := subscribe(t, l, 1)
 	defer l.Unsubscribe(live)
 	if subscribers.Load() != 2 {
 		t.Fatalf("subscribers = %d, want 2", subscribers.Load())
@@ -132,7 +139,7 @@ func TestLobbyDropsFullQueue(t *testing.T) {
 	var liveGot []string
 	publish := func(i int) {
 		l.Upsert(card(fmt.Sprintf("r%d", i), 0), int64(i))
-		liveGot = append(liveGot, next(t, live))
+		liveGot = append(liveGot, next(t, liveStream))
 	}
 	for i := range realtime.LobbySubscriberQueue {
 		publish(i)
@@ -147,17 +154,15 @@ func TestLobbyDropsFullQueue(t *testing.T) {
 	if subscribers.Load() != 1 {
 		t.Errorf("subscribers after the drop = %d, want 1", subscribers.Load())
 	}
-	// The stalled subscriber gets what was queued, then its channel closes: the stream ends and
-	// the browser reconnects for a fresh snapshot.
-	n := 0
-	for range stalled.C {
-		n++
+	// The stalled stream finishes the send it was blocked in, and is closed without the
+	// rest: the browser reconnects for a fresh snapshot, which is all it needs.
+	var got []string
+	for ev := range stalledStream.C {
+		got = append(got, ev)
 	}
-	if n != realtime.LobbySubscriberQueue {
-		t.Errorf("stalled subscriber drained %d events before the close, want %d", n, realtime.LobbySubscriberQueue)
+	if len(got) != 1 || !strings.Contains(got[0], `id="room-list"`) {
+		t.Errorf("stalled subscriber got %d events before the close, want only the snapshot", len(got))
 	}
-	l.Unsubscribe(stalled) // safe after a drop
-	l.Unsubscribe(stalled)
 
 	publish(realtime.LobbySubscriberQueue + 1)
 	if len(liveGot) != realtime.LobbySubscriberQueue+2 {
@@ -185,23 +190,21 @@ func TestLobbySubscribeWhilePublishing(t *testing.T) {
 	for i := range subscribers {
 		wg.Go(func() {
 			<-start
-			sub, snap, err := l.Subscribe()
+			stream := realtime.NewChanStream(rooms + 1)
+			sub, err := l.Subscribe(stream)
 			if err != nil {
 				t.Error(err)
 				return
 			}
 			seen := map[string]int{}
-			for _, id := range idsIn(string(snap)) {
-				seen[id]++
-			}
 			for len(seen) < rooms {
 				select {
-				case b, ok := <-sub.C:
+				case ev, ok := <-stream.C:
 					if !ok {
-						t.Error("subscription closed early")
+						t.Error("stream closed early")
 						return
 					}
-					for _, id := range idsIn(string(b)) {
+					for _, id := range idsIn(ev) {
 						seen[id]++
 					}
 				case <-time.After(5 * time.Second):
@@ -230,35 +233,41 @@ func TestLobbySubscribeWhilePublishing(t *testing.T) {
 func TestLobbyClose(t *testing.T) {
 	var subscribers atomic.Int64
 	l := realtime.NewLobby(realtime.LobbyHooks{Subscribers: func(n int) { subscribers.Store(int64(n)) }})
-	a, _, _ := l.Subscribe()
-	b, _, _ := l.Subscribe()
+	_, a, _ := subscribe(t, l, 4)
+	_, b, _ := subscribe(t, l, 4)
+	l.Upsert(card("r1", 0), 1)
 	l.Close()
-	for _, s := range []*realtime.LobbySubscription{a, b} {
-		if _, ok := <-s.C; ok {
-			t.Error("subscription still open after Close")
+	for _, s := range []*realtime.ChanStream{a, b} {
+		// What was queued before the close is still sent, then the stream ends.
+		if ev := next(t, s); !strings.Contains(ev, `id="room-r1"`) {
+			t.Errorf("event before Close = %q, want r1 added", ev)
 		}
-		l.Unsubscribe(s)
+		select {
+		case ev, ok := <-s.C:
+			if ok {
+				t.Errorf("event after Close: %q", ev)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("stream still open after Close")
+		}
 	}
 	if subscribers.Load() != 0 {
 		t.Errorf("subscribers after Close = %d", subscribers.Load())
 	}
 	// A stream that connects during shutdown must end too, or it holds the server's
 	// graceful shutdown until its timeout.
-	late, snap, err := l.Subscribe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(snap) == 0 {
-		t.Error("no snapshot after Close")
+	late, lateStream, snap := subscribe(t, l, 4)
+	if !strings.Contains(snap, `id="room-list"`) {
+		t.Errorf("no snapshot after Close: %q", snap)
 	}
 	select {
-	case _, ok := <-late.C:
+	case ev, ok := <-lateStream.C:
 		if ok {
-			t.Error("an event on a subscription made after Close")
+			t.Errorf("an event on a subscription made after Close: %q", ev)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("a subscription made after Close stays open")
 	}
-	l.Unsubscribe(late)
-	l.Upsert(card("r1", 0), 1) // publishing after Close is harmless
+	l.Unsubscribe(late)        // safe after the end
+	l.Upsert(card("r2", 0), 2) // publishing after Close is harmless
 }

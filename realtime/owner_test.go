@@ -171,7 +171,11 @@ func TestOwnerDeletesRoom(t *testing.T) {
 	e := newEnv(t, Config{})
 	owner, bob := e.person("owner"), e.person("bob")
 	room := e.room(owner, 10, "")
-	sub, _, _ := e.lobby.Subscribe()
+	stream := NewChanStream(64)
+	sub, err := e.lobby.Subscribe(stream)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer e.lobby.Unsubscribe(sub)
 	o := e.dial(owner, room.ID, 0)
 	b := e.dial(bob, room.ID, 0)
@@ -201,8 +205,8 @@ func TestOwnerDeletesRoom(t *testing.T) {
 	deadline := time.After(2 * time.Second)
 	for seen := ""; !strings.Contains(seen, `id="room-`+room.ID+`" hx-swap-oob="delete"`); {
 		select {
-		case p := <-sub.C:
-			seen += string(p)
+		case p := <-stream.C:
+			seen += p
 		case <-deadline:
 			t.Fatal("lobby not told of the deletion")
 		}
