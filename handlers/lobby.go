@@ -328,5 +328,10 @@ func hijackStream(w http.ResponseWriter) (net.Conn, bool) {
 		conn.Close()
 		return nil, true
 	}
+	// With the head written, a wrapper (the metrics' status sniffer) has nothing left to do:
+	// write to the connection itself, whose writev sends a batch of events in one call.
+	if u, ok := conn.(interface{ NetConn() net.Conn }); ok {
+		conn = u.NetConn()
+	}
 	return conn, true
 }

@@ -161,9 +161,8 @@ func handleEnter(d Deps) http.Handler {
 }
 
 // upgrader keeps gorilla's default same-origin check and small buffers: an idle socket
-// should cost little, and writes share a pool.
+// should cost little, and writes share a pool. The read buffer is realtime.Upgrade's.
 var upgrader = websocket.Upgrader{
-	ReadBufferSize:  256,
 	WriteBufferSize: 4096,
 	WriteBufferPool: &writeBufferPool,
 }
@@ -180,10 +179,11 @@ func handleRoomSocket(d Deps) http.Handler {
 		if after < 0 {
 			after = 0
 		}
-		conn, err := upgrader.Upgrade(w, r, nil)
+		sock, err := realtime.Upgrade(&upgrader, w, r)
 		if err != nil {
 			return // the upgrader has answered (403 for a foreign origin, 400 otherwise)
 		}
+		conn := sock.Conn
 		if reason := d.Guard.Allow(r, me.ID, ActionConnect); reason != "" {
 			refuseForNow(conn, reason) // 1013: the browser retries with backoff
 			return
@@ -197,7 +197,7 @@ func handleRoomSocket(d Deps) http.Handler {
 		// Serve reads the socket on a fresh goroutine and this one (with the deep stack of
 		// the middleware and session lookup, and net/http's connection buffers) ends: the
 		// connection is hijacked, so an idle socket then costs only its own small goroutine.
-		d.Rooms.Serve(conn, id, me, after, release)
+		d.Rooms.Serve(sock, id, me, after, release)
 	})
 }
 

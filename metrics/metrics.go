@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -214,3 +215,17 @@ func (c *headSniffer) Write(p []byte) (int, error) {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// NetConn returns the connection underneath, for a handler that has written its head and
+// wants the connection's own methods (a writev for a batch of events).
+func (c *headSniffer) NetConn() net.Conn { return c.Conn }
+
+// SyscallConn passes on the connection's raw access (a room socket peeks at it to wait for
+// data cheaply); the sniffer buffers nothing, so the descriptor is the whole truth.
+func (c *headSniffer) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errors.New("metrics: the connection has no descriptor")
+	}
+	return sc.SyscallConn()
+}

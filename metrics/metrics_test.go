@@ -2,10 +2,13 @@ package metrics
 
 import (
 	"bufio"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -74,7 +77,9 @@ func TestInstrumentLabelsByPatternAndKeepsStreamsWorking(t *testing.T) {
 	}
 	conn.Close()
 
-	for _, c := range []struct {
+	// A request is counted when its handler returns, which for the hijacked ones can be just
+	// after the client has read everything: wait a little for the counts.
+	wants := []struct {
 		route, code string
 		want        float64
 	}{
@@ -84,9 +89,19 @@ func TestInstrumentLabelsByPatternAndKeepsStreamsWorking(t *testing.T) {
 		{"GET /events", "200", 1},
 		{"GET /hijacked-stream", "200", 1},
 		{"GET /ws", "101", 1},
-	} {
-		if got := testutil.ToFloat64(m.requests.WithLabelValues(c.route, c.code)); got != c.want {
-			t.Errorf("requests{route=%q,code=%q} = %v, want %v", c.route, c.code, got, c.want)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		var wrong []string
+		for _, c := range wants {
+			if got := testutil.ToFloat64(m.requests.WithLabelValues(c.route, c.code)); got != c.want {
+				wrong = append(wrong, fmt.Sprintf("requests{route=%q,code=%q} = %v, want %v", c.route, c.code, got, c.want))
+			}
+		}
+		if len(wrong) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(strings.Join(wrong, "\n"))
 		}
 	}
 	// The registry serves and holds no raw path.
@@ -114,5 +129,42 @@ func TestTwoInstancesDoNotShareState(t *testing.T) {
 	}
 	if n, err := testutil.GatherAndCount(a.Registry(), "gifchat_rooms_live"); err != nil || n != 1 {
 		t.Errorf("a's rooms_live: %d %v", n, err)
+	}
+}
+
+// TestHijackedConnKeepsItsDescriptor: the status sniffer around a hijacked connection still
+// offers the raw descriptor (room sockets peek at it to wait cheaply) and the connection
+// itself (lobby streams write batches to it with one writev).
+func TestHijackedConnKeepsItsDescriptor(t *testing.T) {
+	m := New()
+	checked := make(chan error, 1)
+	srv := httptest.NewServer(m.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			checked <- err
+			return
+		}
+		defer conn.Close()
+		if _, ok := conn.(syscall.Conn); !ok {
+			checked <- fmt.Errorf("the hijacked %T has no SyscallConn", conn)
+			return
+		}
+		u, ok := conn.(interface{ NetConn() net.Conn })
+		if !ok {
+			checked <- fmt.Errorf("the hijacked %T has no NetConn", conn)
+			return
+		}
+		if _, ok := u.NetConn().(*net.TCPConn); !ok {
+			checked <- fmt.Errorf("NetConn is %T, want the TCP connection", u.NetConn())
+			return
+		}
+		checked <- nil
+	})))
+	defer srv.Close()
+	if resp, err := http.Get(srv.URL); err == nil {
+		resp.Body.Close()
+	}
+	if err := <-checked; err != nil {
+		t.Fatal(err)
 	}
 }

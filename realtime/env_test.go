@@ -84,11 +84,11 @@ func newEnvTB(t testing.TB, dir string, cfg Config) *testEnv {
 			http.Error(w, "no such identity", http.StatusUnauthorized)
 			return
 		}
-		conn, err := up.Upgrade(w, r, nil)
+		sock, err := Upgrade(&up, w, r)
 		if err != nil {
 			return
 		}
-		e.rooms.Serve(conn, r.URL.Query().Get("room"), ident, after, nil)
+		e.rooms.Serve(sock, r.URL.Query().Get("room"), ident, after, nil)
 	}))
 	t.Cleanup(e.close)
 	return e

@@ -201,11 +201,13 @@ func (rs *Rooms) deleteRoom(ctx context.Context, id string) error {
 // The reader is a fresh goroutine, not the caller's, because a goroutine's stack only shrinks
 // back while it uses under a quarter of it: the admission's waits would leave every idle
 // socket's reader holding 4 KiB of stack instead of 2.
-func (rs *Rooms) Serve(conn *websocket.Conn, roomID string, who db.Identity, afterID int64, ended func()) {
+func (rs *Rooms) Serve(sock Socket, roomID string, who db.Identity, afterID int64, ended func()) {
 	if ended == nil {
 		ended = func() {}
 	}
+	conn := sock.Conn
 	c := newClient(conn, who, rs.cfg)
+	c.idle = sock.idle
 	h := rs.Hub(roomID)
 	var err error
 	if h == nil {

@@ -1,0 +1,58 @@
+package realtime
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"net/http"
+
+	"github.com/gorilla/websocket"
+)
+
+// ReadBufferSize is a room socket's read buffer: client frames are small JSON.
+const ReadBufferSize = 512
+
+// Socket is an upgraded room socket, ready for Rooms.Serve.
+type Socket struct {
+	*websocket.Conn
+	idle *idleWait // nil where an idle socket cannot wait shallowly (TLS, other systems)
+}
+
+// Upgrade is u.Upgrade, except that the connection's read buffer is made here (u's
+// ReadBufferSize must be 0; gorilla then reads through the buffer it is handed at the
+// hijack). Knowing the buffer lets an idle socket wait for its next frame in a shallow
+// frame instead of deep in gorilla's reader (see Client.serve).
+func Upgrade(u *websocket.Upgrader, w http.ResponseWriter, r *http.Request) (Socket, error) {
+	h := &smallBufferHijacker{ResponseWriter: w}
+	conn, err := u.Upgrade(h, r, nil)
+	if err != nil {
+		return Socket{}, err
+	}
+	s := Socket{Conn: conn}
+	if u.ReadBufferSize == 0 && h.br != nil {
+		s.idle = newIdleWait(conn.NetConn(), h.br)
+	}
+	return s, nil
+}
+
+// smallBufferHijacker hands gorilla a small read buffer of ours in place of net/http's 4 KiB
+// one, which it would otherwise keep for the life of the socket.
+type smallBufferHijacker struct {
+	http.ResponseWriter
+	br *bufio.Reader
+}
+
+func (h *smallBufferHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := h.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("the response cannot be hijacked")
+	}
+	conn, brw, err := hj.Hijack()
+	if err != nil || brw.Reader.Buffered() > 0 {
+		return conn, brw, err // gorilla refuses a client that sent data before the handshake
+	}
+	h.br = bufio.NewReaderSize(conn, ReadBufferSize)
+	return conn, bufio.NewReadWriter(h.br, brw.Writer), nil
+}
+
+func (h *smallBufferHijacker) Unwrap() http.ResponseWriter { return h.ResponseWriter }
