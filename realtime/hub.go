@@ -92,7 +92,9 @@ func (h *Hub) do(fn func()) bool {
 	}
 }
 
-// call runs fn on the hub goroutine and waits for it.
+// call runs fn on the hub goroutine and waits for it. It reports whether fn ran: the hub may
+// run fn and stop right after (a room deleted just after a join), and fn's effects (an
+// admitted socket with its writer) must then count, whichever the caller notices first.
 func (h *Hub) call(fn func()) bool {
 	finished := make(chan struct{})
 	if !h.do(func() { fn(); close(finished) }) {
@@ -100,8 +102,12 @@ func (h *Hub) call(fn func()) bool {
 	}
 	select {
 	case <-finished:
-		return true
 	case <-h.done:
+	}
+	select {
+	case <-finished:
+		return true
+	default:
 		return false
 	}
 }

@@ -212,3 +212,40 @@ func TestOwnerDeletesRoom(t *testing.T) {
 		}
 	}
 }
+
+// TestDeleteRacingJoin: a room deleted just after someone was admitted ends their socket with
+// 4004, and the socket is written by one goroutine at a time. The join used to be refused as
+// well when the hub stopped before the joiner woke, so two goroutines wrote the socket. That
+// needs the joiner to be descheduled at the wrong moment: the race detector caught it in CI
+// under load, and this test sets up the interleaving but cannot force that moment.
+func TestDeleteRacingJoin(t *testing.T) {
+	e := newEnv(t, Config{})
+	owner := e.person("owner")
+	for range 10 {
+		room := e.room(owner, 10, "")
+		bob := e.person("bob")
+		hub := e.rooms.Hub(room.ID)
+		// Hold the hub so that the admission and the deletion queue up and then run back to
+		// back, the hub stopping right after: the joiner finds both "admitted" and "stopped".
+		release := make(chan struct{})
+		hub.do(func() { <-release })
+		dialed := make(chan *sock, 1)
+		go func() { dialed <- e.dial(bob, room.ID, 0) }()
+		for len(hub.ops) == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		deleted := make(chan error, 1)
+		go func() { deleted <- hub.Delete(context.Background(), owner.ID) }()
+		for len(hub.ops) < 2 {
+			time.Sleep(time.Millisecond)
+		}
+		close(release)
+		b := <-dialed
+		if code, _ := b.waitClose(); code != CloseRoomGone {
+			t.Fatalf("closed with %d, want %d", code, CloseRoomGone)
+		}
+		if err := <-deleted; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
