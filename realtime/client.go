@@ -23,9 +23,9 @@ const (
 	CloseRestart       = websocket.CloseServiceRestart
 )
 
-// Client is one WebSocket of one person in one room: a reader goroutine (ServeClient's
-// caller), and an outbox whose writer runs only while there is something to send, so an idle
-// socket costs one goroutine. Its hub has it pinged.
+// Client is one WebSocket of one person in one room: a reader goroutine (serve, started by
+// Rooms.Serve once admitted), and an outbox whose writer runs only while there is something
+// to send, so an idle socket costs one goroutine. Its hub has it pinged.
 type Client struct {
 	conn     *websocket.Conn
 	identity db.Identity

@@ -184,7 +184,7 @@ func (h *Hub) gather(batch []*sayOp) []*sayOp {
 // Join admits a socket, atomically with every other join of this room: the room still
 // exists, a private room was entered, the person is not barred, and there is a place
 // (people, not tabs: a second tab takes none). It then replays what the socket has not seen
-// (ids after afterID) and starts its writer. A refusal is returned for the caller to close with.
+// (ids after afterID). A refusal is returned for the caller to close with.
 func (h *Hub) Join(ctx context.Context, c *Client, afterID int64) error {
 	var err error
 	ok := h.call(func() { err = h.admit(ctx, c, afterID) })
