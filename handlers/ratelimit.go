@@ -26,6 +26,9 @@ const (
 	ActionUpload     = "upload"
 	ActionConnect    = "connect"
 	ActionEnter      = "enter" // a password attempt
+	// ActionNewSession is a visitor without a session being given one (a row in the database).
+	// It has no session to count against: only its address's bucket applies.
+	ActionNewSession = "new-session"
 )
 
 // Rate is a token bucket: Burst actions at once, then Limit per second on average. The zero
@@ -105,6 +108,7 @@ var DefaultRates = map[string]Rate{
 	ActionUpload:     mustRate("20/m:5"),
 	ActionConnect:    mustRate("30/m:20"),
 	ActionEnter:      mustRate("10/m:5"),
+	ActionNewSession: mustRate("12/m:12"), // per address: times the address factor, 60 at once
 }
 
 // RateLimitConfig tunes RateLimits; zero fields take the defaults noted.
@@ -345,6 +349,8 @@ func refusalFor(action string, lim *rate.Limiter, now time.Time) string {
 		return "Too many connections from you at once; retrying shortly."
 	case ActionEnter:
 		return "Too many password attempts; try again " + again + "."
+	case ActionNewSession:
+		return "Too many new visitors from your network at once; try again " + again + "."
 	}
 	return "Too many requests; try again " + again + "."
 }

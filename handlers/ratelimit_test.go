@@ -80,7 +80,7 @@ func newLimitedServer(t *testing.T, cfg RateLimitConfig, opts ...testServerOptio
 // only returns the production rates with every action but the named ones off.
 func only(rates map[string]string) map[string]Rate {
 	out := map[string]Rate{}
-	for _, a := range []string{ActionSay, ActionControl, ActionCreateRoom, ActionUpload, ActionConnect, ActionEnter} {
+	for _, a := range []string{ActionSay, ActionControl, ActionCreateRoom, ActionUpload, ActionConnect, ActionEnter, ActionNewSession} {
 		out[a] = Rate{}
 	}
 	for a, spec := range rates {
@@ -416,4 +416,37 @@ func TestParseRate(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Every cookie-less visit mints an identity row, so one address may only mint so many: past
+// its burst a visitor without a session gets a 429 page saying why, while people who have a
+// session carry on, and the address gets more as time passes.
+func TestRateLimitNewSessions(t *testing.T) {
+	ts := newLimitedServer(t, RateLimitConfig{Rates: only(map[string]string{ActionNewSession: "6/m:3"}), AddressFactor: 1})
+	var people []*http.Client
+	for range 3 {
+		people = append(people, ts.newPerson(t))
+	}
+	stranger := &http.Client{Transport: ts.srv.Client().Transport}
+	resp, page := ts.get(t, stranger, "/")
+	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(page, "Too many new visitors from your network at once; try again in 10 seconds.") {
+		t.Fatalf("fourth new visitor: %s\n%s", resp.Status, page)
+	}
+	if resp.Header.Get("Retry-After") == "" || len(resp.Cookies()) != 0 {
+		t.Errorf("refusal: Retry-After %q, cookies %v", resp.Header.Get("Retry-After"), resp.Cookies())
+	}
+	if n := ts.hits.get("new-session/address"); n != 1 {
+		t.Errorf("%d refusals counted, want 1", n)
+	}
+	// A scanner's cookie-less socket or stream is refused the same way.
+	if resp, _ := ts.get(t, stranger, "/rooms/events"); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("cookie-less lobby stream: %s", resp.Status)
+	}
+	for i, p := range people { // sessions already given are not limited
+		if resp, _ := ts.get(t, p, "/"); resp.StatusCode != http.StatusOK {
+			t.Fatalf("person %d with a session: %s", i, resp.Status)
+		}
+	}
+	ts.clock.Advance(10 * time.Second)
+	ts.newPerson(t)
 }

@@ -10,7 +10,7 @@ import (
 // Routes for people go through the session middleware; assets, health and metrics do not,
 // so probes and caches never mint identities.
 func addRoutes(mux *http.ServeMux, d Deps) {
-	s := func(h http.Handler) http.Handler { return withSession(d.Store, h) }
+	s := func(h http.Handler) http.Handler { return withSession(d.Store, d.Guard, h) }
 	mux.Handle("GET /{$}", s(handleLobby(d)))
 	mux.Handle("POST /rooms", s(handleCreateRoom(d)))
 	mux.Handle("GET /rooms/events", s(handleLobbyEvents(d.Lobby, d.Log)))

@@ -35,8 +35,9 @@ func identityFrom(ctx context.Context) db.Identity {
 // withSession gives every visitor an anonymous identity. The cookie holds a random token; the
 // database holds only its SHA-256, so a leaked database holds no usable sessions. A small own
 // piece rather than a session library: all we keep is "token -> identity row", and the row is
-// what the rest of the app needs.
-func withSession(store sessionStore, next http.Handler) http.Handler {
+// what the rest of the app needs. Each new identity is a row, so minting them is limited per
+// client address (ActionNewSession): a script that drops its cookie cannot fill the database.
+func withSession(store sessionStore, guard Guard, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if c, err := r.Cookie(SessionCookie); err == nil && len(c.Value) == 43 {
 			id, err := store.IdentityBySession(r.Context(), hashToken(c.Value))
@@ -48,6 +49,11 @@ func withSession(store sessionStore, next http.Handler) http.Handler {
 				serverError(w, r, fmt.Errorf("session lookup: %w", err))
 				return
 			}
+		}
+		if reason := guard.Allow(r, 0, ActionNewSession); reason != "" {
+			w.Header().Set("Retry-After", "10")
+			errorPage(w, r, http.StatusTooManyRequests, "Too many new visitors", reason)
+			return
 		}
 		token, err := newToken()
 		if err != nil {
