@@ -9,8 +9,8 @@ type sink interface {
 	send(frags [][]byte) error
 	// keepalive tells the peer the connection is alive (a ping, a comment line).
 	keepalive() error
-	// end runs once, on the writer, when the outbox is done: goodbye is true after shut
-	// (the queue sent, or discarded when shut asked to drop it), false after a failed send.
+	// end runs once, on the writer, when the outbox is done: goodbye is true after close
+	// (the queue sent, or discarded when close asked to drop it), false after a failed send.
 	end(goodbye bool)
 }
 
@@ -27,7 +27,7 @@ type outbox struct {
 	spare   [][]byte // the writer's last batch, reused as the next queue while it runs
 	running bool     // a writer goroutine is on its way or at work
 	poke    bool     // a keepalive is due
-	shut    bool     // shut was called: end after the queue
+	shut    bool     // close was called: end after the queue
 	drop    bool     // ...discarding the queue instead of sending it
 	ended   bool     // end has run or is about to: nothing more is sent
 }
@@ -88,7 +88,7 @@ func (o *outbox) write() {
 		o.mu.Lock()
 		if o.drop {
 			clear(o.queue)
-			o.queue = o.queue[:0]
+			o.queue, o.poke = o.queue[:0], false
 		}
 		batch, poke := o.queue, o.poke
 		o.poke = false
