@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -219,15 +218,7 @@ func TestIdleSocketHasNoWriter(t *testing.T) {
 	b.say("hello")
 	a.waitText("hello")
 
-	deadline := time.Now().Add(5 * time.Second)
-	for writers := -1; writers != 0; {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d writer goroutines with both sockets idle, want 0", writers)
-		}
-		time.Sleep(10 * time.Millisecond)
-		buf := make([]byte, 1<<20)
-		writers = strings.Count(string(buf[:runtime.Stack(buf, true)]), "realtime.(*outbox).write(")
-	}
+	waitNoWriters(t)
 	time.Sleep(time.Second) // many ping intervals, more than the pong wait
 	select {
 	case <-a.closed:
