@@ -357,15 +357,3 @@ func TestLobbyStreamEndsOnShutdown(t *testing.T) {
 		t.Fatal("the stream is still open after the lobby closed")
 	}
 }
-
-func TestWriteSSE(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"<p>one</p>", "data: <p>one</p>\n\n"},
-		{"<ul>\n<li>a</li>\n</ul>", "data: <ul>\ndata: <li>a</li>\ndata: </ul>\n\n"},
-		{"a\r\nb\r\n", "data: a\ndata: b\n\n"},
-	} {
-		if got := string(realtime.FrameSSE([]byte(tc.in))); got != tc.want {
-			t.Errorf("FrameSSE(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}

@@ -85,7 +85,7 @@ func (l *Lobby) Subscribe(stream LobbyStream) (*LobbySubscription, error) {
 	if l.closed {
 		// A stream opened during shutdown gets its snapshot and ends, so it cannot hold the
 		// server's graceful shutdown open until its timeout.
-		s.out.push(FrameSSE(buf.Bytes()))
+		s.out.push(frameSSE(buf.Bytes()))
 		s.out.close(false)
 		return s, nil
 	}
@@ -94,7 +94,7 @@ func (l *Lobby) Subscribe(stream LobbyStream) (*LobbySubscription, error) {
 		l.beat = time.AfterFunc(l.heartbeat, l.beatAll)
 	}
 	l.countLocked()
-	s.out.push(FrameSSE(buf.Bytes()))
+	s.out.push(frameSSE(buf.Bytes()))
 	return s, nil
 }
 
@@ -145,8 +145,8 @@ func (s *lobbySink) end(bool) {
 
 var sseComment = []byte(": ping\n\n")
 
-// FrameSSE frames HTML as one event: a data: line per line of payload, then a blank line.
-func FrameSSE(payload []byte) []byte {
+// frameSSE frames HTML as one event: a data: line per line of payload, then a blank line.
+func frameSSE(payload []byte) []byte {
 	buf := make([]byte, 0, len(payload)+len(payload)/32+16)
 	for len(payload) > 0 {
 		line := payload
@@ -194,7 +194,7 @@ func (l *Lobby) Upsert(card components.RoomCard, createdAt int64) {
 	if err := components.RoomItemOOB(card, !exists).Render(context.Background(), &buf); err != nil {
 		return
 	}
-	l.publishLocked(FrameSSE(buf.Bytes()))
+	l.publishLocked(frameSSE(buf.Bytes()))
 }
 
 // Remove takes a room off the list and tells every subscriber.
@@ -209,7 +209,7 @@ func (l *Lobby) Remove(id string) {
 	if err := components.RoomGoneOOB(id).Render(context.Background(), &buf); err != nil {
 		return
 	}
-	l.publishLocked(FrameSSE(buf.Bytes()))
+	l.publishLocked(frameSSE(buf.Bytes()))
 }
 
 // Close ends every subscription after what is queued for it; their streams end.

@@ -33,7 +33,7 @@ func (s *ChanStream) Send(events [][]byte) error {
 
 func (s *ChanStream) Close() { close(s.C) }
 
-// unframeSSE undoes FrameSSE; a comment becomes ":ping".
+// unframeSSE undoes frameSSE; a comment becomes ":ping".
 func unframeSSE(event string) string {
 	if strings.HasPrefix(event, ":") {
 		return ":" + strings.TrimSpace(strings.TrimPrefix(event, ":"))
@@ -80,5 +80,17 @@ func TestLobbyHeartbeat(t *testing.T) {
 			t.Fatal("the heartbeat timer runs on with no subscribers")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestFrameSSE(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"<p>one</p>", "data: <p>one</p>\n\n"},
+		{"<ul>\n<li>a</li>\n</ul>", "data: <ul>\ndata: <li>a</li>\ndata: </ul>\n\n"},
+		{"a\r\nb\r\n", "data: a\ndata: b\n\n"},
+	} {
+		if got := string(frameSSE([]byte(tc.in))); got != tc.want {
+			t.Errorf("frameSSE(%q) = %q, want %q", tc.in, got, tc.want)
+		}
 	}
 }
