@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto"
 	"github.com/chromedp/cdproto/accessibility"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/dom"
@@ -73,6 +74,7 @@ type person struct {
 	// netCut is set while this person's network is cut on purpose: failed requests and
 	// sockets are expected then and are not problems.
 	netCut   atomic.Bool
+	net      netCutter // how this person's browser cuts its network
 	timeline []string
 	// allowed are console errors a step expects (e.g. the browser noting a 401 page).
 	allowed []*regexp.Regexp
@@ -414,21 +416,117 @@ func (p *person) session(t *testing.T) string {
 // and socket handshakes fail while offline, and navigator.onLine follows.
 func (p *person) setOffline(t *testing.T, offline bool) {
 	t.Helper()
+	p.do(t, fmt.Sprintf("set offline=%v", offline), chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := p.net.setOffline(ctx, tg, offline)
+		return err
+	}))
+}
+
+// netCutMethod is the protocol call a browser cuts its network with.
+type netCutMethod int32
+
+const (
+	netCutUnknown netCutMethod = iota
+	// netCutByRule is Network.emulateNetworkConditionsByRule, which cuts requests, with
+	// Network.overrideNetworkState for navigator.onLine: the current protocol.
+	netCutByRule
+	// netCutClassic is Network.emulateNetworkConditions, deprecated but the only one some
+	// browsers take (Debian's Chromium 148 answers the other with "Invalid parameters").
+	netCutClassic
+)
+
+func (m netCutMethod) String() string {
+	switch m {
+	case netCutByRule:
+		return network.CommandEmulateNetworkConditionsByRule
+	case netCutClassic:
+		return emulateNetworkConditions.Method
+	}
+	return "not known yet"
+}
+
+// emulateNetworkConditions is the classic command, which cdproto no longer generates. It sets
+// navigator.onLine itself. The protocol requires every field: latency 0 adds none, and a
+// throughput of -1 disables throttling.
+var emulateNetworkConditions = cdp.Command[emulateNetworkConditionsParams, cdp.Empty]{Method: "Network.emulateNetworkConditions"}
+
+type emulateNetworkConditionsParams struct {
+	Offline            bool    `json:"offline"`
+	Latency            float64 `json:"latency"`
+	DownloadThroughput float64 `json:"downloadThroughput"`
+	UploadThroughput   float64 `json:"uploadThroughput"`
+}
+
+// netCutter cuts one browser's network. It tries the current protocol first and, when the
+// browser refuses it, the classic call, and remembers which one worked, so later calls go
+// straight to it.
+type netCutter struct {
+	method atomic.Int32 // a netCutMethod
+}
+
+// setOffline cuts (offline) or restores the network through s, a tab of the browser, and says
+// which method did it.
+func (c *netCutter) setOffline(ctx context.Context, s cdp.Session, offline bool) (netCutMethod, error) {
+	known := netCutMethod(c.method.Load())
+	if known != netCutClassic {
+		err := setOfflineByRule(ctx, s, offline)
+		if err == nil {
+			c.method.Store(int32(netCutByRule))
+			return netCutByRule, nil
+		}
+		// A browser that took the current protocol before has it: a failure now is a failure.
+		if known == netCutByRule || !isRefusedCommand(err) {
+			return netCutByRule, fmt.Errorf("%s: %w", netCutByRule, err)
+		}
+		if err2 := setOfflineClassic(ctx, s, offline); err2 != nil {
+			return netCutClassic, fmt.Errorf("%s refused (%w), and %s: %w", netCutByRule, err, netCutClassic, err2)
+		}
+		c.method.Store(int32(netCutClassic))
+		return netCutClassic, nil
+	}
+	if err := setOfflineClassic(ctx, s, offline); err != nil {
+		return netCutClassic, fmt.Errorf("%s: %w", netCutClassic, err)
+	}
+	return netCutClassic, nil
+}
+
+func setOfflineByRule(ctx context.Context, s cdp.Session, offline bool) error {
 	rules := []*network.Conditions{}
 	if offline {
 		rules = append(rules, &network.Conditions{Offline: true, DownloadThroughput: -1, UploadThroughput: -1})
 	}
-	p.do(t, fmt.Sprintf("set offline=%v", offline), chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		if _, err := cdp.Call(ctx, tg, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
-			MatchedNetworkConditions: rules,
-		}); err != nil {
-			return fmt.Errorf("emulate network conditions: %w", err)
-		}
-		_, err := cdp.Call(ctx, tg, network.OverrideNetworkState, network.OverrideNetworkStateParams{
-			Offline: offline, DownloadThroughput: -1, UploadThroughput: -1,
-		})
+	if _, err := cdp.Call(ctx, s, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+		MatchedNetworkConditions: rules,
+	}); err != nil {
 		return err
-	}))
+	}
+	if _, err := cdp.Call(ctx, s, network.OverrideNetworkState, network.OverrideNetworkStateParams{
+		Offline: offline, DownloadThroughput: -1, UploadThroughput: -1,
+	}); err != nil {
+		if offline && isRefusedCommand(err) {
+			// Half a cut: lift the rule, so the classic call is the only one in force.
+			cdp.Call(ctx, s, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+				MatchedNetworkConditions: []*network.Conditions{},
+			})
+		}
+		return err
+	}
+	return nil
+}
+
+func setOfflineClassic(ctx context.Context, s cdp.Session, offline bool) error {
+	_, err := cdp.Call(ctx, s, emulateNetworkConditions, emulateNetworkConditionsParams{
+		Offline: offline, Latency: 0, DownloadThroughput: -1, UploadThroughput: -1,
+	})
+	return err
+}
+
+// isRefusedCommand reports whether the browser refused a command as one it does not have:
+// -32601 "method not found", or -32602 "Invalid parameters" (a browser whose version of the
+// command takes other parameters).
+func isRefusedCommand(err error) bool {
+	var e *cdproto.Error
+	return errors.As(err, &e) && (e.Code == -32601 || e.Code == -32602)
 }
 
 // colorScheme emulates prefers-color-scheme ("dark", "light", or "" to reset).
