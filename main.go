@@ -237,11 +237,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	lobby := realtime.NewLobby(realtime.LobbyHooks{Subscribers: mx.LobbySubscribers, Dropped: mx.LobbyDropped})
 	rooms := realtime.NewRooms(store, lobby, realtime.Config{
-		EmptyRoomGrace:      cfg.emptyRoomGrace,
-		LeaveDebounce:       cfg.leaveDebounce,
-		MaxMessageRunes:     cfg.maxMessage,
-		MaxFrameBytes:       cfg.maxFrameBytes,
-		MaxSocketsPerPerson: cfg.maxSocketsPer,
+		EmptyRoomGrace:  cfg.emptyRoomGrace,
+		LeaveDebounce:   cfg.leaveDebounce,
+		MaxMessageRunes: cfg.maxMessage,
+		MaxFrameBytes:   cfg.maxFrameBytes,
+		MaxTabsPerRoom:  cfg.maxSocketsPer,
 		Hooks: realtime.Hooks{
 			Sockets: mx.SocketsDelta, SlowClient: mx.SlowClient, Message: mx.Message,
 			Render: mx.Render, Refused: mx.Refused, Allow: allowFrame,

@@ -12,6 +12,8 @@ import templruntime "github.com/a-h/templ/runtime"
 import (
 	"strings"
 	"time"
+
+	"gifchat/vocab"
 )
 
 // The component gallery (served only with -dev, see handlers/dev.go) shows every component
@@ -42,18 +44,22 @@ var (
 	sampleAt       = time.Date(2026, time.May, 1, 9, 41, 0, 0, time.UTC)
 )
 
-func sampleMessage(id int64, kind string, author Person, text string) Message {
-	return Message{ID: id, Kind: kind, Author: author, Text: text, At: sampleAt.Add(time.Duration(id) * time.Minute)}
+func sampleMessage(seq int64, kind string, author Person, text string) Message {
+	return Message{Seq: seq, Kind: kind, Author: author, Text: text, At: sampleAt.Add(time.Duration(seq) * time.Minute)}
+}
+
+func sampleNotice(seq int64, notice string, subject Person) Message {
+	return Message{Seq: seq, Kind: vocab.KindNotice, Notice: notice, Subject: subject, At: sampleAt.Add(time.Duration(seq) * time.Minute)}
 }
 
 func sampleGIFMessage(id int64, author Person, url string, w, h int) Message {
-	m := sampleMessage(id, KindGIF, author, "")
+	m := sampleMessage(id, vocab.KindGIF, author, "")
 	m.GIF = &GIF{URL: url, Width: w, Height: h}
 	return m
 }
 
 func sampleWhisper(id int64, from, to Person, text string) Message {
-	m := sampleMessage(id, KindWhisper, from, text)
+	m := sampleMessage(id, vocab.KindWhisper, from, text)
 	m.Recipient = to
 	return m
 }
@@ -70,15 +76,15 @@ const (
 // sampleConversation is a log with every kind of message, as a room shows it.
 func sampleConversation(me Person) []Message {
 	return []Message{
-		sampleMessage(1, KindSystem, sampleOtter, sampleOtter.Name+" joined"),
-		sampleMessage(2, KindText, sampleOtter, "Morning! Who brought the GIFs today?"),
-		sampleMessage(3, KindSystem, me, me.Name+" joined"),
-		sampleMessage(4, KindText, me, "I did. Wait till you see the cat one."),
+		sampleNotice(1, vocab.NoticeJoined, sampleOtter),
+		sampleMessage(2, vocab.KindText, sampleOtter, "Morning! Who brought the GIFs today?"),
+		sampleNotice(3, vocab.NoticeJoined, me),
+		sampleMessage(4, vocab.KindText, me, "I did. Wait till you see the cat one."),
 		sampleGIFMessage(5, me, GallerySampleGIF, 240, 180),
-		sampleMessage(6, KindText, sampleLynx, sampleKorean),
+		sampleMessage(6, vocab.KindText, sampleLynx, sampleKorean),
 		sampleWhisper(7, sampleOtter, me, "psst, the cat one is my favourite"),
-		sampleMessage(8, KindText, sampleHeron, sampleLongText),
-		sampleMessage(9, KindSystem, sampleLynx, sampleLynx.Name+" left"),
+		sampleMessage(8, vocab.KindText, sampleHeron, sampleLongText),
+		sampleNotice(9, vocab.NoticeLeft, sampleLynx),
 	}
 }
 
@@ -120,7 +126,7 @@ func sampleRoomPage(me Person, meOwns bool, history []Message) RoomPage {
 		Room:      RoomCard{ID: "galleryroom00001", Title: "Friday GIF party", Members: len(members), Capacity: 12, Owner: owner},
 		History:   h,
 		Members:   members,
-		Form:      MessageForm{RoomID: "galleryroom00001"},
+		Form:      MessageForm{RoomID: "galleryroom00001", MaxChars: 2000},
 		MaxGIF:    5 << 20,
 		ConnectTo: "/dev/components/no-socket",
 	}
@@ -208,7 +214,7 @@ func Gallery(me Person) templ.Component {
 			var templ_7745c5c3_Var3 string
 			templ_7745c5c3_Var3, templ_7745c5c3_Err = templ.JoinStringErrs(me.Name)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 172, Col: 76}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 178, Col: 76}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var3))
 			if templ_7745c5c3_Err != nil {
@@ -254,7 +260,7 @@ func Gallery(me Person) templ.Component {
 							}()
 						}
 						ctx = templ.InitializeContext(ctx)
-						templ_7745c5c3_Err = MessageItem(sampleMessage(10, KindText, sampleOtter, "Morning! Who brought the GIFs today?")).Render(ctx, templ_7745c5c3_Buffer)
+						templ_7745c5c3_Err = MessageItem(sampleMessage(10, vocab.KindText, sampleOtter, "Morning! Who brought the GIFs today?")).Render(ctx, templ_7745c5c3_Buffer)
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
@@ -294,7 +300,7 @@ func Gallery(me Person) templ.Component {
 							}()
 						}
 						ctx = templ.InitializeContext(ctx)
-						templ_7745c5c3_Err = MessageItem(sampleMessage(11, KindText, me, "I did. Wait till you see the cat one.")).Render(ctx, templ_7745c5c3_Buffer)
+						templ_7745c5c3_Err = MessageItem(sampleMessage(11, vocab.KindText, me, "I did. Wait till you see the cat one.")).Render(ctx, templ_7745c5c3_Buffer)
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
@@ -334,19 +340,27 @@ func Gallery(me Person) templ.Component {
 							}()
 						}
 						ctx = templ.InitializeContext(ctx)
-						templ_7745c5c3_Err = MessageItem(sampleMessage(12, KindSystem, sampleOtter, sampleOtter.Name+" joined")).Render(ctx, templ_7745c5c3_Buffer)
+						templ_7745c5c3_Err = MessageItem(sampleNotice(12, vocab.NoticeJoined, sampleOtter)).Render(ctx, templ_7745c5c3_Buffer)
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
-						templ_7745c5c3_Err = MessageItem(sampleMessage(13, KindSystem, me, me.Name+" joined")).Render(ctx, templ_7745c5c3_Buffer)
+						templ_7745c5c3_Err = MessageItem(sampleNotice(13, vocab.NoticeJoined, me)).Render(ctx, templ_7745c5c3_Buffer)
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
-						templ_7745c5c3_Err = MessageItem(sampleMessage(14, KindSystem, sampleOtter, sampleLynx.Name+" was removed by the owner")).Render(ctx, templ_7745c5c3_Buffer)
+						templ_7745c5c3_Err = MessageItem(sampleNotice(14, vocab.NoticeKicked, sampleLynx)).Render(ctx, templ_7745c5c3_Buffer)
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
-						templ_7745c5c3_Err = MessageItem(sampleMessage(15, KindSystem, sampleOtter, sampleOtter.Name+" left; "+me.Name+" is the owner now")).Render(ctx, templ_7745c5c3_Buffer)
+						templ_7745c5c3_Err = MessageItem(sampleNotice(15, vocab.NoticeLeft, sampleOtter)).Render(ctx, templ_7745c5c3_Buffer)
+						if templ_7745c5c3_Err != nil {
+							return templ_7745c5c3_Err
+						}
+						templ_7745c5c3_Err = MessageItem(sampleNotice(16, vocab.NoticeOwner, me)).Render(ctx, templ_7745c5c3_Buffer)
+						if templ_7745c5c3_Err != nil {
+							return templ_7745c5c3_Err
+						}
+						templ_7745c5c3_Err = MessageItem(sampleNotice(17, vocab.NoticeClosed, me)).Render(ctx, templ_7745c5c3_Buffer)
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
@@ -358,7 +372,7 @@ func Gallery(me Person) templ.Component {
 					}
 					return nil
 				})
-				templ_7745c5c3_Err = galleryState("message-system", "Notices: joined, left, kicked, owner changed (mine too: they stay centred)", false).Render(templ.WithChildren(ctx, templ_7745c5c3_Var9), templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = galleryState("message-system", "Notices: joined (someone, me), kicked, left, owner changed, room closed (mine too: they stay centred)", false).Render(templ.WithChildren(ctx, templ_7745c5c3_Var9), templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -514,7 +528,7 @@ func Gallery(me Person) templ.Component {
 							}()
 						}
 						ctx = templ.InitializeContext(ctx)
-						templ_7745c5c3_Err = MessageItem(sampleMessage(21, KindText, sampleHeron, sampleLongText)).Render(ctx, templ_7745c5c3_Buffer)
+						templ_7745c5c3_Err = MessageItem(sampleMessage(21, vocab.KindText, sampleHeron, sampleLongText)).Render(ctx, templ_7745c5c3_Buffer)
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
@@ -554,7 +568,7 @@ func Gallery(me Person) templ.Component {
 							}()
 						}
 						ctx = templ.InitializeContext(ctx)
-						templ_7745c5c3_Err = MessageItem(sampleMessage(22, KindText, sampleLynx, sampleKorean)).Render(ctx, templ_7745c5c3_Buffer)
+						templ_7745c5c3_Err = MessageItem(sampleMessage(22, vocab.KindText, sampleLynx, sampleKorean)).Render(ctx, templ_7745c5c3_Buffer)
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
@@ -594,7 +608,7 @@ func Gallery(me Person) templ.Component {
 							}()
 						}
 						ctx = templ.InitializeContext(ctx)
-						templ_7745c5c3_Err = MessageItem(sampleMessage(23, KindText, sampleCapybara, sampleLongWord)).Render(ctx, templ_7745c5c3_Buffer)
+						templ_7745c5c3_Err = MessageItem(sampleMessage(23, vocab.KindText, sampleCapybara, sampleLongWord)).Render(ctx, templ_7745c5c3_Buffer)
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
@@ -634,7 +648,7 @@ func Gallery(me Person) templ.Component {
 							}()
 						}
 						ctx = templ.InitializeContext(ctx)
-						templ_7745c5c3_Err = MessageItem(sampleMessage(24, KindText, sampleCapybara, "hi")).Render(ctx, templ_7745c5c3_Buffer)
+						templ_7745c5c3_Err = MessageItem(sampleMessage(24, vocab.KindText, sampleCapybara, "hi")).Render(ctx, templ_7745c5c3_Buffer)
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
@@ -1502,7 +1516,7 @@ func Gallery(me Person) templ.Component {
 							}()
 						}
 						ctx = templ.InitializeContext(ctx)
-						templ_7745c5c3_Err = Composer(MessageForm{RoomID: "galleryroom00001"}).Render(ctx, templ_7745c5c3_Buffer)
+						templ_7745c5c3_Err = Composer(MessageForm{RoomID: "galleryroom00001", MaxChars: 2000}).Render(ctx, templ_7745c5c3_Buffer)
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
@@ -1546,7 +1560,7 @@ func Gallery(me Person) templ.Component {
 							}()
 						}
 						ctx = templ.InitializeContext(ctx)
-						templ_7745c5c3_Err = Composer(MessageForm{RoomID: "galleryroom00001", WhisperTo: &sampleOtter, Text: "psst"}).Render(ctx, templ_7745c5c3_Buffer)
+						templ_7745c5c3_Err = Composer(MessageForm{RoomID: "galleryroom00001", MaxChars: 2000, WhisperTo: &sampleOtter, Text: "psst"}).Render(ctx, templ_7745c5c3_Buffer)
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
@@ -1590,7 +1604,7 @@ func Gallery(me Person) templ.Component {
 							}()
 						}
 						ctx = templ.InitializeContext(ctx)
-						templ_7745c5c3_Err = Composer(MessageForm{RoomID: "galleryroom00001", Error: "Write something first: empty messages are not sent."}).Render(ctx, templ_7745c5c3_Buffer)
+						templ_7745c5c3_Err = Composer(MessageForm{RoomID: "galleryroom00001", MaxChars: 2000, Error: "Write something first: empty messages are not sent."}).Render(ctx, templ_7745c5c3_Buffer)
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
@@ -1634,7 +1648,7 @@ func Gallery(me Person) templ.Component {
 							}()
 						}
 						ctx = templ.InitializeContext(ctx)
-						templ_7745c5c3_Err = Composer(MessageForm{RoomID: "galleryroom00001", Text: strings.Repeat("la ", 700), Error: "That message is 2100 characters long; the limit is 2000."}).Render(ctx, templ_7745c5c3_Buffer)
+						templ_7745c5c3_Err = Composer(MessageForm{RoomID: "galleryroom00001", MaxChars: 2000, Text: strings.Repeat("la ", 700), Error: "That message is 2100 characters long; the limit is 2000."}).Render(ctx, templ_7745c5c3_Buffer)
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
@@ -1678,7 +1692,7 @@ func Gallery(me Person) templ.Component {
 							}()
 						}
 						ctx = templ.InitializeContext(ctx)
-						templ_7745c5c3_Err = Composer(MessageForm{RoomID: "galleryroom00001"}).Render(ctx, templ_7745c5c3_Buffer)
+						templ_7745c5c3_Err = Composer(MessageForm{RoomID: "galleryroom00001", MaxChars: 2000}).Render(ctx, templ_7745c5c3_Buffer)
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
@@ -1722,7 +1736,7 @@ func Gallery(me Person) templ.Component {
 							}()
 						}
 						ctx = templ.InitializeContext(ctx)
-						templ_7745c5c3_Err = Composer(MessageForm{RoomID: "galleryroom00001"}).Render(ctx, templ_7745c5c3_Buffer)
+						templ_7745c5c3_Err = Composer(MessageForm{RoomID: "galleryroom00001", MaxChars: 2000}).Render(ctx, templ_7745c5c3_Buffer)
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
@@ -1766,7 +1780,7 @@ func Gallery(me Person) templ.Component {
 							}()
 						}
 						ctx = templ.InitializeContext(ctx)
-						templ_7745c5c3_Err = Composer(MessageForm{RoomID: "galleryroom00001"}).Render(ctx, templ_7745c5c3_Buffer)
+						templ_7745c5c3_Err = Composer(MessageForm{RoomID: "galleryroom00001", MaxChars: 2000}).Render(ctx, templ_7745c5c3_Buffer)
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
@@ -1814,7 +1828,7 @@ func Gallery(me Person) templ.Component {
 							}()
 						}
 						ctx = templ.InitializeContext(ctx)
-						templ_7745c5c3_Err = MessageItem(sampleMessage(25, KindText, sampleOtter, "Drop it, drop it!")).Render(ctx, templ_7745c5c3_Buffer)
+						templ_7745c5c3_Err = MessageItem(sampleMessage(25, vocab.KindText, sampleOtter, "Drop it, drop it!")).Render(ctx, templ_7745c5c3_Buffer)
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
@@ -1836,7 +1850,7 @@ func Gallery(me Person) templ.Component {
 							}()
 						}
 						ctx = templ.InitializeContext(ctx)
-						templ_7745c5c3_Err = Composer(MessageForm{RoomID: "galleryroom00001"}).Render(ctx, templ_7745c5c3_Buffer)
+						templ_7745c5c3_Err = Composer(MessageForm{RoomID: "galleryroom00001", MaxChars: 2000}).Render(ctx, templ_7745c5c3_Buffer)
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
@@ -1920,7 +1934,7 @@ func Gallery(me Person) templ.Component {
 						}()
 					}
 					ctx = templ.InitializeContext(ctx)
-					templ_7745c5c3_Err = galleryStatus("reconnecting", "Connection lost. Reconnecting…").Render(ctx, templ_7745c5c3_Buffer)
+					templ_7745c5c3_Err = galleryStatus(vocab.StatusReconnecting, "Connection lost. Reconnecting…").Render(ctx, templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -1942,7 +1956,7 @@ func Gallery(me Person) templ.Component {
 						}()
 					}
 					ctx = templ.InitializeContext(ctx)
-					templ_7745c5c3_Err = galleryStatus("error", "Slow down: you are sending messages too fast.").Render(ctx, templ_7745c5c3_Buffer)
+					templ_7745c5c3_Err = galleryStatus(vocab.StatusError, "Slow down: you are sending messages too fast.").Render(ctx, templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -1964,7 +1978,7 @@ func Gallery(me Person) templ.Component {
 						}()
 					}
 					ctx = templ.InitializeContext(ctx)
-					templ_7745c5c3_Err = galleryStatus("closed", "This room was deleted by its owner.").Render(ctx, templ_7745c5c3_Buffer)
+					templ_7745c5c3_Err = galleryStatus(vocab.StatusClosed, "This room was deleted by its owner.").Render(ctx, templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -1986,13 +2000,13 @@ func Gallery(me Person) templ.Component {
 						}()
 					}
 					ctx = templ.InitializeContext(ctx)
-					templ_7745c5c3_Err = galleryStatus("kicked", "You were removed by the owner. You can come back in 10 minutes.").Render(ctx, templ_7745c5c3_Buffer)
+					templ_7745c5c3_Err = galleryStatus(vocab.StatusClosed, "You were removed by the owner. You can come back in 10 minutes.").Render(ctx, templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
 					return nil
 				})
-				templ_7745c5c3_Err = galleryState("status-kicked", "Kicked by the owner", false).Render(templ.WithChildren(ctx, templ_7745c5c3_Var84), templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = galleryState("status-closed-kicked", "The room is gone for me: kicked by the owner", false).Render(templ.WithChildren(ctx, templ_7745c5c3_Var84), templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -2122,7 +2136,7 @@ func Gallery(me Person) templ.Component {
 						var templ_7745c5c3_Var91 string
 						templ_7745c5c3_Var91, templ_7745c5c3_Err = templ.JoinStringErrs(c)
 						if templ_7745c5c3_Err != nil {
-							return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 481, Col: 39}
+							return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 489, Col: 39}
 						}
 						_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var91))
 						if templ_7745c5c3_Err != nil {
@@ -2135,7 +2149,7 @@ func Gallery(me Person) templ.Component {
 						var templ_7745c5c3_Var92 string
 						templ_7745c5c3_Var92, templ_7745c5c3_Err = templ.JoinStringErrs(samplePaletteNames[i])
 						if templ_7745c5c3_Err != nil {
-							return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 481, Col: 65}
+							return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 489, Col: 65}
 						}
 						_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var92))
 						if templ_7745c5c3_Err != nil {
@@ -2215,7 +2229,7 @@ func Gallery(me Person) templ.Component {
 					var templ_7745c5c3_Var96 string
 					templ_7745c5c3_Var96, templ_7745c5c3_Err = templ.JoinStringErrs(me.Name)
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 488, Col: 74}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 496, Col: 74}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var96))
 					if templ_7745c5c3_Err != nil {
@@ -2350,7 +2364,7 @@ func galleryGroup(id, title string) templ.Component {
 		var templ_7745c5c3_Var99 string
 		templ_7745c5c3_Var99, templ_7745c5c3_Err = templruntime.NewAttributeExpression("group-" + id).Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 519, Col: 28}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 527, Col: 28}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var99)
 		if templ_7745c5c3_Err != nil {
@@ -2363,7 +2377,7 @@ func galleryGroup(id, title string) templ.Component {
 		var templ_7745c5c3_Var100 string
 		templ_7745c5c3_Var100, templ_7745c5c3_Err = templruntime.NewAttributeExpression("group-" + id + "-title").Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 519, Col: 95}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 527, Col: 95}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var100)
 		if templ_7745c5c3_Err != nil {
@@ -2376,7 +2390,7 @@ func galleryGroup(id, title string) templ.Component {
 		var templ_7745c5c3_Var101 string
 		templ_7745c5c3_Var101, templ_7745c5c3_Err = templruntime.NewAttributeExpression("group-" + id + "-title").Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 520, Col: 35}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 528, Col: 35}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var101)
 		if templ_7745c5c3_Err != nil {
@@ -2389,7 +2403,7 @@ func galleryGroup(id, title string) templ.Component {
 		var templ_7745c5c3_Var102 string
 		templ_7745c5c3_Var102, templ_7745c5c3_Err = templ.JoinStringErrs(title)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 520, Col: 45}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 528, Col: 45}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var102))
 		if templ_7745c5c3_Err != nil {
@@ -2441,7 +2455,7 @@ func galleryState(name, note string, wide bool) templ.Component {
 			var templ_7745c5c3_Var104 string
 			templ_7745c5c3_Var104, templ_7745c5c3_Err = templruntime.NewAttributeExpression("state-" + name).Resolve(ctx)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 529, Col: 30}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 537, Col: 30}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var104)
 			if templ_7745c5c3_Err != nil {
@@ -2472,7 +2486,7 @@ func galleryState(name, note string, wide bool) templ.Component {
 			var templ_7745c5c3_Var107 string
 			templ_7745c5c3_Var107, templ_7745c5c3_Err = templruntime.NewAttributeExpression(name).Resolve(ctx)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 529, Col: 108}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 537, Col: 108}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var107)
 			if templ_7745c5c3_Err != nil {
@@ -2485,7 +2499,7 @@ func galleryState(name, note string, wide bool) templ.Component {
 			var templ_7745c5c3_Var108 string
 			templ_7745c5c3_Var108, templ_7745c5c3_Err = templruntime.NewAttributeExpression("state-" + name + "-title").Resolve(ctx)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 529, Col: 155}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 537, Col: 155}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var108)
 			if templ_7745c5c3_Err != nil {
@@ -2512,7 +2526,7 @@ func galleryState(name, note string, wide bool) templ.Component {
 		var templ_7745c5c3_Var109 string
 		templ_7745c5c3_Var109, templ_7745c5c3_Err = templruntime.NewAttributeExpression("state-" + name + "-title").Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 530, Col: 37}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 538, Col: 37}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var109)
 		if templ_7745c5c3_Err != nil {
@@ -2525,7 +2539,7 @@ func galleryState(name, note string, wide bool) templ.Component {
 		var templ_7745c5c3_Var110 string
 		templ_7745c5c3_Var110, templ_7745c5c3_Err = templ.JoinStringErrs(name)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 530, Col: 46}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 538, Col: 46}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var110))
 		if templ_7745c5c3_Err != nil {
@@ -2538,7 +2552,7 @@ func galleryState(name, note string, wide bool) templ.Component {
 		var templ_7745c5c3_Var111 string
 		templ_7745c5c3_Var111, templ_7745c5c3_Err = templ.JoinStringErrs(note)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 531, Col: 32}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 539, Col: 32}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var111))
 		if templ_7745c5c3_Err != nil {
@@ -2618,7 +2632,7 @@ func galleryFrameState(name, note string, phone bool) templ.Component {
 				var templ_7745c5c3_Var116 string
 				templ_7745c5c3_Var116, templ_7745c5c3_Err = templruntime.NewAttributeExpression(galleryFrameURL(name)).ResolveURL(ctx)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 538, Col: 89}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 546, Col: 89}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var116)
 				if templ_7745c5c3_Err != nil {
@@ -2631,7 +2645,7 @@ func galleryFrameState(name, note string, phone bool) templ.Component {
 				var templ_7745c5c3_Var117 string
 				templ_7745c5c3_Var117, templ_7745c5c3_Err = templruntime.NewAttributeExpression("Preview: " + note).Resolve(ctx)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 538, Col: 118}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 546, Col: 118}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var117)
 				if templ_7745c5c3_Err != nil {
@@ -2658,7 +2672,7 @@ func galleryFrameState(name, note string, phone bool) templ.Component {
 			var templ_7745c5c3_Var118 string
 			templ_7745c5c3_Var118, templ_7745c5c3_Err = templruntime.NewAttributeExpression(templ.SafeURL(galleryFrameURL(name))).ResolveURL(ctx)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 539, Col: 72}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 547, Col: 72}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var118)
 			if templ_7745c5c3_Err != nil {
@@ -2671,7 +2685,7 @@ func galleryFrameState(name, note string, phone bool) templ.Component {
 			var templ_7745c5c3_Var119 string
 			templ_7745c5c3_Var119, templ_7745c5c3_Err = templ.JoinStringErrs(galleryFrameURL(name))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 539, Col: 103}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 547, Col: 103}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var119))
 			if templ_7745c5c3_Err != nil {

@@ -5,6 +5,8 @@ package components
 import (
 	"strconv"
 	"time"
+
+	"gifchat/vocab"
 )
 
 // Person is someone as the page shows them: a generated nickname and a palette colour class.
@@ -50,22 +52,19 @@ type GIF struct {
 	Height int
 }
 
-// Message kinds, as the data-kind attribute shows them.
-const (
-	KindText    = "text"
-	KindGIF     = "gif"
-	KindSystem  = "system"
-	KindWhisper = "whisper"
-)
-
-// Message is one entry of a room's log.
+// Message is one entry of a room's log. Seq is its place in the room's log: its DOM id
+// (msg-SEQ) and data-seq, which app.js sends back as the reconnect cursor. Kind is one of
+// vocab's kinds; a notice has Notice (vocab's notice kinds) and the Subject it names, and is
+// put into words by NoticeText (Text only for notices older than notice kinds).
 type Message struct {
-	ID        int64
+	Seq       int64
 	Kind      string
 	Author    Person
 	Recipient Person
 	Text      string
 	GIF       *GIF
+	Notice    string
+	Subject   Person
 	At        time.Time
 }
 
@@ -75,21 +74,30 @@ type Member struct {
 	Owner bool
 }
 
-// MessageForm is the room's composer: the text being written, a refusal reason, and the
-// person it whispers to, if any.
+// MessageForm is the room's composer: the text being written, a refusal reason, the person
+// it whispers to, if any, and the longest message the server takes (the input's maxlength).
 type MessageForm struct {
 	RoomID    string
 	Text      string
 	Error     string
 	WhisperTo *Person
+	MaxChars  int
 }
 
 // History is one page of a room's log with the cursor for the page before it.
 type History struct {
 	RoomID   string
 	Messages []Message
-	// OlderBefore is the id to page back from; 0 means the log starts here.
+	// OlderBefore is the seq to page back from; 0 means the log starts here.
 	OlderBefore int64
+}
+
+// LastSeq is the newest seq the page shows (0 for an empty log): the socket's first cursor.
+func (h History) LastSeq() int64 {
+	if len(h.Messages) == 0 {
+		return 0
+	}
+	return h.Messages[len(h.Messages)-1].Seq
 }
 
 // RoomPage is everything the room page renders.
@@ -122,6 +130,24 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func roomDOMID(id string) string { return "room-" + id }
 
-func msgDOMID(id int64) string { return "msg-" + strconv.FormatInt(id, 10) }
+func msgDOMID(seq int64) string { return "msg-" + strconv.FormatInt(seq, 10) }
 
 func roomURL(id string) string { return "/rooms/" + id }
+
+// NoticeText puts a notice into words.
+func NoticeText(m Message) string {
+	who := m.Subject.Name
+	switch m.Notice {
+	case vocab.NoticeJoined:
+		return who + " joined"
+	case vocab.NoticeLeft:
+		return who + " left"
+	case vocab.NoticeKicked:
+		return who + " was removed by the owner"
+	case vocab.NoticeOwner:
+		return who + " is now the owner"
+	case vocab.NoticeClosed:
+		return who + " closed the room"
+	}
+	return m.Text
+}

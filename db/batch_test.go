@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"gifchat/vocab"
 	"sync"
 	"testing"
 )
@@ -20,7 +21,7 @@ func TestBatchWriterCommitsEverythingInOrder(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for j := range per {
-				m := &Message{RoomID: room.ID, AuthorID: who.ID, Kind: KindText, Body: fmt.Sprintf("%d-%d", i, j)}
+				m := &Message{RoomID: room.ID, AuthorID: who.ID, Kind: vocab.KindText, Body: fmt.Sprintf("%d-%d", i, j)}
 				if err := w.Insert(context.Background(), []*Message{m}); err != nil {
 					t.Error(err)
 					return
@@ -44,7 +45,7 @@ func TestBatchWriterCommitsEverythingInOrder(t *testing.T) {
 	if n, _ := s.CountMessages(context.Background(), room.ID); n != senders*per {
 		t.Fatalf("stored %d, want %d", n, senders*per)
 	}
-	if err := w.Insert(context.Background(), []*Message{{RoomID: room.ID, Kind: KindSystem, Body: "late"}}); err != ErrWriterClosed {
+	if err := w.Insert(context.Background(), []*Message{{RoomID: room.ID, Kind: vocab.KindNotice, Body: "late"}}); err != ErrWriterClosed {
 		t.Fatalf("insert after close: %v", err)
 	}
 }
@@ -55,7 +56,7 @@ func TestBatchWriterReportsFailures(t *testing.T) {
 	defer w.Close()
 	// A message for a room that does not exist violates the foreign key: the batch fails
 	// and every waiter is told, so no hub broadcasts a message that was not stored.
-	err := w.Insert(context.Background(), []*Message{{RoomID: "nosuchroom", Kind: KindSystem, Body: "x"}})
+	err := w.Insert(context.Background(), []*Message{{RoomID: "nosuchroom", Kind: vocab.KindNotice, Body: "x"}})
 	if err == nil {
 		t.Fatal("insert into a missing room succeeded")
 	}

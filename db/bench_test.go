@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"gifchat/vocab"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -35,7 +36,7 @@ func BenchmarkInsertSingle(b *testing.B) {
 			ctx := context.Background()
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := s.InsertMessages(ctx, []*Message{{RoomID: room.ID, AuthorID: who.ID, Kind: KindText, Body: "hello benchmark"}}); err != nil {
+				if err := s.InsertMessages(ctx, []*Message{{RoomID: room.ID, AuthorID: who.ID, Kind: vocab.KindText, Body: "hello benchmark"}}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -62,7 +63,7 @@ func BenchmarkInsertConcurrent(b *testing.B) {
 				go func() {
 					defer wg.Done()
 					for range per {
-						if err := w.Insert(ctx, []*Message{{RoomID: room.ID, AuthorID: who.ID, Kind: KindText, Body: "hello benchmark"}}); err != nil {
+						if err := w.Insert(ctx, []*Message{{RoomID: room.ID, AuthorID: who.ID, Kind: vocab.KindText, Body: "hello benchmark"}}); err != nil {
 							b.Error(err)
 							return
 						}

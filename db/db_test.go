@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"errors"
+	"gifchat/vocab"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -271,12 +272,12 @@ func TestMessagePaging(t *testing.T) {
 	// 10 messages: text from alice, a whisper alice->bob at positions 3 and 7, a system notice at 5.
 	var msgs []*Message
 	for i := range 10 {
-		m := &Message{RoomID: room.ID, AuthorID: alice.ID, Kind: KindText, Body: "m" + string(rune('0'+i))}
+		m := &Message{RoomID: room.ID, AuthorID: alice.ID, Kind: vocab.KindText, Body: "m" + string(rune('0'+i))}
 		switch i {
 		case 3, 7:
-			m.Kind, m.RecipientID = KindWhisper, bob.ID
+			m.Kind, m.RecipientID = vocab.KindWhisper, bob.ID
 		case 5:
-			m.Kind, m.AuthorID = KindSystem, 0
+			m.Kind, m.AuthorID = vocab.KindNotice, 0
 		}
 		msgs = append(msgs, m)
 	}
@@ -284,12 +285,12 @@ func TestMessagePaging(t *testing.T) {
 		t.Fatalf("InsertMessages: %v", err)
 	}
 	// Another room's messages never leak in.
-	if err := s.InsertMessages(ctx, []*Message{{RoomID: other.ID, AuthorID: alice.ID, Kind: KindText, Body: "elsewhere"}}); err != nil {
+	if err := s.InsertMessages(ctx, []*Message{{RoomID: other.ID, AuthorID: alice.ID, Kind: vocab.KindText, Body: "elsewhere"}}); err != nil {
 		t.Fatal(err)
 	}
 	for i, m := range msgs {
-		if m.ID == 0 || m.CreatedAt == 0 || (i > 0 && m.ID <= msgs[i-1].ID) {
-			t.Fatalf("message %d got id %d, created %d: ids must be filled in, increasing", i, m.ID, m.CreatedAt)
+		if m.ID == 0 || m.CreatedAt == 0 || m.Seq != int64(i+1) {
+			t.Fatalf("message %d got id %d, seq %d, created %d: ids filled in, seqs 1, 2, 3, ...", i, m.ID, m.Seq, m.CreatedAt)
 		}
 	}
 	bodies := func(ms []Message) string {
@@ -337,7 +338,7 @@ func TestMessagePaging(t *testing.T) {
 					t.Fatalf("page of %d messages, limit 3", len(page))
 				}
 				back = append([]string{bodies(page)}, back...)
-				before = page[0].ID
+				before = page[0].Seq
 			}
 			if got := strings.Join(back, ","); got != tc.want {
 				t.Errorf("paging back by 3 = %s; want %s", got, tc.want)
@@ -353,7 +354,7 @@ func TestMessagePaging(t *testing.T) {
 					break
 				}
 				fwd = append(fwd, bodies(page))
-				after = page[len(page)-1].ID
+				after = page[len(page)-1].Seq
 			}
 			if got := strings.Join(fwd, ","); got != tc.want {
 				t.Errorf("paging forward by 3 = %s; want %s", got, tc.want)
@@ -365,23 +366,23 @@ func TestMessagePaging(t *testing.T) {
 	if err != nil || bodies(latest) != "m8,m9" {
 		t.Errorf("LatestMessages limit 2 = %s, %v; want m8,m9 (newest, oldest first)", bodies(latest), err)
 	}
-	before, err := s.MessagesBefore(ctx, room.ID, carol.ID, msgs[8].ID, 3)
+	before, err := s.MessagesBefore(ctx, room.ID, carol.ID, msgs[8].Seq, 3)
 	// m7 is a whisper the bystander may not see: the page is the three visible before m8.
 	if err != nil || bodies(before) != "m4,m5,m6" {
 		t.Errorf("MessagesBefore(m8, 3) for a bystander = %s, %v; want m4,m5,m6", bodies(before), err)
 	}
-	after, err := s.MessagesAfter(ctx, room.ID, bob.ID, msgs[6].ID, 2)
+	after, err := s.MessagesAfter(ctx, room.ID, bob.ID, msgs[6].Seq, 2)
 	if err != nil || bodies(after) != "m7,m8" {
 		t.Errorf("MessagesAfter(m6, 2) for the recipient = %s, %v; want m7,m8", bodies(after), err)
 	}
 
 	// The joined names come along for rendering.
 	w, err := s.MessageByID(ctx, msgs[3].ID)
-	if err != nil || w.AuthorName != "alice" || w.RecipientName != "bob" || w.Kind != KindWhisper {
+	if err != nil || w.AuthorName != "alice" || w.RecipientName != "bob" || w.Kind != vocab.KindWhisper {
 		t.Errorf("MessageByID(whisper) = %+v, %v", w, err)
 	}
 	sys, err := s.MessageByID(ctx, msgs[5].ID)
-	if err != nil || sys.AuthorID != 0 || sys.AuthorName != "" || sys.Kind != KindSystem {
+	if err != nil || sys.AuthorID != 0 || sys.AuthorName != "" || sys.Kind != vocab.KindNotice {
 		t.Errorf("MessageByID(system) = %+v, %v", sys, err)
 	}
 	if n, err := s.CountMessages(ctx, room.ID); err != nil || n != 10 {
@@ -390,7 +391,7 @@ func TestMessagePaging(t *testing.T) {
 
 	// A failed batch is all or nothing: one bad kind rolls back the good ones.
 	bad := []*Message{
-		{RoomID: room.ID, AuthorID: alice.ID, Kind: KindText, Body: "good"},
+		{RoomID: room.ID, AuthorID: alice.ID, Kind: vocab.KindText, Body: "good"},
 		{RoomID: room.ID, AuthorID: alice.ID, Kind: "shout", Body: "bad"},
 	}
 	if err := s.InsertMessages(ctx, bad); err == nil {

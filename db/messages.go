@@ -2,21 +2,21 @@ package db
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+
+	"gifchat/vocab"
 )
 
-// Message kinds.
-const (
-	KindText    = "text"
-	KindGIF     = "gif"
-	KindSystem  = "system"
-	KindWhisper = "whisper"
-)
-
-// Message is one entry of a room's history. AuthorID is 0 for system notices, RecipientID is
-// 0 unless the message is a whisper. Author and recipient names come joined for rendering.
+// Message is one entry of a room's log. Seq is its place in the room's log (1, 2, 3, ...
+// with no gaps), the cursor for replay and paging; ID is only the row's key. Kind is one of
+// vocab's kinds. AuthorID is 0 for notices, RecipientID is 0 unless the message is a
+// whisper. A notice is data: Notice is its kind, SubjectID and SubjectName the person it
+// names (the name they had then). Author and recipient names come joined for rendering.
 type Message struct {
 	ID              int64  `db:"id"`
+	Seq             int64  `db:"seq"`
 	RoomID          string `db:"room_id"`
 	AuthorID        int64  `db:"author_id"`
 	AuthorName      string `db:"author_name"`
@@ -29,38 +29,77 @@ type Message struct {
 	RecipientID     int64  `db:"recipient_id"`
 	RecipientName   string `db:"recipient_name"`
 	RecipientColour string `db:"recipient_colour"`
+	Notice          string `db:"notice"`
+	SubjectID       int64  `db:"subject_id"`
+	SubjectName     string `db:"subject_name"`
 	CreatedAt       int64  `db:"created_at"`
 }
 
-const messageSelect = `SELECT m.id, m.room_id, COALESCE(m.author_id, 0) AS author_id,
+const messageSelect = `SELECT m.id, m.seq, m.room_id, COALESCE(m.author_id, 0) AS author_id,
 	COALESCE(a.nickname, '') AS author_name, COALESCE(a.colour, '') AS author_colour,
 	m.kind, m.body, COALESCE(m.gif_sha256, '') AS gif_sha256,
 	COALESCE(g.width, 0) AS gif_width, COALESCE(g.height, 0) AS gif_height,
 	COALESCE(m.recipient_id, 0) AS recipient_id,
 	COALESCE(r.nickname, '') AS recipient_name, COALESCE(r.colour, '') AS recipient_colour,
-	m.created_at
+	COALESCE(m.notice, '') AS notice, COALESCE(m.subject_id, 0) AS subject_id,
+	COALESCE(m.subject_name, '') AS subject_name, m.created_at
 	FROM messages m
 	LEFT JOIN identities a ON a.id = m.author_id
 	LEFT JOIN identities r ON r.id = m.recipient_id
 	LEFT JOIN gifs g ON g.sha256 = m.gif_sha256`
 
 // visibleTo keeps whispers to the two people they concern.
-const visibleTo = `(m.kind <> 'whisper' OR m.author_id = ? OR m.recipient_id = ?)`
+const visibleTo = `(m.kind <> '` + vocab.KindWhisper + `' OR m.author_id = ? OR m.recipient_id = ?)`
 
-// InsertMessages stores a batch of messages in one transaction and fills in their ids and
-// times, in order. One commit per batch is what lets a busy room persist thousands of
-// messages a second on one SQLite writer.
-func (s *Store) InsertMessages(ctx context.Context, msgs []*Message) error {
+// ErrRoomGone is returned for messages to a room that no longer exists.
+var ErrRoomGone = errors.New("db: room does not exist")
+
+// InsertMessages stores a batch of messages, for one room or several, in one transaction and
+// fills in their ids, sequence numbers and times. Each room's messages take consecutive
+// numbers in the order given, from the room's row (last_seq), so a room's sequence has no
+// gaps and grows in commit order. One commit per batch is what lets busy rooms persist
+// thousands of messages a second on one SQLite writer.
+func (s *Store) InsertMessages(ctx context.Context, msgs []*Message) (err error) {
 	if len(msgs) == 0 {
 		return nil
 	}
+	defer func() {
+		if err != nil {
+			for _, m := range msgs {
+				m.ID, m.Seq = 0, 0
+			}
+		}
+	}()
 	tx, err := s.write.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("db: insert messages: begin: %w", err)
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PreparexContext(ctx, tx.Rebind(`INSERT INTO messages (room_id, author_id, kind, body, gif_sha256, recipient_id, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`))
+	// Take each room's numbers with one update of its row: under PostgreSQL that row lock
+	// is what orders concurrent writers of one room.
+	counts := map[string]int64{}
+	var rooms []string
+	for _, m := range msgs {
+		if counts[m.RoomID] == 0 {
+			rooms = append(rooms, m.RoomID)
+		}
+		counts[m.RoomID]++
+	}
+	next := make(map[string]int64, len(rooms))
+	for _, id := range rooms {
+		var last int64
+		err := tx.GetContext(ctx, &last, tx.Rebind("UPDATE rooms SET last_seq = last_seq + ? WHERE id = ? RETURNING last_seq"), counts[id], id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("db: insert messages: room %s: %w", id, ErrRoomGone)
+		}
+		if err != nil {
+			return fmt.Errorf("db: insert messages: take sequence: %w", err)
+		}
+		next[id] = last - counts[id] + 1
+	}
+	stmt, err := tx.PreparexContext(ctx, tx.Rebind(`INSERT INTO messages
+		(room_id, seq, author_id, kind, body, gif_sha256, recipient_id, notice, subject_id, subject_name, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`))
 	if err != nil {
 		return fmt.Errorf("db: insert messages: prepare: %w", err)
 	}
@@ -68,7 +107,10 @@ func (s *Store) InsertMessages(ctx context.Context, msgs []*Message) error {
 	t := now()
 	for _, m := range msgs {
 		m.CreatedAt = t
-		res, err := stmt.ExecContext(ctx, m.RoomID, nullID(m.AuthorID), m.Kind, m.Body, nullString(m.GIF), nullID(m.RecipientID), m.CreatedAt)
+		m.Seq = next[m.RoomID]
+		next[m.RoomID]++
+		res, err := stmt.ExecContext(ctx, m.RoomID, m.Seq, nullID(m.AuthorID), m.Kind, m.Body, nullString(m.GIF),
+			nullID(m.RecipientID), nullString(m.Notice), nullID(m.SubjectID), nullString(m.SubjectName), m.CreatedAt)
 		if err != nil {
 			return fmt.Errorf("db: insert message: %w", err)
 		}
@@ -77,9 +119,6 @@ func (s *Store) InsertMessages(ctx context.Context, msgs []*Message) error {
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		for _, m := range msgs {
-			m.ID = 0
-		}
 		return fmt.Errorf("db: insert messages: commit: %w", err)
 	}
 	return nil
@@ -90,17 +129,17 @@ func (s *Store) LatestMessages(ctx context.Context, roomID string, viewerID int6
 	return s.MessagesBefore(ctx, roomID, viewerID, 0, limit)
 }
 
-// MessagesBefore returns up to limit messages with id < beforeID (any id when beforeID is 0)
-// that viewer may see, oldest first: one page of history, by keyset on the id index.
-func (s *Store) MessagesBefore(ctx context.Context, roomID string, viewerID, beforeID int64, limit int) ([]Message, error) {
+// MessagesBefore returns up to limit messages with seq < beforeSeq (any when beforeSeq is 0)
+// that viewer may see, oldest first: one page of history, by keyset on the (room, seq) index.
+func (s *Store) MessagesBefore(ctx context.Context, roomID string, viewerID, beforeSeq int64, limit int) ([]Message, error) {
 	var out []Message
 	q := messageSelect + " WHERE m.room_id = ? AND " + visibleTo
 	args := []any{roomID, viewerID, viewerID}
-	if beforeID > 0 {
-		q += " AND m.id < ?"
-		args = append(args, beforeID)
+	if beforeSeq > 0 {
+		q += " AND m.seq < ?"
+		args = append(args, beforeSeq)
 	}
-	q += " ORDER BY m.id DESC LIMIT ?"
+	q += " ORDER BY m.seq DESC LIMIT ?"
 	args = append(args, limit)
 	if err := s.read.SelectContext(ctx, &out, s.read.Rebind(q), args...); err != nil {
 		return nil, fmt.Errorf("db: messages before: %w", err)
@@ -111,12 +150,12 @@ func (s *Store) MessagesBefore(ctx context.Context, roomID string, viewerID, bef
 	return out, nil
 }
 
-// MessagesAfter returns up to limit messages with id > afterID that viewer may see, oldest first:
-// what a reconnecting client missed.
-func (s *Store) MessagesAfter(ctx context.Context, roomID string, viewerID, afterID int64, limit int) ([]Message, error) {
+// MessagesAfter returns up to limit messages with seq > afterSeq that viewer may see, oldest
+// first: what a reconnecting client missed.
+func (s *Store) MessagesAfter(ctx context.Context, roomID string, viewerID, afterSeq int64, limit int) ([]Message, error) {
 	var out []Message
-	q := messageSelect + " WHERE m.room_id = ? AND " + visibleTo + " AND m.id > ? ORDER BY m.id LIMIT ?"
-	if err := s.read.SelectContext(ctx, &out, s.read.Rebind(q), roomID, viewerID, viewerID, afterID, limit); err != nil {
+	q := messageSelect + " WHERE m.room_id = ? AND " + visibleTo + " AND m.seq > ? ORDER BY m.seq LIMIT ?"
+	if err := s.read.SelectContext(ctx, &out, s.read.Rebind(q), roomID, viewerID, viewerID, afterSeq, limit); err != nil {
 		return nil, fmt.Errorf("db: messages after: %w", err)
 	}
 	return out, nil

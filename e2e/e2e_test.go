@@ -125,7 +125,7 @@ func TestLobbyChatReconnectLeave(t *testing.T) {
 			}
 		}
 		for _, p := range []*person{ann, bob} {
-			if dups := eval[[]string](t, p, js(`messages().map(m => m.dataset.id).filter((id, i, all) => all.indexOf(id) !== i)`)); len(dups) > 0 {
+			if dups := eval[[]string](t, p, js(`messages().map(m => m.dataset.seq).filter((id, i, all) => all.indexOf(id) !== i)`)); len(dups) > 0 {
 				t.Errorf("%s's log shows message ids more than once: %v", p.name, dups)
 			}
 		}

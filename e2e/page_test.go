@@ -37,7 +37,7 @@ const roomCard = (title) => {
 };
 const logText = () => { const l = ` + messagesLog + `; return l ? l.innerText : ''; };
 const statusText = () => [...document.querySelectorAll('[role="status"]')].map(e => e.innerText).join(' ');
-const messages = () => { const l = ` + messagesLog + `; return l ? [...l.querySelectorAll('[data-id]')] : []; };
+const messages = () => { const l = ` + messagesLog + `; return l ? [...l.querySelectorAll('[data-seq]')] : []; };
 `
 
 // js wraps an expression with the helpers in scope.

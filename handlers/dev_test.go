@@ -123,7 +123,7 @@ func TestGalleryShowsEveryState(t *testing.T) {
 	if m == nil {
 		t.Fatal("gallery does not say who the visitor is")
 	}
-	mine := regexp.MustCompile(`data-gallery-state="message-mine"(?s:.*?)class="msg msg-text" data-id="\d+" data-author="([1-9]\d*)"`).FindSubmatch(page)
+	mine := regexp.MustCompile(`data-gallery-state="message-mine"(?s:.*?)class="msg msg-text" data-seq="\d+" data-author="([1-9]\d*)"`).FindSubmatch(page)
 	if mine == nil {
 		t.Fatal("message-mine: no text message by a real (positive) identity id")
 	}

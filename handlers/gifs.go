@@ -18,6 +18,7 @@ import (
 	"gifchat/db"
 	"gifchat/media"
 	"gifchat/realtime"
+	"gifchat/vocab"
 )
 
 // GIFStore is what the GIF routes need from the media store.
@@ -42,6 +43,12 @@ type gifRefusal struct {
 
 func (e *gifRefusal) Error() string { return e.reason }
 
+// gifRestarting answers an upload that arrived while the server stops: not posted, try again.
+func gifRestarting(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", "5")
+	gifRefuse(w, r, http.StatusServiceUnavailable, "The server is restarting; your GIF was not posted. Try again in a moment.")
+}
+
 // handleUploadGIF posts a GIF to a room: checked like any post (admitted member), validated
 // while it is read, stored under its SHA-256, then delivered to the room through the hub like
 // any other message. A scripted upload (upload.js) gets 204 or a refusal for its status
@@ -63,26 +70,27 @@ func handleUploadGIF(d Deps) http.Handler {
 			return
 		}
 		room := hub.Room()
-		a, until, err := checkAccess(r, d, room, me)
-		if err != nil {
-			gifServerError(w, r, err)
+		// Admitted means what joining means (the room's one rule): in the room now, or
+		// allowed in with a place free to take.
+		if err := hub.Admit(r.Context(), me); err != nil {
+			var ref *realtime.Refusal
+			switch {
+			case !errors.As(err, &ref) || ref == realtime.ErrCheckFailed:
+				gifServerError(w, r, err)
+			case ref == realtime.ErrRoomGone && d.Rooms.Stopping():
+				gifRestarting(w, r)
+			case ref == realtime.ErrRoomGone:
+				gifRefuse(w, r, http.StatusNotFound, "This room was not found or has closed.")
+			case ref == realtime.ErrNeedsPassword:
+				gifRefuse(w, r, http.StatusForbidden, "This room is private: enter its password before posting.")
+			case ref == realtime.ErrFull:
+				gifRefuse(w, r, http.StatusConflict, "This room is full, so you cannot post in it.")
+			default:
+				gifRefuse(w, r, http.StatusForbidden, ref.Reason)
+			}
 			return
 		}
-		switch a {
-		case accessNeedsPassword:
-			gifRefuse(w, r, http.StatusForbidden, "This room is private: enter its password before posting.")
-			return
-		case accessBarred:
-			gifRefuse(w, r, http.StatusForbidden, realtime.BarredRefusal(until).Reason)
-			return
-		}
-		// Admitted means what joining means: in the room now, or a place is free to take.
-		// Presence alone would refuse the no-JS form, whose poster never holds a socket.
-		if people, present := hub.Occupancy(me.ID); !present && people >= room.Capacity {
-			gifRefuse(w, r, http.StatusConflict, "This room is full, so you cannot post in it.")
-			return
-		}
-		if reason := d.Guard.Allow(r, me.ID, "upload"); reason != "" {
+		if reason := d.Guard.Allow(r, me.ID, ActionUpload); reason != "" {
 			gifRefuse(w, r, http.StatusTooManyRequests, reason)
 			return
 		}
@@ -103,12 +111,11 @@ func handleUploadGIF(d Deps) http.Handler {
 		ctx := context.WithoutCancel(r.Context())
 		err = d.GIFs.Publish(ctx, up, func(ctx context.Context, info media.GIFInfo) error {
 			return hub.Post(ctx, me, &db.Message{
-				Kind: db.KindGIF, GIF: info.SHA256, GIFWidth: info.Width, GIFHeight: info.Height, Body: name,
+				Kind: vocab.KindGIF, GIF: info.SHA256, GIFWidth: info.Width, GIFHeight: info.Height, Body: name,
 			})
 		})
 		if errors.Is(err, realtime.ErrRoomGone) && d.Rooms.Stopping() {
-			w.Header().Set("Retry-After", "5")
-			gifRefuse(w, r, http.StatusServiceUnavailable, "The server is restarting; your GIF was not posted. Try again in a moment.")
+			gifRestarting(w, r)
 			return
 		}
 		if errors.Is(err, realtime.ErrRoomGone) {

@@ -29,6 +29,7 @@ import (
 	"gifchat/db"
 	"gifchat/media"
 	"gifchat/realtime"
+	"gifchat/vocab"
 )
 
 // gifTestServer is the shared testServer wired with the GIF store as main.go wires it
@@ -205,7 +206,7 @@ func (ts *gifTestServer) gifMessages(t *testing.T, roomID string) []db.Message {
 	}
 	var out []db.Message
 	for _, m := range msgs {
-		if m.Kind == db.KindGIF {
+		if m.Kind == vocab.KindGIF {
 			out = append(out, m)
 		}
 	}

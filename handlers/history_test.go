@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"gifchat/db"
+	"gifchat/vocab"
 )
 
 var (
@@ -32,9 +33,9 @@ func TestHistoryPagingWalksBackToTheStart(t *testing.T) {
 	}
 	var msgs []*db.Message
 	for i := range 1000 {
-		m := &db.Message{RoomID: roomID, AuthorID: a.ID, Kind: db.KindText, Body: fmt.Sprintf("message %04d", i)}
+		m := &db.Message{RoomID: roomID, AuthorID: a.ID, Kind: vocab.KindText, Body: fmt.Sprintf("message %04d", i)}
 		if i%97 == 0 {
-			m = &db.Message{RoomID: roomID, AuthorID: a.ID, Kind: db.KindWhisper, Body: fmt.Sprintf("secret %04d", i), RecipientID: bobID.ID}
+			m = &db.Message{RoomID: roomID, AuthorID: a.ID, Kind: vocab.KindWhisper, Body: fmt.Sprintf("secret %04d", i), RecipientID: bobID.ID}
 		}
 		msgs = append(msgs, m)
 	}
@@ -43,7 +44,7 @@ func TestHistoryPagingWalksBackToTheStart(t *testing.T) {
 	}
 	var want []int64
 	for _, m := range msgs {
-		if m.Kind != db.KindWhisper {
+		if m.Kind != vocab.KindWhisper {
 			want = append(want, m.ID)
 		}
 	}
@@ -118,7 +119,7 @@ func TestHistoryPagingRefusals(t *testing.T) {
 	}
 	// A cursor from another room only pages this room: nothing of the other room leaks.
 	ownerID := ts.identity(t, owner)
-	if err := ts.Store.InsertMessages(context.Background(), []*db.Message{{RoomID: private, AuthorID: ownerID.ID, Kind: db.KindText, Body: "private words"}}); err != nil {
+	if err := ts.Store.InsertMessages(context.Background(), []*db.Message{{RoomID: private, AuthorID: ownerID.ID, Kind: vocab.KindText, Body: "private words"}}); err != nil {
 		t.Fatal(err)
 	}
 	_, body := ts.get(t, stranger, "/rooms/"+public+"/messages?before=999999")

@@ -13,7 +13,9 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"gifchat/components"
 	"gifchat/realtime"
+	"gifchat/vocab"
 )
 
 // storedTexts returns the bodies of a room's stored messages (as viewer sees them), oldest first.
@@ -25,6 +27,11 @@ func (ts *testServer) storedTexts(t *testing.T, room string, viewer int64) []str
 	}
 	out := make([]string, 0, len(msgs))
 	for _, m := range msgs {
+		if m.Kind == vocab.KindNotice {
+			// Notices are stored as data; this is how a reader sees them.
+			out = append(out, components.NoticeText(realtime.MessageView(m)))
+			continue
+		}
 		out = append(out, m.Body)
 	}
 	return out

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
@@ -63,7 +62,7 @@ func ValidateRoomForm(title, capacity, password string, maxCapacity int) (RoomIn
 		errs["title"] = "Give the room a title."
 	case n > MaxTitleRunes:
 		errs["title"] = fmt.Sprintf("The title is %d characters long; at most %d.", n, MaxTitleRunes)
-	case strings.TrimFunc(in.Title, isBlank) == "":
+	case realtime.IsBlank(in.Title):
 		errs["title"] = "Give the room a title."
 	case strings.ContainsFunc(in.Title, isControl):
 		errs["title"] = "The title cannot contain control characters."
@@ -94,10 +93,6 @@ func ValidateRoomForm(title, capacity, password string, maxCapacity int) (RoomIn
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
-
-// isBlank is space or an invisible format character (zero-width space, joiners, BOM): a title
-// made only of these looks empty.
-func isBlank(r rune) bool { return unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) }
 
 // isBidiControl matches the embedding, override and isolate controls that can make a title
 // display as something other than what it is.

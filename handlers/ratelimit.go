@@ -14,14 +14,14 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"gifchat/realtime"
+	"gifchat/vocab"
 )
 
 // Rate-limited actions. The HTTP handlers ask the Guard with these names; socket frames are
 // asked through realtime's Hooks.Allow with the frame's action, which AllowFrame maps here.
 const (
-	ActionSay        = realtime.ActionSay // a text message, over the socket or the no-JS form
-	ActionControl    = "control"          // other socket frames: whisper-to, whisper-cancel, kick
+	ActionSay        = vocab.ActionSay // a text message, over the socket or the no-JS form
+	ActionControl    = "control"       // other socket frames: whisper-to, whisper-cancel, kick
 	ActionCreateRoom = "create-room"
 	ActionUpload     = "upload"
 	ActionConnect    = "connect"
@@ -218,7 +218,7 @@ func (rl *RateLimits) Allow(r *http.Request, identityID int64, action string) st
 // as ActionControl, against the session and the address it connected from.
 func (rl *RateLimits) AllowFrame(identityID int64, frameAction string) string {
 	action := ActionControl
-	if frameAction == realtime.ActionSay {
+	if frameAction == vocab.ActionSay {
 		action = ActionSay
 	}
 	rl.mu.Lock()

@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"gifchat/realtime"
+	"gifchat/vocab"
 )
 
 // testClock is a clock that moves only when told.
@@ -333,14 +334,14 @@ func TestRateLimitsMemoryBounded(t *testing.T) {
 	rl := NewRateLimits(RateLimitConfig{Rates: only(map[string]string{ActionSay: "1/s:2"}), AddressFactor: 1,
 		MaxEntries: 100, IdleAfter: time.Minute, Now: clock.Now, OnLimited: hits.add})
 	for i := range 100 {
-		if reason := rl.AllowFrame(int64(i+1), realtime.ActionSay); reason != "" {
+		if reason := rl.AllowFrame(int64(i+1), vocab.ActionSay); reason != "" {
 			t.Fatalf("session %d refused: %q", i, reason)
 		}
 	}
 	if rl.Len() != 100 {
 		t.Fatalf("%d buckets, want 100", rl.Len())
 	}
-	if reason := rl.AllowFrame(1000, realtime.ActionSay); !strings.Contains(reason, "busy") {
+	if reason := rl.AllowFrame(1000, vocab.ActionSay); !strings.Contains(reason, "busy") {
 		t.Fatalf("new key with a full table: %q", reason)
 	}
 	if hits.get("say/full") != 1 {
@@ -348,7 +349,7 @@ func TestRateLimitsMemoryBounded(t *testing.T) {
 	}
 	// A second later every bucket has refilled and is worth nothing: the next new key sweeps.
 	clock.Advance(time.Second)
-	if reason := rl.AllowFrame(1000, realtime.ActionSay); reason != "" {
+	if reason := rl.AllowFrame(1000, vocab.ActionSay); reason != "" {
 		t.Fatalf("after refill: %q", reason)
 	}
 	if n := rl.Len(); n != 1 {
@@ -373,10 +374,10 @@ func TestRateLimitsMemoryBounded(t *testing.T) {
 	rl = NewRateLimits(RateLimitConfig{Rates: only(map[string]string{ActionSay: "1/h:2"}), AddressFactor: 1,
 		IdleAfter: time.Minute, Now: clock.Now})
 	for i := range 50 {
-		rl.AllowFrame(int64(i+1), realtime.ActionSay)
+		rl.AllowFrame(int64(i+1), vocab.ActionSay)
 	}
 	clock.Advance(2 * time.Minute)
-	rl.AllowFrame(999, realtime.ActionSay)
+	rl.AllowFrame(999, vocab.ActionSay)
 	if n := rl.Len(); n != 1 {
 		t.Errorf("%d buckets after idling past IdleAfter, want 1", n)
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/gorilla/websocket"
 	"golang.org/x/crypto/bcrypt"
@@ -13,15 +12,7 @@ import (
 	"gifchat/components"
 	"gifchat/db"
 	"gifchat/realtime"
-)
-
-// access is the outcome of checking a visitor against a room outside the socket.
-type access int
-
-const (
-	accessOK access = iota
-	accessNeedsPassword
-	accessBarred
+	"gifchat/vocab"
 )
 
 // roomFor loads a live room by the path id, answering 404 itself when there is none.
@@ -39,43 +30,32 @@ func roomFor(w http.ResponseWriter, r *http.Request, d Deps) (*realtime.Hub, db.
 	return hub, hub.Room(), true
 }
 
-// checkAccess applies the password and kick rules (capacity is the socket's business).
-func checkAccess(r *http.Request, d Deps, room db.Room, me db.Identity) (access, time.Time, error) {
-	if room.Private() && room.OwnerID != me.ID {
-		ok, err := d.Store.HasRoomEntry(r.Context(), room.ID, me.ID)
-		if err != nil {
-			return 0, time.Time{}, err
-		}
-		if !ok {
-			return accessNeedsPassword, time.Time{}, nil
-		}
-	}
-	until, err := d.Store.BarredUntil(r.Context(), room.ID, me.ID)
-	if err != nil {
-		return 0, time.Time{}, err
-	}
-	if until > time.Now().UnixMilli() {
-		return accessBarred, time.UnixMilli(until), nil
-	}
-	return accessOK, time.Time{}, nil
-}
-
-// admitPage checks the password and kick rules for a page or form request and, when they
-// refuse, answers with the password form or the barred page; status is the code for the
-// password form (200 at the room's entrance, 403 for what lies behind it).
-func admitPage(w http.ResponseWriter, r *http.Request, d Deps, room db.Room, me db.Identity, status int) bool {
-	a, until, err := checkAccess(r, d, room, me)
+// admitPage asks the room's one admission rule (realtime's Hub.Admit: exists, entered, not
+// barred, a place or already present) whether the person may see or post to the room and,
+// when it refuses, answers with the fitting page: the password form (status is its code: 200
+// at the room's entrance, 403 for what lies behind it), barred, full or not found.
+func admitPage(w http.ResponseWriter, r *http.Request, d Deps, hub *realtime.Hub, room db.Room, me db.Identity, status int) bool {
+	err := hub.Admit(r.Context(), me)
+	var ref *realtime.Refusal
 	switch {
-	case err != nil:
+	case err == nil:
+		return true
+	case !errors.As(err, &ref):
 		serverError(w, r, err)
-	case a == accessNeedsPassword:
+	case ref == realtime.ErrNeedsPassword:
 		render(w, r, status, components.PasswordForm(components.PasswordPage{
 			Me: realtime.PersonView(me), Room: realtime.RoomCardView(room, 0),
 		}))
-	case a == accessBarred:
-		errorPage(w, r, http.StatusForbidden, "You cannot enter this room yet", realtime.BarredRefusal(until).Reason)
+	case ref == realtime.ErrRoomGone && d.Rooms.Stopping():
+		restarting(w, r) // the room is still there after the restart
+	case ref == realtime.ErrRoomGone:
+		notFound(w, r)
+	case ref == realtime.ErrFull:
+		errorPage(w, r, http.StatusConflict, "This room is full", fmt.Sprintf("“%s” is full: all %d places are taken. Try again later.", room.Title, room.Capacity))
+	case ref.Code == realtime.CloseKicked:
+		errorPage(w, r, http.StatusForbidden, "You cannot enter this room yet", ref.Reason)
 	default:
-		return true
+		serverError(w, r, err)
 	}
 	return false
 }
@@ -87,41 +67,32 @@ func handleRoom(d Deps) http.Handler {
 		if !ok {
 			return
 		}
-		if !admitPage(w, r, d, room, me, http.StatusOK) {
+		if !admitPage(w, r, d, hub, room, me, http.StatusOK) {
 			return
 		}
 		renderRoom(w, r, d, hub, room, me, components.MessageForm{}, http.StatusOK)
 	})
 }
 
+// renderRoom renders the room page for someone admitted: the latest page of the log, and the
+// socket's address with that page's last seq as the replay cursor.
 func renderRoom(w http.ResponseWriter, r *http.Request, d Deps, hub *realtime.Hub, room db.Room, me db.Identity, form components.MessageForm, status int) {
-	people, present := hub.Occupancy(me.ID)
-	if !present && people >= room.Capacity {
-		errorPage(w, r, http.StatusConflict, "This room is full", fmt.Sprintf("“%s” is full: all %d places are taken. Try again later.", room.Title, room.Capacity))
-		return
-	}
 	msgs, err := d.Store.LatestMessages(r.Context(), room.ID, me.ID, d.Config.HistoryPage)
 	if err != nil {
 		serverError(w, r, err)
 		return
 	}
-	hist := components.History{RoomID: room.ID, Messages: realtime.MessageViews(msgs)}
-	var last int64
-	if len(msgs) > 0 {
-		last = msgs[len(msgs)-1].ID
-		if len(msgs) == d.Config.HistoryPage {
-			hist.OlderBefore = msgs[0].ID
-		}
-	}
-	form.RoomID = room.ID
+	hist := realtime.HistoryView(room.ID, msgs, d.Config.HistoryPage)
+	members := hub.Members()
+	form.RoomID, form.MaxChars = room.ID, d.Rooms.Config().MaxMessageRunes
 	render(w, r, status, components.Room(components.RoomPage{
 		Me:        realtime.PersonView(me),
-		Room:      realtime.RoomCardView(room, people),
+		Room:      realtime.RoomCardView(room, len(members)),
 		History:   hist,
-		Members:   hub.Members(),
+		Members:   members,
 		Form:      form,
 		MaxGIF:    d.Config.MaxGIFBytes,
-		ConnectTo: fmt.Sprintf("/rooms/%s/ws?after=%d", room.ID, last),
+		ConnectTo: fmt.Sprintf("/rooms/%s/ws?after=%d", room.ID, hist.LastSeq()),
 	}))
 }
 
@@ -185,7 +156,9 @@ func handleRoomSocket(d Deps) http.Handler {
 		}
 		conn := sock.Conn
 		if reason := d.Guard.Allow(r, me.ID, ActionConnect); reason != "" {
-			refuseForNow(conn, reason) // 1013: the browser retries with backoff
+			// 1013, not 4xxx: a rate limit must not stop the browser for good; it comes back
+			// after its back-off.
+			d.Rooms.Refuse(conn, &realtime.Refusal{Code: realtime.CloseTryAgain, Reason: reason})
 			return
 		}
 		release, open := d.sockets.acquire(me.ID, d.Config.MaxSocketsPerPerson)
@@ -204,11 +177,11 @@ func handleRoomSocket(d Deps) http.Handler {
 func handleHistory(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me := identityFrom(r.Context())
-		_, room, ok := roomFor(w, r, d)
+		hub, room, ok := roomFor(w, r, d)
 		if !ok {
 			return
 		}
-		if !admitPage(w, r, d, room, me, http.StatusForbidden) {
+		if !admitPage(w, r, d, hub, room, me, http.StatusForbidden) {
 			return
 		}
 		before, err := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
@@ -221,11 +194,7 @@ func handleHistory(d Deps) http.Handler {
 			serverError(w, r, err)
 			return
 		}
-		hist := components.History{RoomID: room.ID, Messages: realtime.MessageViews(msgs)}
-		if len(msgs) == d.Config.HistoryPage {
-			hist.OlderBefore = msgs[0].ID
-		}
-		render(w, r, http.StatusOK, components.OlderMessages(hist))
+		render(w, r, http.StatusOK, components.OlderMessages(realtime.HistoryView(room.ID, msgs, d.Config.HistoryPage)))
 	})
 }
 
@@ -241,14 +210,14 @@ func handlePostMessage(d Deps) http.Handler {
 			formParseError(w, r, err)
 			return
 		}
-		if !admitPage(w, r, d, room, me, http.StatusForbidden) {
+		if !admitPage(w, r, d, hub, room, me, http.StatusForbidden) {
 			return
 		}
 		raw := r.PostForm.Get("text")
 		text, err := realtime.CleanText(raw, d.Rooms.Config().MaxMessageRunes)
 		status := http.StatusUnprocessableEntity
 		if err == nil {
-			if reason := d.Guard.Allow(r, me.ID, realtime.ActionSay); reason != "" {
+			if reason := d.Guard.Allow(r, me.ID, ActionSay); reason != "" {
 				err, status = errors.New(reason), http.StatusTooManyRequests
 			}
 		}
@@ -256,7 +225,7 @@ func handlePostMessage(d Deps) http.Handler {
 			renderRoom(w, r, d, hub, room, me, components.MessageForm{Text: raw, Error: err.Error()}, status)
 			return
 		}
-		if err := hub.Post(r.Context(), me, &db.Message{Kind: db.KindText, Body: text}); err != nil {
+		if err := hub.Post(r.Context(), me, &db.Message{Kind: vocab.KindText, Body: text}); err != nil {
 			if errors.Is(err, realtime.ErrRoomGone) && d.Rooms.Stopping() {
 				restarting(w, r)
 				return

@@ -1,15 +1,8 @@
 package handlers
 
 import (
-	"bytes"
-	"context"
 	"net/http"
 	"sync"
-	"time"
-
-	"github.com/gorilla/websocket"
-
-	"gifchat/components"
 )
 
 // socketCounter counts each person's open room sockets over all rooms, so one session
@@ -42,26 +35,6 @@ func (sc *socketCounter) acquire(id int64, limit int) (release func(), open int)
 			}
 		})
 	}, n
-}
-
-// refuseForNow turns a socket away for a moment: the reason as a status fragment, then
-// close code 1013 (Try Again Later), on which htmx reconnects with its backoff. A 4xxx
-// code would stop the browser for good, which a rate limit must not do.
-func refuseForNow(conn *websocket.Conn, reason string) {
-	defer conn.Close()
-	var buf bytes.Buffer
-	conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	if components.RoomStatusOOB("error", reason).Render(context.Background(), &buf) == nil {
-		conn.WriteMessage(websocket.TextMessage, buf.Bytes())
-	}
-	conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "too many connections; retrying"))
-	// Wait briefly for the browser's close reply so the code is delivered cleanly.
-	conn.SetReadDeadline(time.Now().Add(time.Second))
-	for {
-		if _, _, err := conn.ReadMessage(); err != nil {
-			return
-		}
-	}
 }
 
 // restarting answers a post that arrived while the server stops: not stored, try again in a

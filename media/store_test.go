@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"gifchat/db"
+	"gifchat/vocab"
 )
 
 // storeFixture is a media store over a real SQLite file, with one person and helpers to make
@@ -60,7 +61,7 @@ func (f *storeFixture) room(t *testing.T) string {
 // postInto returns a post func that stores a GIF message in room, as the hub would.
 func (f *storeFixture) postInto(room string) func(context.Context, GIFInfo) error {
 	return func(ctx context.Context, info GIFInfo) error {
-		return f.db.InsertMessages(ctx, []*db.Message{{RoomID: room, AuthorID: f.author.ID, Kind: db.KindGIF, GIF: info.SHA256, Body: "x.gif"}})
+		return f.db.InsertMessages(ctx, []*db.Message{{RoomID: room, AuthorID: f.author.ID, Kind: vocab.KindGIF, GIF: info.SHA256, Body: "x.gif"}})
 	}
 }
 

@@ -13,11 +13,12 @@ import (
 
 	"gifchat/components"
 	"gifchat/db"
+	"gifchat/vocab"
 )
 
 // BenchmarkRenderMessage measures rendering one text message fragment.
 func BenchmarkRenderMessage(b *testing.B) {
-	m := components.Message{ID: 123456, Kind: components.KindText, Author: components.Person{ID: 7, Name: "brisk-otter-42", Colour: "c3"},
+	m := components.Message{Seq: 123456, Kind: vocab.KindText, Author: components.Person{ID: 7, Name: "brisk-otter-42", Colour: "c3"},
 		Text: "Hello there, this is a fairly ordinary chat message of ordinary length.", At: time.Now()}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -79,7 +80,7 @@ func benchFanOut(b *testing.B, n int) {
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		target := int64(i+1) * int64(n)
-		if err := hub.Post(ctx, owner, &db.Message{Kind: db.KindText, Body: "benchmark message"}); err != nil {
+		if err := hub.Post(ctx, owner, &db.Message{Kind: vocab.KindText, Body: "benchmark message"}); err != nil {
 			b.Fatal(err)
 		}
 		for received.Load() < target {

@@ -14,12 +14,13 @@ import (
 // Close codes sent to browsers. htmx reconnects on 1012 and the 1xxx "try again" codes and
 // never on 1000 or 4xxx, so every refusal is a 4xxx with a reason.
 const (
-	CloseNeedsPassword = 4001 // private room not entered
-	CloseFull          = 4003 // every place taken
-	CloseRoomGone      = 4004 // room does not exist or was closed
-	CloseKicked        = 4008 // removed by the owner, or still barred
-	CloseTooMany       = 4029 // too many sockets or connects
-	CloseSlow          = websocket.CloseTryAgainLater
+	CloseNeedsPassword = 4001                         // private room not entered
+	CloseFull          = 4003                         // every place taken
+	CloseRoomGone      = 4004                         // room does not exist or was closed
+	CloseKicked        = 4008                         // removed by the owner, or still barred
+	CloseTooMany       = 4029                         // too many sockets or connects
+	CloseTryAgain      = websocket.CloseTryAgainLater // a rate limit: come back after a back-off
+	CloseSlow          = websocket.CloseTryAgainLater // too far behind: reconnect and replay
 	CloseRestart       = websocket.CloseServiceRestart
 )
 
@@ -175,7 +176,7 @@ func (c *Client) received(kind int, r io.Reader) bool {
 	}
 	c.seen.Store(time.Now().UnixNano())
 	if kind != websocket.TextMessage {
-		c.hub.refuseFrame(c, "Only text messages are accepted.")
+		c.hub.submit(c, refuseCmd{reason: "Only text messages are accepted."})
 		return true
 	}
 	c.hub.receive(c, data)

@@ -3,7 +3,10 @@ package realtime
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"gifchat/vocab"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -13,9 +16,10 @@ import (
 // never the sender's bytes.
 var safeFrameError = regexp.MustCompile(`^that message could not be read: (not UTF-8 text|field "[a-z]*" has the wrong type|unknown field|not a JSON object|trailing data|bad member id|no action|unknown action)$`)
 
-// FuzzDecodeFrame: any bytes a browser (or anyone) sends over a room socket. DecodeFrame never
-// panics; what it accepts has a known action with well-formed member ids and survives a round
-// trip; what it refuses it refuses with a reason fit to show.
+// FuzzDecodeFrame: any bytes a browser (or anyone) sends over a room socket. decodeCommand
+// never panics; what it accepts is the command of a known action with well-formed ids, which
+// reads back the same from the frame it would be sent as; what it refuses it refuses with a
+// reason fit to show.
 func FuzzDecodeFrame(f *testing.F) {
 	for _, s := range []string{
 		`{"action":"say","text":"hello","headers":{"HX-Request":"true","HX-Current-URL":"http://127.0.0.1:8005/rooms/x"}}`,
@@ -32,7 +36,7 @@ func FuzzDecodeFrame(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fr, err := DecodeFrame(data)
+		cmd, err := decodeCommand(data)
 		if err != nil {
 			if !errors.Is(err, ErrFrame) {
 				t.Fatalf("error does not wrap ErrFrame: %v", err)
@@ -40,44 +44,54 @@ func FuzzDecodeFrame(f *testing.F) {
 			if !safeFrameError.MatchString(err.Error()) {
 				t.Fatalf("unexpected reason %q", err.Error())
 			}
-			if fr.Action != "" || fr.Text != "" || fr.To != "" || fr.Member != "" || fr.Headers != nil {
-				t.Fatalf("refused, yet a frame came back: %+v", fr)
+			if cmd != nil {
+				t.Fatalf("refused, yet a command came back: %#v", cmd)
 			}
 			return
 		}
 		if !utf8.Valid(data) {
 			t.Fatal("accepted a frame that is not UTF-8")
 		}
-		switch fr.Action {
-		case ActionSay:
-			if fr.To != "" {
-				if _, err := parseID(fr.To); err != nil {
-					t.Fatalf("say with bad recipient %q accepted", fr.To)
-				}
-			}
-		case ActionWhisperTo:
-			if _, err := parseID(fr.To); err != nil {
-				t.Fatalf("whisper-to with bad id %q accepted", fr.To)
-			}
-		case ActionKick:
-			if _, err := parseID(fr.Member); err != nil {
-				t.Fatalf("kick with bad id %q accepted", fr.Member)
-			}
-		case ActionWhisperCancel:
-		default:
-			t.Fatalf("unknown action %q accepted", fr.Action)
+		fr, _ := DecodeFrame(data)
+		if cmd.action() != fr.Action {
+			t.Fatalf("frame %q became a %q command", fr.Action, cmd.action())
 		}
-		// What was accepted reads back the same after encoding.
-		enc, err := json.Marshal(fr)
+		// The command reads back the same from the frame a browser would send for it.
+		var again Frame
+		switch c := cmd.(type) {
+		case *sayCmd:
+			if c.to < 0 || c.text != fr.Text {
+				t.Fatalf("say decoded as %+v from %+v", c, fr)
+			}
+			again = Frame{Action: vocab.ActionSay, Text: c.text}
+			if c.to != 0 {
+				again.To = strconv.FormatInt(c.to, 10)
+			}
+		case whisperToCmd:
+			if c.to <= 0 {
+				t.Fatalf("whisper-to with bad id %d accepted", c.to)
+			}
+			again = Frame{Action: vocab.ActionWhisperTo, To: strconv.FormatInt(c.to, 10)}
+		case kickCmd:
+			if c.member <= 0 {
+				t.Fatalf("kick with bad id %d accepted", c.member)
+			}
+			again = Frame{Action: vocab.ActionKick, Member: strconv.FormatInt(c.member, 10)}
+		case whisperCancelCmd:
+			again = Frame{Action: vocab.ActionWhisperCancel}
+		default:
+			t.Fatalf("unknown command %#v accepted", cmd)
+		}
+		enc, err := json.Marshal(again)
 		if err != nil {
 			t.Fatalf("re-encode: %v", err)
 		}
-		again, err := DecodeFrame(enc)
+		back, err := decodeCommand(enc)
 		if err != nil {
 			t.Fatalf("re-encoded frame %s refused: %v", enc, err)
 		}
-		if again.Action != fr.Action || again.Text != fr.Text || again.To != fr.To || again.Member != fr.Member {
-			t.Fatalf("round trip changed the frame: %+v -> %+v", fr, again)
+		if fmt.Sprintf("%#v", back) != fmt.Sprintf("%#v", cmd) {
+			t.Fatalf("round trip changed the command: %#v -> %#v", cmd, back)
 		}
 	})
 }

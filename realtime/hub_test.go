@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"gifchat/db"
+	"gifchat/vocab"
 )
 
 func TestTwoPeopleChat(t *testing.T) {
@@ -70,7 +71,7 @@ func TestTwoPeopleChat(t *testing.T) {
 	}
 	count := map[string]int{}
 	for _, m := range stored {
-		if m.Kind == db.KindText {
+		if m.Kind == vocab.KindText {
 			count[m.Body]++
 		}
 	}
@@ -255,7 +256,7 @@ func TestSlowClientDroppedOthersUnaffected(t *testing.T) {
 	hub := e.rooms.Hub(room.ID)
 	sent := 0
 	for ; sent < n*5 && e.slow.Load() == 0; sent++ {
-		if err := hub.Post(context.Background(), alice, &db.Message{Kind: db.KindText, Body: fmt.Sprintf("%04d %s", sent, big)}); err != nil {
+		if err := hub.Post(context.Background(), alice, &db.Message{Kind: vocab.KindText, Body: fmt.Sprintf("%04d %s", sent, big)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -263,7 +264,7 @@ func TestSlowClientDroppedOthersUnaffected(t *testing.T) {
 		t.Fatalf("the stuck client was never dropped as slow after %d messages", sent)
 	}
 	for range 20 { // and the room goes on
-		if err := hub.Post(context.Background(), alice, &db.Message{Kind: db.KindText, Body: fmt.Sprintf("%04d after", sent)}); err != nil {
+		if err := hub.Post(context.Background(), alice, &db.Message{Kind: vocab.KindText, Body: fmt.Sprintf("%04d after", sent)}); err != nil {
 			t.Fatal(err)
 		}
 		sent++
@@ -454,7 +455,7 @@ func TestLongAbsenceReplaysBeyondTheQueue(t *testing.T) {
 	last := b.messages()[len(b.messages())-1].ID
 	b.conn.Close()
 	for i := range 100 {
-		if err := e.rooms.Hub(room.ID).Post(context.Background(), alice, &db.Message{Kind: db.KindText, Body: fmt.Sprintf("missed %03d", i)}); err != nil {
+		if err := e.rooms.Hub(room.ID).Post(context.Background(), alice, &db.Message{Kind: vocab.KindText, Body: fmt.Sprintf("missed %03d", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}

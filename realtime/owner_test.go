@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gifchat/db"
+	"gifchat/vocab"
 )
 
 func TestOwnerKicks(t *testing.T) {
@@ -22,7 +23,7 @@ func TestOwnerKicks(t *testing.T) {
 	// Carol forges a kick frame: refused with a reason, nothing changes.
 	c.send(fmt.Sprintf(`{"action":"kick","member":"%d"}`, bob.ID))
 	c.waitText("Only the room&#39;s owner can remove people.")
-	if !e.rooms.Hub(room.ID).Present(bob.ID) {
+	if _, here := e.rooms.Hub(room.ID).Occupancy(bob.ID); !here {
 		t.Fatal("a forged kick removed bob")
 	}
 	if until, _ := e.store.BarredUntil(context.Background(), room.ID, bob.ID); until != 0 {
@@ -41,8 +42,9 @@ func TestOwnerKicks(t *testing.T) {
 	c.waitText(`id="member-` + fmt.Sprint(bob.ID) + `" hx-swap-oob="delete"`)
 	// Persisted like any notice.
 	msgs, _ := e.store.LatestMessages(context.Background(), room.ID, carol.ID, 50)
-	if last := msgs[len(msgs)-1]; last.Kind != db.KindSystem || last.Body != bob.Nickname+" was removed by the owner" {
-		t.Fatalf("kick notice not persisted: %+v", last)
+	if last := msgs[len(msgs)-1]; last.Kind != vocab.KindNotice || last.Notice != vocab.NoticeKicked ||
+		last.SubjectID != bob.ID || last.SubjectName != bob.Nickname || last.Body != "" {
+		t.Fatalf("kick notice not persisted as data: %+v", last)
 	}
 	// Bob cannot come back for the bar period.
 	b2 := e.dial(bob, room.ID, 0)
@@ -71,7 +73,7 @@ func TestOwnershipPassesToLongestPresent(t *testing.T) {
 	o.conn.Close()
 	c.waitText(bob.Nickname + " is now the owner")
 	c.waitText(`data-owner="` + fmt.Sprint(bob.ID) + `"`)
-	if got := e.rooms.Hub(room.ID).Owner(); got != bob.ID {
+	if got := e.rooms.Hub(room.ID).Room().OwnerID; got != bob.ID {
 		t.Fatalf("owner is %d, want bob %d", got, bob.ID)
 	}
 	stored, err := e.store.RoomByID(context.Background(), room.ID)
@@ -81,11 +83,11 @@ func TestOwnershipPassesToLongestPresent(t *testing.T) {
 	msgs, _ := e.store.LatestMessages(context.Background(), room.ID, carol.ID, 50)
 	var notices []string
 	for _, m := range msgs {
-		if m.Kind == db.KindSystem {
-			notices = append(notices, m.Body)
+		if m.Kind == vocab.KindNotice {
+			notices = append(notices, fmt.Sprintf("%s:%d", m.Notice, m.SubjectID))
 		}
 	}
-	if got := strings.Join(notices, "|"); !strings.HasSuffix(got, owner.Nickname+" left|"+bob.Nickname+" is now the owner") {
+	if got := strings.Join(notices, "|"); !strings.HasSuffix(got, fmt.Sprintf("left:%d|owner:%d", owner.ID, bob.ID)) {
 		t.Fatalf("notices %q", got)
 	}
 	if card, _ := e.lobby.Room(room.ID); card.Owner.ID != bob.ID {
@@ -132,7 +134,7 @@ func TestWhisperReachesOnlyTheTwo(t *testing.T) {
 		for _, m := range msgs {
 			if m.Body == "psst bob" {
 				found = true
-				if m.Kind != db.KindWhisper || m.RecipientID != bob.ID {
+				if m.Kind != vocab.KindWhisper || m.RecipientID != bob.ID {
 					t.Fatalf("whisper stored as %+v", m)
 				}
 			}

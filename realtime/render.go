@@ -5,18 +5,14 @@ import (
 	"context"
 
 	"github.com/a-h/templ"
-
-	"gifchat/components"
 )
 
+// renderBytes renders a component into bytes, to be sent as they are to any number of
+// connections.
 func renderBytes(c templ.Component) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := c.Render(context.Background(), &buf); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
-}
-
-func refusedOOB(reason string) templ.Component {
-	return components.RoomClosedOOB(reason)
 }

@@ -10,7 +10,9 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"gifchat/components"
 	"gifchat/db"
+	"gifchat/vocab"
 )
 
 // Store is what the room hubs need from storage.
@@ -23,7 +25,7 @@ type Store interface {
 	BarFromRoom(ctx context.Context, roomID string, identityID, until int64) error
 	BarredUntil(ctx context.Context, roomID string, identityID int64) (int64, error)
 	InsertMessages(ctx context.Context, msgs []*db.Message) error
-	MessagesAfter(ctx context.Context, roomID string, viewerID, afterID int64, limit int) ([]db.Message, error)
+	MessagesAfter(ctx context.Context, roomID string, viewerID, afterSeq int64, limit int) ([]db.Message, error)
 	LatestMessages(ctx context.Context, roomID string, viewerID int64, limit int) ([]db.Message, error)
 	MessageByID(ctx context.Context, id int64) (db.Message, error)
 }
@@ -41,20 +43,21 @@ type Hooks struct {
 
 // Config tunes the hubs; zero fields take the defaults noted.
 type Config struct {
-	LeaveDebounce       time.Duration // 3s: a refresh or a dropped connection inside it is no leave
-	EmptyRoomGrace      time.Duration // 60s: an empty room is removed after it
-	KickBar             time.Duration // 10m: how long a kicked person stays out
-	SendQueue           int           // 256 fragments per socket before it is dropped as slow
-	MaxBatch            int           // 256 messages per group commit
-	MaxFrameBytes       int64         // 16 KiB per client frame (larger: close 1009)
-	MaxMessageRunes     int           // 2000 characters per message
-	MaxSocketsPerPerson int           // 8 sockets (tabs) per person per room
-	ReplayLimit         int           // 1000 messages replayed after a reconnect; beyond, the log reloads
-	HistoryPage         int           // 50 messages per page of history
-	PingInterval        time.Duration // 25s
-	PongWait            time.Duration // 60s
-	WriteWait           time.Duration // 10s
-	Hooks               Hooks
+	LeaveDebounce   time.Duration // 3s: a refresh or a dropped connection inside it is no leave
+	EmptyRoomGrace  time.Duration // 60s: an empty room is removed after it
+	KickBar         time.Duration // 10m: how long a kicked person stays out
+	SendQueue       int           // 256 fragments per socket before it is dropped as slow
+	MaxBatch        int           // 256 messages per group commit
+	MaxFrameBytes   int64         // 16 KiB per client frame (larger: close 1009)
+	MaxMessageRunes int           // 2000 characters per message
+	MaxTabsPerRoom  int           // 8 sockets (tabs) per person in one room
+	ReplayLimit     int           // 1000 messages replayed after a reconnect; beyond, the log reloads
+	HistoryPage     int           // 50 messages per page of history
+	PingInterval    time.Duration // 25s
+	PongWait        time.Duration // 60s
+	WriteWait       time.Duration // 10s
+	Clock           Clock         // real time; tests move a fake one on
+	Hooks           Hooks
 }
 
 func (c *Config) defaults() {
@@ -77,11 +80,14 @@ func (c *Config) defaults() {
 	seti(&c.SendQueue, 256)
 	seti(&c.MaxBatch, 256)
 	seti(&c.MaxMessageRunes, 2000)
-	seti(&c.MaxSocketsPerPerson, 8)
+	seti(&c.MaxTabsPerRoom, 8)
 	seti(&c.ReplayLimit, 1000)
 	seti(&c.HistoryPage, 50)
 	if c.MaxFrameBytes <= 0 {
 		c.MaxFrameBytes = 16 << 10
+	}
+	if c.Clock == nil {
+		c.Clock = realClock{}
 	}
 }
 
@@ -201,7 +207,7 @@ func (rs *Rooms) deleteRoom(ctx context.Context, id string) error {
 // The reader is a fresh goroutine, not the caller's, because a goroutine's stack only shrinks
 // back while it uses under a quarter of it: the admission's waits would leave every idle
 // socket's reader holding 4 KiB of stack instead of 2.
-func (rs *Rooms) Serve(sock Socket, roomID string, who db.Identity, afterID int64, ended func()) {
+func (rs *Rooms) Serve(sock Socket, roomID string, who db.Identity, afterSeq int64, ended func()) {
 	if ended == nil {
 		ended = func() {}
 	}
@@ -213,7 +219,7 @@ func (rs *Rooms) Serve(sock Socket, roomID string, who db.Identity, afterID int6
 	if h == nil {
 		err = ErrRoomGone
 	} else {
-		err = h.Join(rs.ctx, c, afterID)
+		err = h.Join(rs.ctx, c, afterSeq)
 	}
 	if err != nil {
 		if errors.Is(err, ErrRoomGone) && rs.Stopping() {
@@ -249,19 +255,25 @@ func refusalLabel(code int) string {
 		return "barred"
 	case CloseTooMany:
 		return "too_many"
+	case CloseTryAgain:
+		return "try_later"
 	}
 	return "error"
 }
 
 // refuse writes the visible reason and the close frame on a socket that was never admitted.
+// A refusal for now (1013: the browser comes back with its back-off) shows as an error
+// status; any other takes the composer away.
 func refuse(conn *websocket.Conn, cfg *Config, ref *Refusal) {
 	defer conn.Close()
-	var frag []byte
-	if b, err := renderBytes(refusedOOB(ref.Reason)); err == nil {
-		frag = b
+	// A refused socket is read only for the browser's close reply: a small limit first.
+	conn.SetReadLimit(cfg.MaxFrameBytes)
+	view := components.RoomClosedOOB(ref.Reason)
+	if ref.Code == CloseTryAgain {
+		view = components.RoomStatusOOB(vocab.StatusError, ref.Reason)
 	}
 	conn.SetWriteDeadline(time.Now().Add(cfg.WriteWait))
-	if frag != nil {
+	if frag, err := renderBytes(view); err == nil {
 		conn.WriteMessage(websocket.TextMessage, frag)
 	}
 	conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(ref.Code, closeReason(ref.Reason)))
@@ -300,7 +312,8 @@ func (rs *Rooms) Shutdown(ctx context.Context) error {
 	}
 }
 
-// Refuse closes a socket that may not join, with a code and visible reason.
+// Refuse closes a socket that may not join, with a code and visible reason; CloseTryAgain
+// (a rate limit) makes the browser retry with its back-off.
 func (rs *Rooms) Refuse(conn *websocket.Conn, ref *Refusal) {
 	if rs.cfg.Hooks.Refused != nil {
 		rs.cfg.Hooks.Refused(refusalLabel(ref.Code))

@@ -15,14 +15,19 @@ func PersonView(i db.Identity) components.Person {
 	return components.Person{ID: i.ID, Name: i.Nickname, Colour: i.Colour}
 }
 
+// The mapping from stored rows to the components' view structs lives here, in one place for
+// pages and sockets alike.
+
 // MessageView turns a stored message into what the log shows.
 func MessageView(m db.Message) components.Message {
 	v := components.Message{
-		ID:        m.ID,
+		Seq:       m.Seq,
 		Kind:      m.Kind,
 		Author:    components.Person{ID: m.AuthorID, Name: m.AuthorName, Colour: m.AuthorColour},
 		Recipient: components.Person{ID: m.RecipientID, Name: m.RecipientName, Colour: m.RecipientColour},
 		Text:      m.Body,
+		Notice:    m.Notice,
+		Subject:   components.Person{ID: m.SubjectID, Name: m.SubjectName},
 		At:        time.UnixMilli(m.CreatedAt),
 	}
 	if m.GIF != "" {
@@ -31,13 +36,18 @@ func MessageView(m db.Message) components.Message {
 	return v
 }
 
-// MessageViews converts a page of messages.
-func MessageViews(ms []db.Message) []components.Message {
-	out := make([]components.Message, len(ms))
-	for i, m := range ms {
-		out[i] = MessageView(m)
+// HistoryView is one page of a room's log (oldest first, as the store returns it) with the
+// cursor to the page before it: a full page may have older entries, a short one is the
+// room's beginning.
+func HistoryView(roomID string, page []db.Message, pageSize int) components.History {
+	h := components.History{RoomID: roomID, Messages: make([]components.Message, len(page))}
+	for i, m := range page {
+		h.Messages[i] = MessageView(m)
 	}
-	return out
+	if len(page) > 0 && len(page) == pageSize {
+		h.OlderBefore = page[0].Seq
+	}
+	return h
 }
 
 // RoomCardView is a room as the lobby shows it.

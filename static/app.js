@@ -3,19 +3,19 @@
 (function () {
   "use strict";
 
-  // lastMessageId is the newest message id this page shows.
-  function lastMessageId() {
-    var items = document.querySelectorAll("#messages > .msg[data-id]");
+  // lastSeq is the newest place in the room's log (data-seq) this page shows.
+  function lastSeq() {
+    var items = document.querySelectorAll("#messages > .msg[data-seq]");
     var max = 0;
     for (var i = items.length - 1; i >= 0 && i >= items.length - 20; i--) {
-      var id = parseInt(items[i].getAttribute("data-id"), 10);
-      if (id > max) max = id;
+      var seq = parseInt(items[i].getAttribute("data-seq"), 10);
+      if (seq > max) max = seq;
     }
     return max;
   }
 
-  // Before every (re)connect, point the socket URL at the last message we hold, so the
-  // server replays exactly what we missed while disconnected: in order, once.
+  // Before every (re)connect, point the socket URL at the last entry of the log we hold, so
+  // the server replays exactly what we missed while disconnected: in order, once.
   // It must not clear the status: htmx fires this event as it schedules a reconnect, right
   // after htmx:ws:close, so clearing here would hide "Reconnecting…" at once. The notice
   // goes when the socket opens (htmx:ws:after:connection below).
@@ -23,7 +23,7 @@
     var conn = evt.detail && evt.detail.connection;
     if (!conn || !conn.url) return;
     var url = new URL(conn.url);
-    url.searchParams.set("after", String(lastMessageId()));
+    url.searchParams.set("after", String(lastSeq()));
     conn.url = url.toString();
   });
 
@@ -45,7 +45,7 @@
       if (el.querySelector(".status-reconnecting")) el.textContent = "";
       return;
     }
-    if (el.querySelector(".status-closed, .status-kicked, .status-refused")) return;
+    if (el.querySelector(".status-closed")) return;
     el.innerHTML = "";
     var p = document.createElement("p");
     p.className = "status status-" + kind;

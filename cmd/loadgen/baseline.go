@@ -370,7 +370,7 @@ func appendMessageHTML(dst []byte, id, author int64, text string) []byte {
 	ids := strconv.FormatInt(id, 10)
 	dst = append(dst, `<hx-partial hx-target="#messages" hx-swap="beforeend"><article id="msg-`...)
 	dst = append(dst, ids...)
-	dst = append(dst, `" class="msg" data-id="`...)
+	dst = append(dst, `" class="msg" data-seq="`...)
 	dst = append(dst, ids...)
 	dst = append(dst, `" data-author="`...)
 	dst = strconv.AppendInt(dst, author, 10)

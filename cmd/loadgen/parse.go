@@ -13,7 +13,7 @@ import (
 // rendering, and the load generator shares the machine with it, so frames
 // are scanned for a few fixed markers instead.
 var (
-	dataIDMarker  = []byte(`data-id="`)
+	dataSeqMarker  = []byte(`data-seq="`)
 	msgTextMarker = []byte(`class="msg-text"`)
 	pCloseMarker  = []byte(`</p>`)
 	roomIDMarker  = []byte(`id="room-`)
@@ -26,27 +26,27 @@ var (
 // with the message's server id and its text exactly as it appears in the
 // HTML (still escaped: see UnescapeText). It returns how many it found.
 //
-// A message is a `data-id="N"` attribute followed, before the next data-id,
+// A message is a `data-seq="N"` attribute followed, before the next data-seq,
 // by an element with class "msg-text" whose content runs to the next `</p>`.
 // Anything else (member lists, notices without msg-text, form resets, GIF
 // messages) is skipped. text aliases frame and is only valid during fn.
 func ScanMessages(frame []byte, fn func(id int64, text []byte)) int {
 	n := 0
 	for {
-		i := bytes.Index(frame, dataIDMarker)
+		i := bytes.Index(frame, dataSeqMarker)
 		if i < 0 {
 			return n
 		}
-		frame = frame[i+len(dataIDMarker):]
+		frame = frame[i+len(dataSeqMarker):]
 		id, rest, ok := leadingInt(frame, '"')
 		if !ok {
 			continue
 		}
 		frame = rest
 		// Bound the search to this fragment so that an element carrying a
-		// data-id but no text never borrows the next message's text.
+		// data-seq but no text never borrows the next message's text.
 		window := frame
-		if next := bytes.Index(frame, dataIDMarker); next >= 0 {
+		if next := bytes.Index(frame, dataSeqMarker); next >= 0 {
 			window = frame[:next]
 		}
 		j := bytes.Index(window, msgTextMarker)

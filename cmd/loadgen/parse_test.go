@@ -21,18 +21,18 @@ func scanAll(frame string) []scanned {
 }
 
 // A frame as the product may send it: several hx-partial fragments, one of
-// them a members list whose items also carry data-id, a system notice, a GIF
+// them a members list whose items also carry data-seq, a system notice, a GIF
 // message without msg-text, escaped text, indentation and extra attributes.
-const sampleFrame = `<hx-partial hx-target="#members" hx-swap="innerHTML"><ul><li data-id="7">ann</li><li data-id="8">bob</li></ul></hx-partial>
+const sampleFrame = `<hx-partial hx-target="#members" hx-swap="innerHTML"><ul><li data-seq="7">ann</li><li data-seq="8">bob</li></ul></hx-partial>
 <hx-partial hx-target="#messages" hx-swap="beforeend">
-  <article id="msg-123" class="msg" data-id="123" data-author="7" data-kind="text">
+  <article id="msg-123" class="msg" data-seq="123" data-author="7" data-kind="text">
     <header><span class="msg-author">ann</span> <time datetime="2026-01-01T00:00:00Z">00:00</time></header>
     <p class="msg-text">lg 42 0 1 1700000000000000000</p>
   </article>
 </hx-partial>
-<hx-partial hx-target="#messages" hx-swap="beforeend"><article id="msg-124" class="msg" data-id="124" data-author="8" data-kind="gif"><img src="/static/gif/1.gif" alt="cat"></article></hx-partial>
-<hx-partial hx-target="#messages" hx-swap="beforeend"><article id="msg-125" class="msg notice" data-id="125" data-kind="system"><p class="msg-system">bob joined</p></article></hx-partial>
-<hx-partial hx-target="#messages" hx-swap="beforeend"><article id="msg-126" class="msg" data-id="126" data-author="8" data-kind="text"><p class="msg-text" dir="auto">&lt;b&gt;hi&lt;/b&gt; &amp; &#39;bye&#39; &quot;x&quot;</p></article></hx-partial>
+<hx-partial hx-target="#messages" hx-swap="beforeend"><article id="msg-124" class="msg" data-seq="124" data-author="8" data-kind="gif"><img src="/static/gif/1.gif" alt="cat"></article></hx-partial>
+<hx-partial hx-target="#messages" hx-swap="beforeend"><article id="msg-125" class="msg notice" data-seq="125" data-kind="system"><p class="msg-system">bob joined</p></article></hx-partial>
+<hx-partial hx-target="#messages" hx-swap="beforeend"><article id="msg-126" class="msg" data-seq="126" data-author="8" data-kind="text"><p class="msg-text" dir="auto">&lt;b&gt;hi&lt;/b&gt; &amp; &#39;bye&#39; &quot;x&quot;</p></article></hx-partial>
 <form id="say" hx-swap-oob="true"><input name="text" value=""></form>`
 
 func TestScanMessagesSeveralFragments(t *testing.T) {
@@ -53,18 +53,18 @@ func TestScanMessagesEdgeCases(t *testing.T) {
 		want  []scanned
 	}{
 		{"empty", "", nil},
-		{"no messages", `<div id="members"><span data-id="x">?</span></div>`, nil},
+		{"no messages", `<div id="members"><span data-seq="x">?</span></div>`, nil},
 		{"baseline rendering", string(appendMessageHTML(nil, 9, 3, "a < b")), []scanned{{9, "a < b"}}},
-		{"truncated text", `<article data-id="1"><p class="msg-text">never closed`, nil},
-		{"truncated tag", `<article data-id="1"><p class="msg-text"`, nil},
-		{"non-numeric id skipped", `<i data-id="abc"></i><article data-id="2"><p class="msg-text">ok</p>`, []scanned{{2, "ok"}}},
+		{"truncated text", `<article data-seq="1"><p class="msg-text">never closed`, nil},
+		{"truncated tag", `<article data-seq="1"><p class="msg-text"`, nil},
+		{"non-numeric id skipped", `<i data-seq="abc"></i><article data-seq="2"><p class="msg-text">ok</p>`, []scanned{{2, "ok"}}},
 		{"text-less element does not borrow next text",
-			`<li data-id="5">member</li><article data-id="6"><p class="msg-text">six</p></article>`,
+			`<li data-seq="5">member</li><article data-seq="6"><p class="msg-text">six</p></article>`,
 			[]scanned{{6, "six"}}},
 		{"adjacent without separators",
-			`<article data-id="1"><p class="msg-text">a</p></article><article data-id="2"><p class="msg-text">b</p></article>`,
+			`<article data-seq="1"><p class="msg-text">a</p></article><article data-seq="2"><p class="msg-text">b</p></article>`,
 			[]scanned{{1, "a"}, {2, "b"}}},
-		{"empty text", `<article data-id="3"><p class="msg-text"></p>`, []scanned{{3, ""}}},
+		{"empty text", `<article data-seq="3"><p class="msg-text"></p>`, []scanned{{3, ""}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := scanAll(tc.frame); !reflect.DeepEqual(got, tc.want) {

@@ -98,7 +98,7 @@ func openRoomSocket(ctx context.Context, p *person, room string, retries int, wi
 	s := &roomSocket{
 		p: p, room: room, retries: retries, wire: wire,
 		stop: make(chan struct{}), exited: make(chan struct{}),
-		lastID: maxDataID(page), reconnects: tally{},
+		lastID: maxDataSeq(page), reconnects: tally{},
 	}
 	t0 := time.Now()
 	conn, err := p.dialRoom(ctx, room, s.lastID)
@@ -127,15 +127,15 @@ func failureReason(err error) string {
 	return shortErr(err)
 }
 
-// maxDataID returns the largest data-id="N" in b, 0 if there is none.
-func maxDataID(b []byte) int64 {
+// maxDataSeq returns the largest data-seq="N" in b, 0 if there is none.
+func maxDataSeq(b []byte) int64 {
 	var maxID int64
 	for {
-		i := bytes.Index(b, dataIDMarker)
+		i := bytes.Index(b, dataSeqMarker)
 		if i < 0 {
 			return maxID
 		}
-		b = b[i+len(dataIDMarker):]
+		b = b[i+len(dataSeqMarker):]
 		if id, rest, ok := leadingInt(b, '"'); ok {
 			maxID = max(maxID, id)
 			b = rest

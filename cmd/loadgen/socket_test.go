@@ -24,7 +24,7 @@ type fakeRoom struct {
 func (f *fakeRoom) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/rooms/abc":
-		w.Write([]byte(`<div id="messages"><article class="msg" data-id="5"><p class="msg-text">old</p></article></div>`))
+		w.Write([]byte(`<div id="messages"><article class="msg" data-seq="5"><p class="msg-text">old</p></article></div>`))
 	case "/rooms/abc/ws":
 		f.mu.Lock()
 		f.afters = append(f.afters, r.URL.Query().Get("after"))

@@ -1,0 +1,272 @@
+package realtime
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"gifchat/components"
+	"gifchat/db"
+	"gifchat/vocab"
+)
+
+// What a browser asks for over a room socket. A socket's reader only decodes a frame into a
+// command (ids parsed once, here) and hands it to the hub; every check and every effect runs
+// on the hub's goroutine. Adding an action is one row in actions, one command type with its
+// run, and its control in components.
+
+// Frame is what a browser sends over a room socket: htmx 4 serialises the form's fields at
+// the top level, merges hx-vals, and adds a "headers" object.
+type Frame struct {
+	Action  string          `json:"action"`
+	Text    string          `json:"text"`
+	To      string          `json:"to"`
+	Member  string          `json:"member"`
+	Headers json.RawMessage `json:"headers"`
+}
+
+// command is one decoded request, run on the hub goroutine.
+type command interface {
+	// action is the vocab action it came as, for rate limits ("" for none).
+	action() string
+	// batched reports whether the command joins the next group commit (a message) rather
+	// than running on its own, after the messages before it are stored.
+	batched() bool
+	// run checks and does it; from is the socket it came from, nil for HTTP posts.
+	run(ctx context.Context, h *Hub, from *Client)
+}
+
+// actions is the one table from a socket action to the decoder of its command.
+var actions = map[string]func(Frame) (command, error){
+	vocab.ActionSay: func(f Frame) (command, error) {
+		to, err := optionalID(f.To)
+		return &sayCmd{text: f.Text, to: to}, err
+	},
+	vocab.ActionWhisperTo: func(f Frame) (command, error) {
+		to, err := parseID(f.To)
+		return whisperToCmd{to: to}, err
+	},
+	vocab.ActionWhisperCancel: func(Frame) (command, error) { return whisperCancelCmd{}, nil },
+	vocab.ActionKick: func(f Frame) (command, error) {
+		member, err := parseID(f.Member)
+		return kickCmd{member: member}, err
+	},
+}
+
+// ErrFrame is wrapped by every decoding refusal; its text is fit to show the sender.
+var ErrFrame = errors.New("that message could not be read")
+
+// DecodeFrame parses one client frame strictly: a UTF-8 JSON object with known fields.
+func DecodeFrame(data []byte) (Frame, error) {
+	var f Frame
+	if !utf8.Valid(data) {
+		return f, fmt.Errorf("%w: not UTF-8 text", ErrFrame)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		var ute *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &ute):
+			return Frame{}, fmt.Errorf("%w: field %q has the wrong type", ErrFrame, ute.Field)
+		case strings.HasPrefix(err.Error(), "json: unknown field"):
+			return Frame{}, fmt.Errorf("%w: unknown field", ErrFrame)
+		default:
+			return Frame{}, fmt.Errorf("%w: not a JSON object", ErrFrame)
+		}
+	}
+	if dec.More() {
+		return Frame{}, fmt.Errorf("%w: trailing data", ErrFrame)
+	}
+	return f, nil
+}
+
+// decodeCommand turns a client frame into its command. Its errors wrap ErrFrame and are
+// safe to show the sender.
+func decodeCommand(data []byte) (command, error) {
+	f, err := DecodeFrame(data)
+	if err != nil {
+		return nil, err
+	}
+	decode := actions[f.Action]
+	switch {
+	case f.Action == "":
+		return nil, fmt.Errorf("%w: no action", ErrFrame)
+	case decode == nil:
+		return nil, fmt.Errorf("%w: unknown action", ErrFrame)
+	}
+	cmd, err := decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("%w: bad member id", ErrFrame)
+	}
+	return cmd, nil
+}
+
+func parseID(s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, errors.New("bad id")
+	}
+	return id, nil
+}
+
+// optionalID is parseID where "" means none (0).
+func optionalID(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	return parseID(s)
+}
+
+// receive hands one frame from a socket to its hub (called on the socket's reader).
+func (h *Hub) receive(c *Client, data []byte) {
+	cmd, err := decodeCommand(data)
+	if err != nil {
+		cmd = refuseCmd{reason: err.Error() + "."}
+	}
+	h.submit(c, cmd)
+}
+
+// dispatch runs one command on the hub goroutine: frames from a socket that has left or
+// was kicked are dropped; a socket's action is rate-limited; a command that is not a
+// message runs after the messages before it are stored, so effects keep arrival order.
+func (h *Hub) dispatch(ctx context.Context, in inbound) {
+	if in.from != nil {
+		if !h.attached(in.from) {
+			return
+		}
+		if a := in.cmd.action(); a != "" && h.cfg.Hooks.Allow != nil {
+			if reason := h.cfg.Hooks.Allow(in.from.identity.ID, a); reason != "" {
+				h.refuseFrame(in.from, reason)
+				return
+			}
+		}
+	}
+	if !in.cmd.batched() {
+		h.flush(ctx)
+	}
+	in.cmd.run(ctx, h, in.from)
+}
+
+// sayCmd posts text to the room, or whispers it to one person present.
+type sayCmd struct {
+	text string // as typed: cleaned on the hub
+	to   int64  // whisper recipient; 0 speaks to everyone
+}
+
+func (sayCmd) action() string { return vocab.ActionSay }
+func (sayCmd) batched() bool  { return true }
+
+func (s *sayCmd) run(_ context.Context, h *Hub, from *Client) {
+	text, err := CleanText(s.text, h.cfg.MaxMessageRunes)
+	if err != nil {
+		h.sendForm(from, components.MessageForm{Text: s.text, Error: err.Error()}, s.to)
+		return
+	}
+	msg := &db.Message{RoomID: h.id, AuthorID: from.identity.ID, Kind: vocab.KindText, Body: text}
+	if s.to != 0 {
+		switch _, here := h.people[s.to]; {
+		case s.to == from.identity.ID:
+			h.sendForm(from, components.MessageForm{Text: text, Error: "You cannot whisper to yourself."}, 0)
+			return
+		case !here:
+			h.sendForm(from, components.MessageForm{Text: text, Error: "That person has left; your whisper was not sent."}, 0)
+			return
+		}
+		msg.Kind, msg.RecipientID = vocab.KindWhisper, s.to
+	}
+	h.pending = append(h.pending, &pendingMsg{from: from, author: from.identity, msg: msg})
+}
+
+// postCmd is a message that did not come from a socket (the no-JS form, a GIF upload).
+type postCmd struct {
+	author db.Identity
+	msg    *db.Message
+	done   chan error // told when stored and delivered, or why not
+}
+
+func (postCmd) action() string { return "" } // the handler has rate-limited the request
+func (postCmd) batched() bool  { return true }
+
+func (p *postCmd) run(_ context.Context, h *Hub, _ *Client) {
+	p.msg.RoomID, p.msg.AuthorID = h.id, p.author.ID
+	h.pending = append(h.pending, &pendingMsg{author: p.author, msg: p.msg, done: p.done})
+}
+
+// Post stores and delivers a message that did not come from a socket, and waits until it
+// is stored and fanned out. The caller has checked Admit.
+func (h *Hub) Post(ctx context.Context, author db.Identity, msg *db.Message) error {
+	cmd := &postCmd{author: author, msg: msg, done: make(chan error, 1)}
+	select {
+	case h.inbox <- inbound{cmd: cmd}:
+	case <-h.done:
+		return ErrRoomGone
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once queued, the outcome is waited for whatever ctx does: the caller must know whether
+	// the message was stored.
+	select {
+	case err := <-cmd.done:
+		return err
+	case <-h.done:
+		select {
+		case err := <-cmd.done:
+			return err
+		default:
+			return ErrRoomGone // queued after the hub's last look at its inbox: never stored
+		}
+	}
+}
+
+// whisperToCmd switches the sender's composer to whisper to someone present.
+type whisperToCmd struct{ to int64 }
+
+func (whisperToCmd) action() string { return vocab.ActionWhisperTo }
+func (whisperToCmd) batched() bool  { return false }
+
+func (w whisperToCmd) run(_ context.Context, h *Hub, from *Client) {
+	switch _, here := h.people[w.to]; {
+	case !here:
+		h.sendForm(from, components.MessageForm{Error: "That person is no longer here."}, 0)
+	case w.to == from.identity.ID:
+		h.sendForm(from, components.MessageForm{Error: "You cannot whisper to yourself."}, 0)
+	default:
+		h.sendForm(from, components.MessageForm{}, w.to)
+	}
+}
+
+// whisperCancelCmd switches the sender's composer back to the whole room.
+type whisperCancelCmd struct{}
+
+func (whisperCancelCmd) action() string { return vocab.ActionWhisperCancel }
+func (whisperCancelCmd) batched() bool  { return false }
+
+func (whisperCancelCmd) run(_ context.Context, h *Hub, from *Client) {
+	h.sendForm(from, components.MessageForm{}, 0)
+}
+
+// kickCmd is the owner removing someone: bar, notice, their sockets closed with the reason.
+type kickCmd struct{ member int64 }
+
+func (kickCmd) action() string { return vocab.ActionKick }
+func (kickCmd) batched() bool  { return false }
+
+func (k kickCmd) run(ctx context.Context, h *Hub, from *Client) {
+	if err := h.kick(ctx, from.identity.ID, k.member); err != nil {
+		h.refuseFrame(from, err.Error())
+	}
+}
+
+// refuseCmd answers a frame that could not be read.
+type refuseCmd struct{ reason string }
+
+func (refuseCmd) action() string { return "" }
+func (refuseCmd) batched() bool  { return false }
+
+func (r refuseCmd) run(_ context.Context, h *Hub, from *Client) { h.refuseFrame(from, r.reason) }

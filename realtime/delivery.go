@@ -1,0 +1,144 @@
+package realtime
+
+import (
+	"context"
+
+	"github.com/a-h/templ"
+
+	"gifchat/components"
+	"gifchat/db"
+	"gifchat/vocab"
+)
+
+// Delivery: a message is stored (which gives it the room's next seq), rendered once, and the
+// same bytes are queued to every socket that may see it, in seq order.
+
+// pendingMsg is a message accepted by the hub and waiting for the next group commit.
+type pendingMsg struct {
+	from   *Client     // the sending socket, whose composer is reset; nil for HTTP posts
+	author db.Identity // the session's identity, never a form field
+	msg    *db.Message
+	done   chan error // HTTP posts: told when stored and delivered, or why not
+}
+
+// flush stores the pending messages in one transaction, then renders each once and hands
+// the same bytes to every socket that may see it.
+func (h *Hub) flush(ctx context.Context) {
+	if len(h.pending) == 0 {
+		return
+	}
+	batch := h.pending
+	h.pending = nil
+	if h.closed {
+		for _, p := range batch {
+			p.finish(ErrRoomGone)
+		}
+		return
+	}
+	msgs := make([]*db.Message, len(batch))
+	for i, p := range batch {
+		msgs[i] = p.msg
+	}
+	if err := h.rooms.insert(ctx, msgs); err != nil {
+		h.log.Error("persist messages", "err", err, "count", len(msgs))
+		for _, p := range batch {
+			if p.from != nil {
+				h.sendForm(p.from, components.MessageForm{Text: p.msg.Body, Error: "The server could not save your message; please try again."}, p.msg.RecipientID)
+			}
+			p.finish(err)
+		}
+		return
+	}
+	for _, p := range batch {
+		h.fanOut(*p.msg, p.author)
+		if p.from != nil {
+			h.sendForm(p.from, components.MessageForm{}, p.msg.RecipientID)
+		}
+		p.finish(nil)
+	}
+}
+
+func (p *pendingMsg) finish(err error) {
+	if p.done != nil {
+		p.done <- err
+	}
+}
+
+// notice stores a notice naming subject and delivers it to everyone (on the hub goroutine).
+func (h *Hub) notice(ctx context.Context, kind string, subject db.Identity) {
+	msg := &db.Message{RoomID: h.id, Kind: vocab.KindNotice, Notice: kind, SubjectID: subject.ID, SubjectName: subject.Nickname}
+	if err := h.rooms.insert(ctx, []*db.Message{msg}); err != nil {
+		h.log.Error("persist notice", "err", err, "notice", kind)
+		return
+	}
+	h.fanOut(*msg, db.Identity{})
+}
+
+// fanOut renders a stored message once and queues the bytes for everyone who may see it:
+// everybody, or a whisper's two people.
+func (h *Hub) fanOut(m db.Message, author db.Identity) {
+	m.AuthorName, m.AuthorColour = author.Nickname, author.Colour
+	if m.RecipientID != 0 {
+		if p := h.people[m.RecipientID]; p != nil {
+			m.RecipientName, m.RecipientColour = p.identity.Nickname, p.identity.Colour
+		}
+	}
+	if m.GIF != "" && m.GIFWidth == 0 {
+		if full, err := h.rooms.store.MessageByID(context.Background(), m.ID); err == nil {
+			m = full
+		}
+	}
+	if h.cfg.Hooks.Message != nil {
+		h.cfg.Hooks.Message(m.Kind)
+	}
+	if h.draining {
+		return
+	}
+	frag := h.render(components.MessageOOB(MessageView(m)))
+	if m.Kind == vocab.KindWhisper {
+		for _, id := range []int64{m.AuthorID, m.RecipientID} {
+			if p := h.people[id]; p != nil {
+				for c := range p.sockets {
+					c.enqueue(frag)
+				}
+			}
+		}
+		return
+	}
+	h.eachSocket(func(c *Client) { c.enqueue(frag) })
+}
+
+// sendForm resets or re-shows one socket's composer; whisperTo (if present) keeps whisper
+// mode on.
+func (h *Hub) sendForm(c *Client, f components.MessageForm, whisperTo int64) {
+	if h.draining {
+		return
+	}
+	f.RoomID, f.MaxChars = h.id, h.cfg.MaxMessageRunes
+	if p := h.people[whisperTo]; whisperTo != 0 && p != nil {
+		who := PersonView(p.identity)
+		f.WhisperTo = &who
+	}
+	c.enqueue(h.render(components.ComposerOOB(f)))
+}
+
+// refuseFrame tells one socket why what it sent was not done.
+func (h *Hub) refuseFrame(c *Client, reason string) {
+	if h.draining {
+		return
+	}
+	c.enqueue(h.render(components.RoomStatusOOB(vocab.StatusError, reason)))
+}
+
+// render turns a component into bytes once; the result is shared by every recipient.
+func (h *Hub) render(c templ.Component) []byte {
+	b, err := renderBytes(c)
+	if err != nil {
+		h.log.Error("render", "err", err)
+		return nil
+	}
+	if h.cfg.Hooks.Render != nil {
+		h.cfg.Hooks.Render()
+	}
+	return b
+}

@@ -1,0 +1,150 @@
+package realtime
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+
+	"gifchat/components"
+	"gifchat/db"
+)
+
+// Refusal is why someone may not see or post to a room: the close code a socket gets and
+// the reason the person is shown.
+type Refusal struct {
+	Code   int
+	Reason string
+}
+
+func (r *Refusal) Error() string { return r.Reason }
+
+// Admission refusals.
+var (
+	ErrRoomGone      = &Refusal{Code: CloseRoomGone, Reason: "This room was not found or has closed."}
+	ErrNeedsPassword = &Refusal{Code: CloseNeedsPassword, Reason: "This room is private: enter its password first."}
+	ErrFull          = &Refusal{Code: CloseFull, Reason: "This room is full."}
+	// ErrCheckFailed is a storage failure during a check (logged by the hub); try again.
+	ErrCheckFailed = &Refusal{Code: 1011, Reason: "The server could not check your entry; try again."}
+	errReplay      = &Refusal{Code: 1011, Reason: "The server could not load the messages you missed; try again."}
+)
+
+// BarredRefusal says how long a kicked person must wait.
+func BarredRefusal(until time.Time) *Refusal {
+	mins := int(time.Until(until).Round(time.Minute) / time.Minute)
+	if mins < 1 {
+		mins = 1
+	}
+	return &Refusal{Code: CloseKicked, Reason: fmt.Sprintf("You were removed by the owner and can come back in %d minute(s).", mins)}
+}
+
+// Admit is the one rule for who may see and post to a room, asked by the room page, the
+// no-JS post, the GIF upload and the history pages; a socket's Join applies the same rule.
+// It returns nil or a *Refusal: ErrRoomGone, ErrNeedsPassword, a barred refusal, ErrFull or
+// ErrCheckFailed.
+func (h *Hub) Admit(ctx context.Context, who db.Identity) error {
+	var err error
+	if !h.call(func() { err = h.admission(ctx, who) }) {
+		return ErrRoomGone
+	}
+	return err
+}
+
+// admission decides, on the hub goroutine and so atomically with every join and kick: the
+// room still exists; someone present stays admitted; anyone else must have entered a private
+// room's password (its owner need not), must not be barred, and needs a free place (places
+// count people, not tabs).
+func (h *Hub) admission(ctx context.Context, who db.Identity) error {
+	if h.closed {
+		return ErrRoomGone
+	}
+	if _, here := h.people[who.ID]; here {
+		return nil
+	}
+	if h.room.Private() && h.room.OwnerID != who.ID {
+		entered, err := h.rooms.store.HasRoomEntry(ctx, h.id, who.ID)
+		if err != nil {
+			h.log.Error("admission: entry check", "err", err)
+			return ErrCheckFailed
+		}
+		if !entered {
+			return ErrNeedsPassword
+		}
+	}
+	until, err := h.rooms.store.BarredUntil(ctx, h.id, who.ID)
+	if err != nil {
+		h.log.Error("admission: bar check", "err", err)
+		return ErrCheckFailed
+	}
+	if until > h.cfg.Clock.Now().UnixMilli() {
+		return BarredRefusal(time.UnixMilli(until))
+	}
+	if len(h.people) >= h.room.Capacity {
+		return ErrFull
+	}
+	return nil
+}
+
+// Join admits a socket (see admission; also at most MaxTabsPerRoom sockets per person) and
+// replays what it has not seen (entries after afterSeq), before anything broadcast later.
+// A refusal is returned for the caller to close with.
+func (h *Hub) Join(ctx context.Context, c *Client, afterSeq int64) error {
+	var err error
+	if !h.call(func() { err = h.join(ctx, c, afterSeq) }) {
+		return ErrRoomGone
+	}
+	return err
+}
+
+func (h *Hub) join(ctx context.Context, c *Client, afterSeq int64) error {
+	who := c.identity
+	if err := h.admission(ctx, who); err != nil {
+		return err
+	}
+	p := h.people[who.ID]
+	if p != nil && len(p.sockets) >= h.cfg.MaxTabsPerRoom {
+		return &Refusal{Code: CloseTooMany, Reason: fmt.Sprintf("You have this room open in %d tabs already; close one first.", len(p.sockets))}
+	}
+	// Replay first, so the socket's queue holds history before anything broadcast later.
+	if err := h.replay(ctx, c, afterSeq); err != nil {
+		return err
+	}
+	c.hub = h
+	h.arrive(ctx, c)
+	return nil
+}
+
+// replay queues what a socket missed: every entry after afterSeq the person may see, or,
+// past ReplayLimit, the latest page in place of the whole log.
+func (h *Hub) replay(ctx context.Context, c *Client, afterSeq int64) error {
+	who := c.identity
+	missed, err := h.rooms.store.MessagesAfter(ctx, h.id, who.ID, afterSeq, h.cfg.ReplayLimit+1)
+	if err != nil {
+		h.log.Error("admission: replay", "err", err)
+		return errReplay
+	}
+	if len(missed) > h.cfg.ReplayLimit {
+		// Too much to replay as a stream: start over from the latest page instead.
+		latest, err := h.rooms.store.LatestMessages(ctx, h.id, who.ID, h.cfg.HistoryPage)
+		if err != nil {
+			h.log.Error("admission: reload", "err", err)
+			return errReplay
+		}
+		c.enqueue(h.render(components.HistoryReplaceOOB(HistoryView(h.id, latest, h.cfg.HistoryPage))))
+		return nil
+	}
+	if len(missed) == 0 {
+		return nil
+	}
+	// One queue entry for the whole replay: a socket that missed more than its queue holds
+	// must not be dropped as slow before it has caught up (and loop doing so).
+	var buf bytes.Buffer
+	for _, m := range missed {
+		if err := components.MessageOOB(MessageView(m)).Render(ctx, &buf); err != nil {
+			h.log.Error("render replay", "err", err)
+			return errReplay
+		}
+	}
+	c.enqueue(buf.Bytes())
+	return nil
+}

@@ -1,0 +1,211 @@
+package realtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"gifchat/components"
+	"gifchat/db"
+	"gifchat/vocab"
+)
+
+// presence is one person in the room with all their sockets (tabs).
+type presence struct {
+	identity db.Identity
+	sockets  map[*Client]struct{}
+	seq      int64 // join order, for handing ownership to whoever has been here longest
+	leaving  Timer
+}
+
+// arrive adds an admitted socket to its person, announcing the person if they are new. Back
+// within the leave debounce (a refresh, a dropped connection) is neither a leave nor a join.
+func (h *Hub) arrive(ctx context.Context, c *Client) {
+	who := c.identity
+	if h.empty != nil {
+		h.empty.Stop()
+		h.empty = nil
+	}
+	p := h.people[who.ID]
+	newcomer := p == nil
+	if newcomer {
+		h.joinSeq++
+		p = &presence{identity: who, sockets: map[*Client]struct{}{}, seq: h.joinSeq}
+		h.people[who.ID] = p
+	} else if p.leaving != nil {
+		p.leaving.Stop()
+		p.leaving = nil
+	}
+	p.sockets[c] = struct{}{}
+	if h.cfg.Hooks.Sockets != nil {
+		h.cfg.Hooks.Sockets(1)
+	}
+	// The joining socket gets the whole panel; everyone else gets one added item.
+	c.enqueue(h.render(components.MemberListOOB(h.room.OwnerID, h.members())))
+	if newcomer {
+		frag := h.render(components.MemberJoinedOOB(components.Member{Person: PersonView(who), Owner: who.ID == h.room.OwnerID}))
+		h.eachSocket(func(o *Client) {
+			if o != c {
+				o.enqueue(frag)
+			}
+		})
+		h.updateLobby()
+		h.notice(ctx, vocab.NoticeJoined, who)
+	}
+}
+
+// attached reports whether a socket is still one of the room's (not left, not kicked).
+func (h *Hub) attached(c *Client) bool {
+	p := h.people[c.identity.ID]
+	if p == nil {
+		return false
+	}
+	_, ok := p.sockets[c]
+	return ok
+}
+
+// leave forgets a socket. The person stays (holding their place) for the debounce; only
+// if no socket of theirs comes back is the leave announced.
+func (h *Hub) leave(c *Client) {
+	h.do(func() {
+		if !h.attached(c) {
+			return
+		}
+		p := h.people[c.identity.ID]
+		delete(p.sockets, c)
+		if h.cfg.Hooks.Sockets != nil {
+			h.cfg.Hooks.Sockets(-1)
+		}
+		if len(p.sockets) > 0 || p.leaving != nil {
+			return
+		}
+		p.leaving = h.cfg.Clock.AfterFunc(h.cfg.LeaveDebounce, func() {
+			h.do(func() {
+				if h.people[p.identity.ID] == p && len(p.sockets) == 0 {
+					h.depart(context.Background(), p, vocab.NoticeLeft)
+				}
+			})
+		})
+	})
+}
+
+// depart removes a person now, with a notice of the given kind (left, kicked): members,
+// lobby, ownership, empty timer.
+func (h *Hub) depart(ctx context.Context, p *presence, notice string) {
+	if p.leaving != nil {
+		p.leaving.Stop()
+		p.leaving = nil
+	}
+	delete(h.people, p.identity.ID)
+	h.notice(ctx, notice, p.identity)
+	if p.identity.ID == h.room.OwnerID && h.handOver(ctx) {
+		h.sendMembers() // the owner mark moves: re-send the whole panel (rare)
+	} else {
+		frag := h.render(components.MemberLeftOOB(p.identity.ID))
+		h.eachSocket(func(c *Client) { c.enqueue(frag) })
+	}
+	h.updateLobby()
+	if len(h.people) == 0 {
+		h.startEmptyTimer()
+	}
+}
+
+// handOver gives the room to whoever has been present longest, and reports whether it did.
+func (h *Hub) handOver(ctx context.Context) bool {
+	var next *presence
+	for _, p := range h.people {
+		if next == nil || p.seq < next.seq {
+			next = p
+		}
+	}
+	if next == nil {
+		return false
+	}
+	if err := h.rooms.store.SetRoomOwner(ctx, h.id, next.identity.ID); err != nil {
+		h.log.Error("hand over ownership", "err", err)
+		return false
+	}
+	h.room.OwnerID = next.identity.ID
+	h.room.OwnerName = next.identity.Nickname
+	h.room.OwnerColour = next.identity.Colour
+	h.notice(ctx, vocab.NoticeOwner, next.identity)
+	return true
+}
+
+// Members returns who is in the room now, in join order, the owner marked.
+func (h *Hub) Members() []components.Member {
+	var out []components.Member
+	h.call(func() { out = h.members() })
+	return out
+}
+
+// Occupancy reports how many people hold a place and whether id is one of them.
+func (h *Hub) Occupancy(id int64) (people int, present bool) {
+	h.call(func() {
+		people = len(h.people)
+		_, present = h.people[id]
+	})
+	return people, present
+}
+
+// Room returns the room as the hub knows it now (owner changes included).
+func (h *Hub) Room() db.Room {
+	var r db.Room
+	h.call(func() { r = h.room })
+	return r
+}
+
+func (h *Hub) sendMembers() {
+	frag := h.render(components.MemberListOOB(h.room.OwnerID, h.members()))
+	h.eachSocket(func(c *Client) { c.enqueue(frag) })
+}
+
+func (h *Hub) members() []components.Member {
+	ps := make([]*presence, 0, len(h.people))
+	for _, p := range h.people {
+		ps = append(ps, p)
+	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].seq < ps[j].seq })
+	out := make([]components.Member, len(ps))
+	for i, p := range ps {
+		out[i] = components.Member{Person: PersonView(p.identity), Owner: p.identity.ID == h.room.OwnerID}
+	}
+	return out
+}
+
+func (h *Hub) updateLobby() {
+	h.rooms.lobby.Upsert(RoomCardView(h.room, len(h.people)), h.room.CreatedAt)
+}
+
+// kick removes a member at the owner's request: bar, notice, close with the reason.
+func (h *Hub) kick(ctx context.Context, by, member int64) error {
+	if by != h.room.OwnerID {
+		return errors.New("Only the room's owner can remove people.")
+	}
+	if member == by {
+		return errors.New("You cannot remove yourself; leave the room instead.")
+	}
+	p := h.people[member]
+	if p == nil {
+		return errors.New("That person is no longer here.")
+	}
+	until := h.cfg.Clock.Now().Add(h.cfg.KickBar)
+	if err := h.rooms.store.BarFromRoom(ctx, h.id, member, until.UnixMilli()); err != nil {
+		h.log.Error("kick: bar", "err", err)
+		return errors.New("The server could not remove that person; try again.")
+	}
+	mins := int(h.cfg.KickBar.Round(time.Minute) / time.Minute)
+	frag := h.render(components.RoomClosedOOB(fmt.Sprintf("You were removed by the owner. You can come back in %d minutes.", mins)))
+	for c := range p.sockets {
+		c.enqueue(frag)
+		c.close(CloseKicked, "removed by the owner")
+	}
+	if h.cfg.Hooks.Sockets != nil {
+		h.cfg.Hooks.Sockets(-len(p.sockets))
+	}
+	p.sockets = map[*Client]struct{}{}
+	h.depart(ctx, p, vocab.NoticeKicked)
+	return nil
+}

@@ -1,0 +1,51 @@
+// Package vocab is the words every layer of gifchat shares: the kinds of entry in a room's
+// log, the kinds of notice, the actions a browser sends over a room socket, and the kinds of
+// room status. Each is defined here once; db stores them, realtime acts on them, components
+// render them (as data-kind and class names that app.css and app.js key on), metrics count
+// them. It imports nothing, so every package may import it.
+package vocab
+
+// Kinds of entry in a room's log (messages.kind, data-kind, the msg-KIND class).
+const (
+	KindText    = "text"
+	KindGIF     = "gif"
+	KindWhisper = "whisper"
+	KindNotice  = "system" // a notice the server writes; NoticeKind says which
+)
+
+// Kinds lists every log entry kind.
+var Kinds = []string{KindText, KindGIF, KindWhisper, KindNotice}
+
+// Kinds of notice (messages.notice), stored as data with the person they name and put into
+// words only when shown, so a page in another language can word them its own way.
+const (
+	NoticeJoined = "joined" // the subject came in
+	NoticeLeft   = "left"   // the subject's last socket went and stayed away
+	NoticeKicked = "kicked" // the owner removed the subject
+	NoticeOwner  = "owner"  // the subject is the room's owner now
+	NoticeClosed = "closed" // the subject (the owner) closed the room
+)
+
+// Notices lists every notice kind.
+var Notices = []string{NoticeJoined, NoticeLeft, NoticeKicked, NoticeOwner, NoticeClosed}
+
+// Actions a browser sends over a room socket, as the "action" field of its JSON frame.
+const (
+	ActionSay           = "say"            // post text (whispered when "to" is set)
+	ActionWhisperTo     = "whisper-to"     // switch the composer to whisper to "to"
+	ActionWhisperCancel = "whisper-cancel" // back to speaking to everyone
+	ActionKick          = "kick"           // owner: remove "member"
+)
+
+// Actions lists every socket action.
+var Actions = []string{ActionSay, ActionWhisperTo, ActionWhisperCancel, ActionKick}
+
+// Kinds of room status (the status-KIND class of the line above the log).
+const (
+	StatusError        = "error"        // an action of yours was refused
+	StatusClosed       = "closed"       // the room is gone for you: closed, kicked, refused
+	StatusReconnecting = "reconnecting" // set by app.js while the socket is away
+)
+
+// Statuses lists every status kind.
+var Statuses = []string{StatusError, StatusClosed, StatusReconnecting}
