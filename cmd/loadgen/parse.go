@@ -13,7 +13,7 @@ import (
 // rendering, and the load generator shares the machine with it, so frames
 // are scanned for a few fixed markers instead.
 var (
-	dataSeqMarker  = []byte(`data-seq="`)
+	dataSeqMarker = []byte(`data-seq="`)
 	msgTextMarker = []byte(`class="msg-text"`)
 	pCloseMarker  = []byte(`</p>`)
 	roomIDMarker  = []byte(`id="room-`)
