@@ -1,8 +1,10 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"gifchat/components"
 	"net/http"
 	"sync"
 	"time"
@@ -15,16 +17,14 @@ var writeBufferPool sync.Pool
 func handleMeCSS() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me := identityFrom(r.Context())
+		var buf bytes.Buffer
+		if err := components.MeCSS(&buf, me.ID); err != nil {
+			serverError(w, r, err)
+			return
+		}
 		w.Header().Set("Content-Type", "text/css; charset=utf-8")
 		w.Header().Set("Cache-Control", "private, no-cache")
-		fmt.Fprintf(w, `/* Styles for viewer %[1]d. */
-.msg[data-author="%[1]d"] { margin-inline-start: auto; background: var(--mine-bg); border-color: var(--mine-border); }
-.msg[data-author="%[1]d"] .msg-author::after { content: " (you)"; color: var(--muted); font-weight: 400; }
-#members[data-owner="%[1]d"] .kick { display: inline-flex; }
-.room:has(#members[data-owner="%[1]d"]) .owner-only { display: block; }
-.member[data-member="%[1]d"] .member-name { pointer-events: none; }
-.member[data-member="%[1]d"] .member-name::after { content: " (you)"; color: var(--muted); font-weight: 400; }
-`, me.ID)
+		w.Write(buf.Bytes())
 	})
 }
 
