@@ -13,15 +13,12 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
 
-	"gifchat/db"
+	"gifchat/app"
 	"gifchat/handlers"
-	"gifchat/media"
-	"gifchat/metrics"
 	"gifchat/realtime"
 	"gifchat/static"
 )
@@ -200,82 +197,36 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err := static.Check(); err != nil {
 		return err
 	}
-	if err := checkDataDir(cfg.dataDir); err != nil {
-		return err
-	}
-	store, err := db.Open(ctx, filepath.Join(cfg.dataDir, "gifchat.db"), db.Options{Synchronous: cfg.sqliteSync})
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err := store.Close(); err != nil {
-			log.Error("close database", "err", err)
-			return
-		}
-		log.Info("database closed")
-	}()
-	// GIF files live next to the database; the sweep clears what a crash left half-done
-	// before anything can refer to it. Wait is deferred after Close, so it runs first.
-	gifs, err := media.Open(filepath.Join(cfg.dataDir, "gifs"), media.Limits{MaxBytes: cfg.maxGIFBytes}, store, log)
-	if err != nil {
-		return err
-	}
-	if err := gifs.Sweep(ctx); err != nil {
-		return err
-	}
-	defer gifs.Wait()
-
-	// Metrics and rate limits observe and guard through the hooks each package exposes.
-	mx := metrics.New()
-	var guard handlers.Guard
-	var allowFrame func(identityID int64, action string) string
+	var limits *handlers.RateLimitConfig
 	if cfg.rateLimits {
-		limits := handlers.NewRateLimits(handlers.RateLimitConfig{
-			Rates: cfg.rates, AddressFactor: cfg.rateAddrFactor, TrustProxy: cfg.trustProxy, OnLimited: mx.RateLimited,
-		})
-		guard, allowFrame = limits, limits.AllowFrame
+		limits = &handlers.RateLimitConfig{Rates: cfg.rates, AddressFactor: cfg.rateAddrFactor, TrustProxy: cfg.trustProxy}
 	}
-	lobby := realtime.NewLobby(realtime.LobbyHooks{Subscribers: mx.LobbySubscribers, Dropped: mx.LobbyDropped})
-	rooms := realtime.NewRooms(store, lobby, realtime.Config{
-		EmptyRoomGrace:  cfg.emptyRoomGrace,
-		LeaveDebounce:   cfg.leaveDebounce,
-		MaxMessageRunes: cfg.maxMessage,
-		MaxFrameBytes:   cfg.maxFrameBytes,
-		MaxTabsPerRoom:  cfg.maxSocketsPer,
-		Hooks: realtime.Hooks{
-			Sockets: mx.SocketsDelta, SlowClient: mx.SlowClient, Message: mx.Message,
-			Render: mx.Render, Refused: mx.Refused, Allow: allowFrame,
+	a, err := app.New(ctx, app.Config{
+		DataDir:           cfg.dataDir,
+		SQLiteSynchronous: cfg.sqliteSync,
+		Log:               log,
+		Realtime: realtime.Config{
+			EmptyRoomGrace:  cfg.emptyRoomGrace,
+			LeaveDebounce:   cfg.leaveDebounce,
+			MaxMessageRunes: cfg.maxMessage,
+			MaxFrameBytes:   cfg.maxFrameBytes,
+			MaxTabsPerRoom:  cfg.maxSocketsPer,
 		},
-	}, log, gifs.OnRoomRemoved)
-	mx.RoomsLive(rooms.Count)
-	// Every room's messages go through one group-commit writer: one WAL sync per batch.
-	batches := db.NewBatchWriter(store, 1024)
-	defer batches.Close() // deferred after store.Close, so it runs before it
-	rooms.SetInserter(func(ctx context.Context, msgs []*db.Message) error {
-		err := batches.Insert(ctx, msgs)
-		if err != nil {
-			mx.StoreFailed() // a full disk or failing storage: alert on any
-		}
-		return err
+		Handlers: handlers.Config{MaxGIFBytes: cfg.maxGIFBytes, MaxCapacity: cfg.maxCapacity, Dev: cfg.dev,
+			MaxFormBytes: cfg.maxBodyBytes, MaxRoomsPerPerson: cfg.maxRoomsPer, MaxSocketsPerPerson: cfg.maxSocketsPer},
+		RateLimits: limits,
 	})
-	if err := rooms.Start(ctx); err != nil {
+	if err != nil {
 		return err
 	}
-	handler := mx.Instrument(handlers.NewServer(handlers.Deps{
-		Store: store, Lobby: lobby, Rooms: rooms, Log: log, GIFs: gifs,
-		Config: handlers.Config{MaxGIFBytes: cfg.maxGIFBytes, MaxCapacity: cfg.maxCapacity, Dev: cfg.dev,
-			MaxFormBytes: cfg.maxBodyBytes, MaxRoomsPerPerson: cfg.maxRoomsPer, MaxSocketsPerPerson: cfg.maxSocketsPer},
-		Guard:   guard,
-		Metrics: mx.Handler(),
-		Events:  handlers.Events{GIFPosted: mx.GIFPosted},
-	}))
+	defer a.Close() // after the HTTP server has shut down: GIF clean-ups, pending writes, database
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.addr, err)
 	}
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           a.Handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute, // GIF uploads on slow links
 		WriteTimeout:      time.Minute,     // the SSE stream and sockets manage their own deadlines
@@ -301,38 +252,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownWait)
 	defer cancel()
 	ln.Close()
-	if err := rooms.Shutdown(sctx); err != nil {
-		log.Warn("rooms shutdown", "err", err)
+	if err := a.Drain(sctx); err != nil {
+		log.Warn("drain", "err", err)
 	}
-	lobby.Close()
 	// The listener was closed first on purpose (stop accepting before the sockets go), so
 	// Shutdown closing it again is expected, not a fault.
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, net.ErrClosed) {
 		log.Warn("http shutdown", "err", err)
-	}
-	return nil
-}
-
-// checkDataDir makes sure the data directory exists and can be written, so that a wrong
-// path, a read-only mount or a full disk stops the start with a plain reason instead of
-// failing later on a person's first message.
-func checkDataDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return fmt.Errorf("data directory %s cannot be created: %w", dir, err)
-	}
-	f, err := os.CreateTemp(dir, ".write-check-*")
-	if err != nil {
-		return fmt.Errorf("data directory %s is not writable: %w", dir, err)
-	}
-	name := f.Name()
-	_, werr := f.Write([]byte("ok"))
-	if werr == nil {
-		werr = f.Sync()
-	}
-	f.Close()
-	os.Remove(name)
-	if werr != nil {
-		return fmt.Errorf("data directory %s is not writable: %w", dir, werr)
 	}
 	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -14,10 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"gifchat/db"
+	"gifchat/app"
 	"gifchat/handlers"
-	"gifchat/media"
-	"gifchat/metrics"
 	"gifchat/realtime"
 	"gifchat/static"
 )
@@ -58,73 +55,34 @@ func startServer(t *testing.T, opts ...serverOption) *testServer {
 	logs := &testLogWriter{t: t}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
-	dataDir := t.TempDir()
-	store, err := db.Open(ctx, filepath.Join(dataDir, "gifchat.db"), db.Options{})
-	if err != nil {
-		cancel()
-		t.Fatalf("open store: %v", err)
-	}
-	gifs, err := media.Open(filepath.Join(dataDir, "gifs"), media.Limits{MaxBytes: testMaxGIFBytes}, store, log)
-	if err == nil {
-		err = gifs.Sweep(ctx)
-	}
-	if err != nil {
-		cancel()
-		store.Close()
-		t.Fatalf("open GIF store: %v", err)
-	}
 	ts := &testServer{conns: &connTracker{bySession: map[string]map[net.Conn]struct{}{}}}
 	for _, o := range opts {
 		o(ts.conns)
 	}
-
-	// As main.go with its default flags: metrics, rate limits on (so the suite notices a
-	// limit too strict for ordinary use), the group-commit writer. Only the grace and the
-	// leave debounce are shortened.
-	mx := metrics.New()
-	limits := handlers.NewRateLimits(handlers.RateLimitConfig{OnLimited: mx.RateLimited})
-	lobby := realtime.NewLobby(realtime.LobbyHooks{
-		Subscribers: func(n int) {
-			ts.lobbyStreams.Store(int64(n))
-			mx.LobbySubscribers(n)
+	// The app as main.go builds it with its default flags: metrics, rate limits on (so the
+	// suite notices a limit too strict for ordinary use), the group-commit writer. Only the
+	// grace and the leave debounce are shortened.
+	a, err := app.New(ctx, app.Config{
+		DataDir: t.TempDir(),
+		Log:     log,
+		Realtime: realtime.Config{
+			EmptyRoomGrace: testEmptyRoomGrace,
+			LeaveDebounce:  testLeaveDebounce,
 		},
-		Dropped: mx.LobbyDropped,
+		Handlers:   handlers.Config{MaxGIFBytes: testMaxGIFBytes},
+		RateLimits: &handlers.RateLimitConfig{},
+		LobbyHooks: realtime.LobbyHooks{Subscribers: func(n int) { ts.lobbyStreams.Store(int64(n)) }},
 	})
-	rooms := realtime.NewRooms(store, lobby, realtime.Config{
-		EmptyRoomGrace: testEmptyRoomGrace,
-		LeaveDebounce:  testLeaveDebounce,
-		Hooks: realtime.Hooks{
-			Sockets: mx.SocketsDelta, SlowClient: mx.SlowClient, Message: mx.Message,
-			Render: mx.Render, Refused: mx.Refused, Allow: limits.AllowFrame,
-		},
-	}, log, gifs.OnRoomRemoved)
-	mx.RoomsLive(rooms.Count)
-	batches := db.NewBatchWriter(store, 1024)
-	rooms.SetInserter(func(ctx context.Context, msgs []*db.Message) error {
-		err := batches.Insert(ctx, msgs)
-		if err != nil {
-			mx.StoreFailed()
-		}
-		return err
-	})
-	if err := rooms.Start(ctx); err != nil {
+	if err != nil {
 		cancel()
-		batches.Close()
-		store.Close()
-		t.Fatalf("start rooms: %v", err)
+		t.Fatalf("start the app: %v", err)
 	}
-	handler := mx.Instrument(handlers.NewServer(handlers.Deps{
-		Store: store, Lobby: lobby, Rooms: rooms, Log: log, GIFs: gifs,
-		Config:  handlers.Config{MaxGIFBytes: testMaxGIFBytes},
-		Guard:   limits,
-		Metrics: mx.Handler(),
-		Events:  handlers.Events{GIFPosted: mx.GIFPosted},
-	}))
+	handler := a.Handler
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		cancel()
-		store.Close()
+		a.Close()
 		t.Fatalf("listen: %v", err)
 	}
 	conns := ts.conns
@@ -143,16 +101,13 @@ func startServer(t *testing.T, opts ...serverOption) *testServer {
 	t.Cleanup(func() {
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer scancel()
-		if err := rooms.Shutdown(sctx); err != nil {
-			t.Logf("rooms shutdown: %v", err)
+		if err := a.Drain(sctx); err != nil {
+			t.Logf("drain: %v", err)
 		}
-		lobby.Close()
 		srv.Close()
 		<-served
 		cancel()
-		gifs.Wait()
-		batches.Close()
-		store.Close()
+		a.Close()
 		logs.stop()
 	})
 	ts.URL = "http://" + ln.Addr().String()

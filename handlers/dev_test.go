@@ -1,11 +1,11 @@
-package handlers
+package handlers_test
 
 import (
+	. "gifchat/handlers"
+
 	"bytes"
-	"context"
 	"image/gif"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -15,9 +15,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"gifchat/db"
-	"gifchat/realtime"
 )
 
 // galleryStates is what the designers' issue asks the gallery to show, by marker. The
@@ -40,35 +37,16 @@ var galleryStates = []string{
 	"lobby", "lobby-empty", "room", "room-empty", "not-found",
 }
 
-// startDevTestServer runs the real app (file database, lobby, hubs) with Dev on or off and
-// returns its URL and a client with a cookie jar.
+// startDevTestServer runs the real app with Dev on or off and returns its URL and a client
+// with a cookie jar.
 func startDevTestServer(t *testing.T, dev bool) (string, *http.Client) {
 	t.Helper()
-	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	store, err := db.Open(ctx, filepath.Join(t.TempDir(), "gifchat.db"), db.Options{})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	lobby := realtime.NewLobby(realtime.LobbyHooks{})
-	rooms := realtime.NewRooms(store, lobby, realtime.Config{}, log, nil)
-	if err := rooms.Start(ctx); err != nil {
-		t.Fatalf("start rooms: %v", err)
-	}
-	srv := httptest.NewServer(NewServer(Deps{Store: store, Lobby: lobby, Rooms: rooms, Log: log, Config: Config{Dev: dev}}))
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		rooms.Shutdown(sctx)
-		lobby.Close()
-		srv.Close()
-		store.Close()
-	})
+	ts := newTestServer(t, withConfig(Config{Dev: dev}))
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return srv.URL, &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	return ts.URL, &http.Client{Jar: jar, Timeout: 30 * time.Second}
 }
 
 func devGet(t *testing.T, c *http.Client, url string) (*http.Response, []byte) {
@@ -216,9 +194,7 @@ func TestDevServesStaticFilesFromDisk(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "app.css"), []byte("/* edited on disk */"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	old := devStaticDir
-	devStaticDir = dir
-	t.Cleanup(func() { devStaticDir = old })
+	t.Cleanup(SetDevStaticDir(dir))
 
 	for _, dev := range []bool{true, false} {
 		base, person := startDevTestServer(t, dev)
@@ -278,7 +254,7 @@ func TestDevCSPTakesOnlyAPlainHost(t *testing.T) {
 		r := httptest.NewRequest(http.MethodGet, "/dev/components", nil)
 		r.Host = host
 		w := httptest.NewRecorder()
-		withDevHeaders(w, r)
+		WithDevHeaders(w, r)
 		if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, want) {
 			t.Errorf("Host %q: CSP %q, want it to contain %q", host, csp, want)
 		}

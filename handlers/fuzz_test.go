@@ -1,6 +1,8 @@
-package handlers
+package handlers_test
 
 import (
+	. "gifchat/handlers"
+
 	"regexp"
 	"strings"
 	"testing"
@@ -65,7 +67,7 @@ func FuzzValidateRoomForm(f *testing.F) {
 				t.Fatalf("title %q is not trimmed", in.Title)
 			case n < 1 || n > MaxTitleRunes:
 				t.Fatalf("title of %d characters accepted", n)
-			case strings.ContainsFunc(in.Title, isControl):
+			case strings.ContainsFunc(in.Title, IsControl):
 				t.Fatalf("title %q with a control character accepted", in.Title)
 			case strings.ContainsFunc(in.Title, func(r rune) bool { return (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) }):
 				t.Fatalf("title %q with a text-direction override accepted", in.Title)

@@ -1,6 +1,8 @@
-package handlers
+package handlers_test
 
 import (
+	. "gifchat/handlers"
+
 	"bytes"
 	"context"
 	"fmt"
@@ -9,11 +11,9 @@ import (
 	"image/gif"
 	"image/png"
 	"io"
-	"log/slog"
 	"mime/multipart"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/textproto"
 	"net/url"
 	"os"
@@ -32,8 +32,7 @@ import (
 	"gifchat/vocab"
 )
 
-// gifTestServer is the shared testServer wired with the GIF store as main.go wires it
-// (newTestServer has no GIF store, and the removal hook must be given to NewRooms).
+// gifTestServer is the shared testServer with a handle on its GIF store.
 type gifTestServer struct {
 	*testServer
 	gifs *media.Store
@@ -50,44 +49,15 @@ type gifServerOptions struct {
 
 func startGIFServer(t *testing.T, o gifServerOptions) *gifTestServer {
 	t.Helper()
-	if o.maxGIF == 0 {
-		o.maxGIF = 5 << 20
+	opts := []testServerOption{withRealtimeConfig(o.realtime), withConfig(Config{MaxGIFBytes: o.maxGIF})}
+	if o.guard != nil {
+		opts = append(opts, withGuard(o.guard))
 	}
-	dir := t.TempDir()
-	ctx := context.Background()
-	logs := &lockedBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	store, err := db.Open(ctx, filepath.Join(dir, "gifchat.db"), db.Options{})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
+	if o.connState != nil {
+		opts = append(opts, withHTTPServer(func(s *http.Server) { s.ConnState = o.connState }))
 	}
-	gifs, err := media.Open(filepath.Join(dir, "gifs"), media.Limits{MaxBytes: o.maxGIF}, store, log)
-	if err != nil {
-		t.Fatalf("open gif store: %v", err)
-	}
-	if err := gifs.Sweep(ctx); err != nil {
-		t.Fatalf("sweep: %v", err)
-	}
-	lobby := realtime.NewLobby(realtime.LobbyHooks{})
-	rooms := realtime.NewRooms(store, lobby, o.realtime, log, gifs.OnRoomRemoved)
-	if err := rooms.Start(ctx); err != nil {
-		t.Fatalf("start rooms: %v", err)
-	}
-	handler := NewServer(Deps{Store: store, Lobby: lobby, Rooms: rooms, Log: log, GIFs: gifs, Guard: o.guard,
-		Config: Config{MaxGIFBytes: o.maxGIF}})
-	srv := httptest.NewUnstartedServer(handler)
-	srv.Config.ConnState = o.connState
-	srv.Start()
-	ts := &testServer{URL: srv.URL, DataDir: dir, Store: store, Lobby: lobby, Rooms: rooms, srv: srv, logs: logs}
-	t.Cleanup(func() {
-		gifs.Wait()
-		ts.Close()
-		gifs.Wait()
-		if t.Failed() {
-			t.Logf("server log:\n%s", ts.Logs())
-		}
-	})
-	return &gifTestServer{testServer: ts, gifs: gifs}
+	ts := newTestServer(t, opts...)
+	return &gifTestServer{testServer: ts, gifs: ts.GIFs}
 }
 
 // testGIF encodes a real animated GIF with image/gif; seed makes different bytes.
@@ -577,7 +547,7 @@ func TestGIFUploadNeedsAdmission(t *testing.T) {
 		if resp.StatusCode != status || !strings.Contains(text, reason) {
 			t.Fatalf("upload: %s, want %d with %q\n%s", resp.Status, status, reason, text)
 		}
-		if roomIDPattern.MatchString(room) && ts.Rooms.Hub(room) != nil && len(ts.gifMessages(t, room)) != 0 {
+		if RoomIDPattern.MatchString(room) && ts.Rooms.Hub(room) != nil && len(ts.gifMessages(t, room)) != 0 {
 			t.Fatal("a refused upload left a message")
 		}
 		if files := ts.files(t); len(files) != 0 {

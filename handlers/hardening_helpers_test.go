@@ -1,4 +1,4 @@
-package handlers
+package handlers_test
 
 // Helpers for the hardening tests (security, limits, rate limits, regressions, faults):
 // a room socket read in the background, so a test can wait for a fragment, check that one

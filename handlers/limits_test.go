@@ -1,8 +1,10 @@
-package handlers
+package handlers_test
 
 // Limits: each is configurable, each refusal gives a visible reason, nothing is half done.
 
 import (
+	. "gifchat/handlers"
+
 	"context"
 	"net/http"
 	"net/url"

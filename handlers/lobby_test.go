@@ -1,6 +1,8 @@
-package handlers
+package handlers_test
 
 import (
+	. "gifchat/handlers"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -202,7 +204,7 @@ func TestCreateRoomRedirects(t *testing.T) {
 
 	resp, _ := ts.postForm(t, person, "/rooms", url.Values{"title": {"No JS"}}, nil)
 	loc := resp.Header.Get("Location")
-	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/rooms/") || !roomIDPattern.MatchString(strings.TrimPrefix(loc, "/rooms/")) {
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/rooms/") || !RoomIDPattern.MatchString(strings.TrimPrefix(loc, "/rooms/")) {
 		t.Errorf("without JS: %s Location %q; want 303 to /rooms/{id}", resp.Status, loc)
 	}
 	if resp.Header.Get("HX-Redirect") != "" {
@@ -213,7 +215,7 @@ func TestCreateRoomRedirects(t *testing.T) {
 	// a header htmx acts on.
 	resp, body := ts.postForm(t, person, "/rooms", url.Values{"title": {"With htmx"}}, htmxHeader)
 	to := resp.Header.Get("HX-Redirect")
-	if resp.StatusCode/100 != 2 || !strings.HasPrefix(to, "/rooms/") || !roomIDPattern.MatchString(strings.TrimPrefix(to, "/rooms/")) {
+	if resp.StatusCode/100 != 2 || !strings.HasPrefix(to, "/rooms/") || !RoomIDPattern.MatchString(strings.TrimPrefix(to, "/rooms/")) {
 		t.Errorf("with htmx: %s HX-Redirect %q; want 2xx with HX-Redirect to /rooms/{id}", resp.Status, to)
 	}
 	if resp.Header.Get("Location") != "" || strings.TrimSpace(body) != "" {
@@ -267,7 +269,7 @@ func TestPasswordNeverShown(t *testing.T) {
 	resp, body := ts.postForm(t, noRedirect(owner), "/rooms", form, htmxHeader)
 	record(resp, body)
 	id := strings.TrimPrefix(resp.Header.Get("HX-Redirect"), "/rooms/")
-	if !roomIDPattern.MatchString(id) {
+	if !RoomIDPattern.MatchString(id) {
 		t.Fatalf("create: %s HX-Redirect %q", resp.Status, resp.Header.Get("HX-Redirect"))
 	}
 	ev := stream.waitFor(t, 5*time.Second, func(e sseEvent) bool { return strings.Contains(e.Data, `id="room-`+id+`"`) })
@@ -571,7 +573,7 @@ func TestSessionCookieFlags(t *testing.T) {
 			if _, err := ts.Store.IdentityBySession(context.Background(), session.Value); err == nil {
 				t.Error("the raw token is stored")
 			}
-			id, err := ts.Store.IdentityBySession(context.Background(), hashToken(session.Value))
+			id, err := ts.Store.IdentityBySession(context.Background(), HashToken(session.Value))
 			if err != nil {
 				t.Fatalf("no identity for the session: %v", err)
 			}

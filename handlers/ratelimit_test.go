@@ -1,10 +1,12 @@
-package handlers
+package handlers_test
 
 // Rate limits against a real server with real sockets. The limiter's clock is a test clock,
 // so nothing here depends on how fast the machine is: tokens come back only when the test
 // moves the clock.
 
 import (
+	. "gifchat/handlers"
+
 	"fmt"
 	"net/http"
 	"net/url"
@@ -15,7 +17,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"gifchat/realtime"
 	"gifchat/vocab"
 )
 
@@ -73,9 +74,8 @@ func newLimitedServer(t *testing.T, cfg RateLimitConfig, opts ...testServerOptio
 	t.Helper()
 	clock, hits := newTestClock(), &limitHits{}
 	cfg.Now, cfg.OnLimited = clock.Now, hits.add
-	rl := NewRateLimits(cfg)
-	opts = append([]testServerOption{withGuard(rl), withRealtimeConfig(realtime.Config{Hooks: realtime.Hooks{Allow: rl.AllowFrame}})}, opts...)
-	return &limitedServer{testServer: newTestServer(t, opts...), limits: rl, clock: clock, hits: hits}
+	ts := newTestServer(t, append([]testServerOption{withRateLimits(cfg)}, opts...)...)
+	return &limitedServer{testServer: ts, limits: ts.App.Limits, clock: clock, hits: hits}
 }
 
 // only returns the production rates with every action but the named ones off.
@@ -365,11 +365,9 @@ func TestRateLimitsMemoryBounded(t *testing.T) {
 			t.Fatalf("connect %d: %q", i, reason)
 		}
 	}
-	rl.mu.Lock()
-	if n := len(rl.addrOf); n > 50 {
+	if n := rl.SessionAddresses(); n > 50 {
 		t.Errorf("%d session addresses held, cap 50", n)
 	}
-	rl.mu.Unlock()
 	// Idle buckets go at the next periodic sweep even if not refilled (a slow rate).
 	rl = NewRateLimits(RateLimitConfig{Rates: only(map[string]string{ActionSay: "1/h:2"}), AddressFactor: 1,
 		IdleAfter: time.Minute, Now: clock.Now})

@@ -1,4 +1,4 @@
-package handlers
+package handlers_test
 
 // The bugs of the original Express + Socket.IO GIF chat, one regression test each. The
 // original broadcast a room's password to everyone and put it in a URL, let anyone read or

@@ -1,4 +1,4 @@
-package handlers
+package handlers_test
 
 // Cross-origin protection, the WebSocket origin check, the security headers, and the
 // markup and scripts the CSP relies on. Each test fails if its guard is removed.

@@ -27,6 +27,9 @@ type Store interface {
 	MessagesBefore(ctx context.Context, roomID string, viewerID, beforeID int64, limit int) ([]db.Message, error)
 }
 
+// DefaultMaxGIFBytes is the largest GIF upload unless configured: 5 MiB.
+const DefaultMaxGIFBytes = 5 << 20
+
 // Config holds the handlers' limits; zero fields take the defaults noted.
 type Config struct {
 	MaxFormBytes        int64 // 64 KiB for any non-upload request body
@@ -49,7 +52,7 @@ func (c *Config) defaults() {
 		c.MaxFormBytes = 64 << 10
 	}
 	if c.MaxGIFBytes <= 0 {
-		c.MaxGIFBytes = 5 << 20
+		c.MaxGIFBytes = DefaultMaxGIFBytes
 	}
 	if c.MaxRoomsPerPerson <= 0 {
 		c.MaxRoomsPerPerson = 5

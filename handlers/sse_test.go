@@ -1,6 +1,8 @@
-package handlers
+package handlers_test
 
 import (
+	. "gifchat/handlers"
+
 	"bufio"
 	"context"
 	"fmt"
@@ -156,7 +158,7 @@ func TestLobbyStreamSnapshotThenNewRoom(t *testing.T) {
 	resp, _ := ts.postForm(t, noRedirect(carol), "/rooms", url.Values{"title": {"Brand new"}, "capacity": {"5"}}, htmxHeader)
 	posted := time.Now()
 	id := strings.TrimPrefix(resp.Header.Get("HX-Redirect"), "/rooms/")
-	if !roomIDPattern.MatchString(id) {
+	if !RoomIDPattern.MatchString(id) {
 		t.Fatalf("create: %s", resp.Status)
 	}
 	ev := stream.waitFor(t, time.Second, roomEvent(id))
@@ -295,7 +297,7 @@ func TestLobbyStreamStalledSubscriber(t *testing.T) {
 			resp, _ := ts.postForm(t, noRedirect(creator), "/rooms", url.Values{"title": {fmt.Sprintf("During the stall %d", events)}}, nil)
 			posted := time.Now()
 			id := strings.TrimPrefix(resp.Header.Get("Location"), "/rooms/")
-			if !roomIDPattern.MatchString(id) {
+			if !RoomIDPattern.MatchString(id) {
 				t.Fatalf("create room: %s", resp.Status)
 			}
 			live.waitFor(t, time.Second, roomEvent(id))

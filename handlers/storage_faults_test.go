@@ -1,4 +1,4 @@
-package handlers
+package handlers_test
 
 // A full disk while serving: every write path tells the person plainly, logs the cause, and
 // neither hangs nor panics; once writes work again, so does the room.

@@ -1,11 +1,12 @@
-package handlers
+package handlers_test
 
 // The shared test server of package handlers. Every test here talks to the real app over a
-// real loopback connection: a db.Store on a file in t.TempDir(), the GIF store, the lobby,
-// the room hubs behind the group-commit writer, NewServer wired as main.go wires it, served
-// by httptest. Two things main adds are left out: metrics (they only observe) and rate
-// limits (tests create rooms and posts in loops); withGuard puts limits back. Its API is small on purpose and
-// meant to stay stable; add an option rather than change a signature.
+// real loopback connection: the app as main.go builds it (gifchat/app: a db.Store on a file
+// in t.TempDir(), the GIF store, the lobby, the room hubs behind the group-commit writer,
+// metrics, the handler), served by httptest. One thing differs from main's defaults: rate
+// limits are off (tests create rooms and posts in loops); withRateLimits puts them back. Its
+// API is small on purpose and meant to stay stable; add an option rather than change a
+// signature.
 //
 //	ts := newTestServer(t)                       // or newTestServer(t, withRealtimeConfig(...))
 //	alice := ts.newPerson(t)                     // an *http.Client with a session
@@ -14,6 +15,9 @@ package handlers
 //	resp, body := ts.get(t, noRedirect(alice), "/rooms/"+id)
 
 import (
+	"gifchat/app"
+	. "gifchat/handlers"
+
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -23,7 +27,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,12 +46,12 @@ import (
 type testServer struct {
 	URL     string // e.g. http://127.0.0.1:41234 (https:// with withTLS)
 	DataDir string // holds gifchat.db
+	App     *app.App
 	Store   *db.Store
 	Lobby   *realtime.Lobby
 	Rooms   *realtime.Rooms
 	GIFs    *media.Store
 
-	batches   *db.BatchWriter
 	srv       *httptest.Server
 	logs      *lockedBuffer
 	closeOnce sync.Once
@@ -63,6 +66,7 @@ type testServerSetup struct {
 	realtime   realtime.Config
 	handlers   Config
 	lobbyHooks realtime.LobbyHooks
+	rateLimits *RateLimitConfig
 	guard      Guard
 	http       func(*http.Server)
 }
@@ -93,9 +97,14 @@ func withLobbyHooks(h realtime.LobbyHooks) testServerOption {
 	return func(s *testServerSetup) { s.lobbyHooks = h }
 }
 
-// withGuard installs a rate-limit guard (none by default, unlike main).
+// withGuard answers every request's rate-limit question with g (frames are not limited).
 func withGuard(g Guard) testServerOption {
 	return func(s *testServerSetup) { s.guard = g }
+}
+
+// withRateLimits turns rate limits on, as main does by default (ts.App.Limits is the limiter).
+func withRateLimits(cfg RateLimitConfig) testServerOption {
+	return func(s *testServerSetup) { s.rateLimits = &cfg }
 }
 
 // withHTTPServer adjusts the http.Server before it starts (e.g. a short WriteTimeout).
@@ -117,39 +126,23 @@ func newTestServer(t *testing.T, opts ...testServerOption) *testServer {
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
-	// The same wiring as main.go's run.
-	store, err := db.Open(ctx, filepath.Join(setup.dataDir, "gifchat.db"), db.Options{})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	gifMax := setup.handlers.MaxGIFBytes
-	if gifMax <= 0 {
-		gifMax = 5 << 20
-	}
-	gifs, err := media.Open(filepath.Join(setup.dataDir, "gifs"), media.Limits{MaxBytes: gifMax}, store, log)
-	if err != nil {
-		store.Close()
-		t.Fatalf("open GIF store: %v", err)
-	}
-	if err := gifs.Sweep(ctx); err != nil {
-		store.Close()
-		t.Fatalf("sweep GIF store: %v", err)
-	}
-	lobby := realtime.NewLobby(setup.lobbyHooks)
-	rooms := realtime.NewRooms(store, lobby, setup.realtime, log, gifs.OnRoomRemoved)
-	batches := db.NewBatchWriter(store, 1024)
-	rooms.SetInserter(batches.Insert)
-	if err := rooms.Start(ctx); err != nil {
-		batches.Close()
-		store.Close()
-		t.Fatalf("start rooms: %v", err)
-	}
 	// bcrypt at its minimum cost: the default costs about a second per hash under -race.
 	if setup.handlers.PasswordCost == 0 {
 		setup.handlers.PasswordCost = bcrypt.MinCost
 	}
-	handler := NewServer(Deps{Store: store, Lobby: lobby, Rooms: rooms, Log: log, GIFs: gifs,
-		Config: setup.handlers, Guard: setup.guard})
+	a, err := app.New(ctx, app.Config{
+		DataDir:    setup.dataDir,
+		Log:        log,
+		Realtime:   setup.realtime,
+		Handlers:   setup.handlers,
+		RateLimits: setup.rateLimits,
+		Guard:      setup.guard,
+		LobbyHooks: setup.lobbyHooks,
+	})
+	if err != nil {
+		t.Fatalf("start the app: %v", err)
+	}
+	handler := a.Handler
 
 	srv := httptest.NewUnstartedServer(handler)
 	srv.Config.ReadHeaderTimeout = 10 * time.Second
@@ -163,8 +156,8 @@ func newTestServer(t *testing.T, opts ...testServerOption) *testServer {
 	} else {
 		srv.Start()
 	}
-	ts := &testServer{URL: srv.URL, DataDir: setup.dataDir, Store: store, Lobby: lobby, Rooms: rooms, GIFs: gifs,
-		batches: batches, srv: srv, logs: logs}
+	ts := &testServer{URL: srv.URL, DataDir: setup.dataDir, App: a, Store: a.Store, Lobby: a.Lobby, Rooms: a.Rooms, GIFs: a.GIFs,
+		srv: srv, logs: logs}
 	t.Cleanup(func() {
 		ts.Close()
 		if t.Failed() {
@@ -181,17 +174,10 @@ func (ts *testServer) Close() {
 	ts.closeOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		ts.Rooms.Shutdown(ctx)
-		ts.Lobby.Close()
+		ts.App.Drain(ctx)
 		ts.srv.CloseClientConnections()
 		ts.srv.Close()
-		if ts.GIFs != nil {
-			ts.GIFs.Wait()
-		}
-		if ts.batches != nil {
-			ts.batches.Close()
-		}
-		ts.Store.Close()
+		ts.App.Close()
 	})
 }
 
@@ -246,7 +232,7 @@ func (ts *testServer) identity(t *testing.T, c *http.Client) db.Identity {
 	if ck == nil {
 		t.Fatal("person has no session cookie")
 	}
-	id, err := ts.Store.IdentityBySession(context.Background(), hashToken(ck.Value))
+	id, err := ts.Store.IdentityBySession(context.Background(), HashToken(ck.Value))
 	if err != nil {
 		t.Fatalf("identity for session: %v", err)
 	}
@@ -307,7 +293,7 @@ func (ts *testServer) createRoom(t *testing.T, person *http.Client, title string
 		t.Fatalf("create room %q: %s\n%s", title, resp.Status, body)
 	}
 	id, ok := strings.CutPrefix(resp.Header.Get("Location"), "/rooms/")
-	if !ok || !roomIDPattern.MatchString(id) {
+	if !ok || !RoomIDPattern.MatchString(id) {
 		t.Fatalf("create room %q: Location %q is not /rooms/{id}", title, resp.Header.Get("Location"))
 	}
 	return id
