@@ -1,5 +1,8 @@
 package handlers_test
 
+// History paging: walking a room back to its beginning page by page, and the cursors and
+// people it refuses.
+
 import (
 	"context"
 	"fmt"
@@ -130,38 +133,5 @@ func TestHistoryPagingRefusals(t *testing.T) {
 	resp, body := ts.get(t, stranger, "/rooms/"+private+"/messages?before=999999")
 	if resp.StatusCode != http.StatusForbidden || strings.Contains(body, "private words") {
 		t.Fatalf("stranger paging a private room: %s", resp.Status)
-	}
-}
-
-func TestDeleteRoomOwnerOnlyWithConfirmation(t *testing.T) {
-	ts := newTestServer(t)
-	owner, other := ts.newPerson(t), ts.newPerson(t)
-	roomID := ts.createRoom(t, owner, "Doomed", 10, "")
-	path := "/rooms/" + roomID + "/delete"
-
-	resp, body := ts.postForm(t, noRedirect(other), path, url.Values{"confirm": {"yes"}}, nil)
-	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "Only the room") {
-		t.Fatalf("forged delete: %s", resp.Status)
-	}
-	if ts.Rooms.Hub(roomID) == nil {
-		t.Fatal("a forged delete removed the room")
-	}
-	// The first POST only asks.
-	resp, body = ts.postForm(t, noRedirect(owner), path, url.Values{}, nil)
-	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `name="confirm" value="yes"`) {
-		t.Fatalf("confirmation step: %s", resp.Status)
-	}
-	if ts.Rooms.Hub(roomID) == nil {
-		t.Fatal("the room was deleted without confirmation")
-	}
-	resp, _ = ts.postForm(t, noRedirect(owner), path, url.Values{"confirm": {"yes"}}, nil)
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
-		t.Fatalf("confirmed delete: %s %s", resp.Status, resp.Header.Get("Location"))
-	}
-	if ts.Rooms.Hub(roomID) != nil {
-		t.Fatal("room still live")
-	}
-	if resp, _ := ts.get(t, owner, "/rooms/"+roomID); resp.StatusCode != http.StatusNotFound {
-		t.Fatalf("deleted room page: %s", resp.Status)
 	}
 }

@@ -13,6 +13,12 @@ package handlers_test
 //	id := ts.createRoom(t, alice, "Lunch", 0, "") // 0: the default capacity
 //	conn := ts.dialRoom(t, alice, id, 0)         // the room's WebSocket as alice
 //	resp, body := ts.get(t, noRedirect(alice), "/rooms/"+id)
+//
+// The tests are in files named after what they test (create_room, sessions, private_rooms,
+// deletion, lobby_stream, ...); helpers shared between files are in files named after what
+// they are (this one, room_socket_helpers, lobby_stream_helpers, gif_helpers). A test that
+// guards against a bug of the original Express + Socket.IO app says which in a comment that
+// starts "Original:".
 
 import (
 	"gifchat/app"
@@ -36,9 +42,11 @@ import (
 	"github.com/gorilla/websocket"
 	"golang.org/x/crypto/bcrypt"
 
+	"gifchat/components"
 	"gifchat/db"
 	"gifchat/media"
 	"gifchat/realtime"
+	"gifchat/vocab"
 )
 
 // testServer is one running app. Close it early to restart on the same DataDir; otherwise it
@@ -347,4 +355,61 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// Shortcuts and checks most tests share.
+
+// htmxHeader marks a request as htmx sends it (postForm's header).
+var htmxHeader = http.Header{"Hx-Request": {"true"}}
+
+// isWholePage reports whether body is a whole HTML document, not a fragment.
+func isWholePage(body string) bool {
+	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(body)), "<!doctype html>") && strings.Contains(body, "</html>")
+}
+
+// storedTexts returns the bodies of a room's stored messages (as viewer sees them), oldest first.
+func (ts *testServer) storedTexts(t *testing.T, room string, viewer int64) []string {
+	t.Helper()
+	msgs, err := ts.Store.LatestMessages(context.Background(), room, viewer, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]string, 0, len(msgs))
+	for _, m := range msgs {
+		if m.Kind == vocab.KindNotice {
+			// Notices are stored as data; this is how a reader sees them.
+			out = append(out, components.NoticeText(realtime.MessageView(m)))
+			continue
+		}
+		out = append(out, m.Body)
+	}
+	return out
+}
+
+// containsText reports whether any of texts contains s.
+func containsText(texts []string, s string) bool {
+	for _, x := range texts {
+		if strings.Contains(x, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// assertNothingCreated checks the database, the lobby and the hubs hold no room.
+func (ts *testServer) assertNothingCreated(t *testing.T) {
+	t.Helper()
+	rooms, err := ts.Store.ListRooms(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rooms) != 0 {
+		t.Errorf("database holds %d rooms, want none: %+v", len(rooms), rooms)
+	}
+	if got := ts.Lobby.Rooms(); len(got) != 0 {
+		t.Errorf("lobby lists %d rooms, want none", len(got))
+	}
+	if n := ts.Rooms.Count(); n != 0 {
+		t.Errorf("%d room hubs running, want none", n)
+	}
 }

@@ -1,8 +1,7 @@
 package handlers_test
 
-// Helpers for the hardening tests (security, limits, rate limits, regressions, faults):
-// a room socket read in the background, so a test can wait for a fragment, check that one
-// never came, and see the close code.
+// The room's WebSocket as the tests use it: read in the background, so a test can wait for
+// a fragment, check that one never came, and see the close code.
 
 import (
 	"encoding/json"
@@ -157,4 +156,18 @@ func (ts *testServer) joined(t *testing.T, person *http.Client, roomID string) *
 	p := watch(ts.dialRoom(t, person, roomID, 0))
 	p.waitFor(t, memberPanel)
 	return p
+}
+
+// readUntilClose reads a socket until it closes and returns the close code.
+func readUntilClose(t *testing.T, conn *websocket.Conn) int {
+	t.Helper()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		if _, _, err := conn.ReadMessage(); err != nil {
+			if ce, ok := err.(*websocket.CloseError); ok {
+				return ce.Code
+			}
+			t.Fatalf("socket ended without a close frame: %v", err)
+		}
+	}
 }

@@ -1,0 +1,71 @@
+package handlers_test
+
+// Text messages, over the socket and the no-JS form: one too long or empty is refused with a
+// reason to the sender alone, and nothing is stored.
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"gifchat/realtime"
+)
+
+func TestLimitMessageLength(t *testing.T) {
+	ts := newTestServer(t, withRealtimeConfig(realtime.Config{MaxMessageRunes: 20}))
+	alice, bob := ts.newPerson(t), ts.newPerson(t)
+	room := ts.createRoom(t, alice, "Lengths", 0, "")
+	a := ts.joined(t, alice, room)
+	b := ts.joined(t, bob, room)
+
+	a.say(t, strings.Repeat("é", 21))
+	a.waitFor(t, "That message is 21 characters long; the limit is 20.")
+	a.say(t, strings.Repeat("é", 20)) // the boundary: characters, not bytes
+	a.waitFor(t, `<p class="msg-text">`+strings.Repeat("é", 20)+`</p>`)
+	b.waitFor(t, strings.Repeat("é", 20))
+	if strings.Contains(b.received(), "21 characters") {
+		t.Error("another member saw the sender's refusal")
+	}
+	if texts := ts.storedTexts(t, room, 0); containsText(texts, strings.Repeat("é", 21)) {
+		t.Errorf("an over-long message was stored: %q", texts)
+	}
+	// The no-JS form has the same limit and says so next to the field.
+	resp, page := ts.postForm(t, noRedirect(alice), "/rooms/"+room+"/messages", url.Values{"text": {strings.Repeat("a", 21)}}, nil)
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, "the limit is 20") {
+		t.Errorf("over-long form post: %s", resp.Status)
+	}
+}
+
+// Original: an empty input was sent and shown as an empty bubble. Here empty, blank and
+// invisible-only messages are refused with a reason to the sender alone, over the socket and
+// the plain form, and nothing is stored.
+func TestRegressionEmptyMessageRefused(t *testing.T) {
+	ts := newTestServer(t)
+	alice, bob := ts.newPerson(t), ts.newPerson(t)
+	room := ts.createRoom(t, alice, "No empties", 0, "")
+	a := ts.joined(t, alice, room)
+	b := ts.joined(t, bob, room)
+	for _, text := range []string{"", "   ", "\t\n", "\u00a0\u3000", "\u200b\u200d\ufeff"} {
+		a.say(t, text)
+	}
+	a.waitCount(t, "Write something first: empty messages are not sent.", 5)
+	a.send(t, map[string]any{"action": "say"}) // no text field at all
+	a.waitCount(t, "Write something first", 6)
+	for _, text := range []string{"", "  ", "\u200b"} {
+		resp, page := ts.postForm(t, noRedirect(alice), "/rooms/"+room+"/messages", url.Values{"text": {text}}, nil)
+		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, "Write something first") {
+			t.Errorf("form post %q: %s", text, resp.Status)
+		}
+	}
+	a.say(t, "a real one")
+	got := b.waitFor(t, "a real one")
+	if strings.Count(got, `class="msg msg-text"`) != 1 || strings.Contains(got, "Write something first") {
+		t.Errorf("bob saw more than the one real message:\n%s", got)
+	}
+	for _, s := range ts.storedTexts(t, room, 0) {
+		if strings.TrimSpace(strings.Trim(s, "\u200b\u200d\ufeff")) == "" {
+			t.Errorf("an empty message was stored: %q", s)
+		}
+	}
+}
