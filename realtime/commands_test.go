@@ -2,11 +2,14 @@ package realtime
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"gifchat/db"
+
+	"github.com/gorilla/websocket"
 )
 
 // A whisper whose text is refused (only spaces) used to be answered on the socket's reader
@@ -68,4 +71,19 @@ func TestRefusedWhispersWhilePeopleComeAndGo(t *testing.T) {
 			t.Fatalf("a refused whisper reached bob: %+v", m)
 		}
 	}
+}
+
+func TestOversizedFrameCloses1009(t *testing.T) {
+	e := newEnv(t, Config{MaxFrameBytes: 1024})
+	alice, bob := e.person("alice"), e.person("bob")
+	room := e.room(alice, 10, "")
+	a := e.dial(alice, room.ID, 0)
+	b := e.dial(bob, room.ID, 0)
+	a.waitText(bob.Nickname + " joined")
+	a.say(strings.Repeat("x", 2000))
+	if code, _ := a.waitClose(); code != websocket.CloseMessageTooBig {
+		t.Fatalf("close code %d, want 1009", code)
+	}
+	b.say("still here")
+	b.waitText("still here")
 }

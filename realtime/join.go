@@ -29,9 +29,9 @@ var (
 	errReplay      = &Refusal{Code: 1011, Reason: "The server could not load the messages you missed; try again."}
 )
 
-// BarredRefusal says how long a kicked person must wait.
-func BarredRefusal(until time.Time) *Refusal {
-	mins := int(time.Until(until).Round(time.Minute) / time.Minute)
+// barredRefusal says how long a kicked person must wait.
+func barredRefusal(until, now time.Time) *Refusal {
+	mins := int(until.Sub(now).Round(time.Minute) / time.Minute)
 	if mins < 1 {
 		mins = 1
 	}
@@ -76,8 +76,8 @@ func (h *Hub) admission(ctx context.Context, who db.Identity) error {
 		h.log.Error("admission: bar check", "err", err)
 		return ErrCheckFailed
 	}
-	if until > h.cfg.Clock.Now().UnixMilli() {
-		return BarredRefusal(time.UnixMilli(until))
+	if now := h.cfg.Clock.Now(); until > now.UnixMilli() {
+		return barredRefusal(time.UnixMilli(until), now)
 	}
 	if len(h.people) >= h.room.Capacity {
 		return ErrFull

@@ -4,7 +4,6 @@ package realtime
 
 import (
 	"bytes"
-	"context"
 	"sort"
 	"sync"
 	"time"
@@ -76,8 +75,8 @@ func NewLobby(hooks LobbyHooks) *Lobby {
 func (l *Lobby) Subscribe(stream LobbyStream) (*LobbySubscription, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var buf bytes.Buffer
-	if err := components.RoomListOOB(l.sortedLocked()).Render(context.Background(), &buf); err != nil {
+	snapshot, err := renderBytes(components.RoomListOOB(l.sortedLocked()))
+	if err != nil {
 		return nil, err
 	}
 	s := &LobbySubscription{lobby: l, stream: stream}
@@ -85,7 +84,7 @@ func (l *Lobby) Subscribe(stream LobbyStream) (*LobbySubscription, error) {
 	if l.closed {
 		// A stream opened during shutdown gets its snapshot and ends, so it cannot hold the
 		// server's graceful shutdown open until its timeout.
-		s.out.push(frameSSE(buf.Bytes()))
+		s.out.push(frameSSE(snapshot))
 		s.out.close(false)
 		return s, nil
 	}
@@ -94,7 +93,7 @@ func (l *Lobby) Subscribe(stream LobbyStream) (*LobbySubscription, error) {
 		l.beat = time.AfterFunc(l.heartbeat, l.beatAll)
 	}
 	l.countLocked()
-	s.out.push(frameSSE(buf.Bytes()))
+	s.out.push(frameSSE(snapshot))
 	return s, nil
 }
 
@@ -190,11 +189,11 @@ func (l *Lobby) Upsert(card components.RoomCard, createdAt int64) {
 		createdAt = old.created
 	}
 	l.rooms[card.ID] = lobbyRoom{card: card, created: createdAt}
-	var buf bytes.Buffer
-	if err := components.RoomItemOOB(card, !exists).Render(context.Background(), &buf); err != nil {
+	frag, err := renderBytes(components.RoomItemOOB(card, !exists))
+	if err != nil {
 		return
 	}
-	l.publishLocked(frameSSE(buf.Bytes()))
+	l.publishLocked(frameSSE(frag))
 }
 
 // Remove takes a room off the list and tells every subscriber.
@@ -205,11 +204,11 @@ func (l *Lobby) Remove(id string) {
 		return
 	}
 	delete(l.rooms, id)
-	var buf bytes.Buffer
-	if err := components.RoomGoneOOB(id).Render(context.Background(), &buf); err != nil {
+	frag, err := renderBytes(components.RoomGoneOOB(id))
+	if err != nil {
 		return
 	}
-	l.publishLocked(frameSSE(buf.Bytes()))
+	l.publishLocked(frameSSE(frag))
 }
 
 // Close ends every subscription after what is queued for it; their streams end.

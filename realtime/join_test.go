@@ -1,0 +1,191 @@
+package realtime
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gifchat/db"
+	"gifchat/vocab"
+)
+
+func TestCapacityCountsPeopleAtomically(t *testing.T) {
+	e := newEnv(t, Config{})
+	owner := e.person("owner")
+	room := e.room(owner, 3, "")
+	people := make([]db.Identity, 12)
+	for i := range people {
+		people[i] = e.person("p")
+	}
+	socks := make([]*sock, len(people))
+	var wg sync.WaitGroup
+	for i := range people {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			socks[i] = e.dial(people[i], room.ID, 0)
+		}()
+	}
+	wg.Wait()
+	admitted, full := 0, 0
+	var in []int
+	for i, s := range socks {
+		select {
+		case <-s.closed:
+			if s.code == CloseFull {
+				full++
+				if !strings.Contains(s.text(), "full") {
+					t.Errorf("refused socket got no visible reason: %q", s.text())
+				}
+			} else {
+				t.Errorf("socket closed with %d %q", s.code, s.reason)
+			}
+		case <-time.After(2 * time.Second):
+			admitted++
+			in = append(in, i)
+		}
+	}
+	if admitted != 3 || full != 9 {
+		t.Fatalf("admitted %d, full %d; want 3 and 9", admitted, full)
+	}
+	// A second tab of an admitted person takes no second place.
+	tab2 := e.dial(people[in[0]], room.ID, 0)
+	tab2.waitText("members")
+	select {
+	case <-tab2.closed:
+		t.Fatalf("second tab refused: %d %q", tab2.code, tab2.reason)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if card, _ := e.lobby.Room(room.ID); card.Members != 3 {
+		t.Fatalf("lobby shows %d members, want 3", card.Members)
+	}
+}
+
+func TestPrivateRoomNeedsEntry(t *testing.T) {
+	e := newEnv(t, Config{})
+	owner, stranger := e.person("owner"), e.person("stranger")
+	room := e.room(owner, 10, "$2a$10$notarealhashbutnonempty")
+	o := e.dial(owner, room.ID, 0)
+	o.waitText(owner.Nickname + " joined")
+	o.say("secret plans")
+	o.waitText("secret plans")
+
+	s := e.dial(stranger, room.ID, 0)
+	code, _ := s.waitClose()
+	if code != CloseNeedsPassword {
+		t.Fatalf("close code %d, want %d", code, CloseNeedsPassword)
+	}
+	if strings.Contains(s.text(), "secret plans") || len(s.messages()) > 0 {
+		t.Fatalf("stranger received messages: %q", s.text())
+	}
+	if err := e.store.AddRoomEntry(context.Background(), room.ID, stranger.ID); err != nil {
+		t.Fatal(err)
+	}
+	s2 := e.dial(stranger, room.ID, 0)
+	s2.waitText("secret plans")
+}
+
+func TestUnknownRoomClosed4004(t *testing.T) {
+	e := newEnv(t, Config{})
+	s := e.dial(e.person("x"), "nosuchroom000000", 0)
+	if code, _ := s.waitClose(); code != CloseRoomGone {
+		t.Fatalf("close code %d, want %d", code, CloseRoomGone)
+	}
+	if !strings.Contains(s.text(), "not found") {
+		t.Fatalf("no visible reason: %q", s.text())
+	}
+}
+
+func TestReconnectReplaysExactlyWhatWasMissed(t *testing.T) {
+	e := newEnv(t, Config{LeaveDebounce: 2 * time.Second})
+	alice, bob := e.person("alice"), e.person("bob")
+	room := e.room(alice, 10, "")
+	a := e.dial(alice, room.ID, 0)
+	b := e.dial(bob, room.ID, 0)
+	a.waitText(bob.Nickname + " joined")
+	a.say("earlier")
+	b.waitText("earlier")
+	msgs := b.messages()
+	last := msgs[len(msgs)-1].ID
+	t.Logf("bob holds up to id %d: %v", last, msgs)
+	b.conn.Close()
+	for i := range 5 {
+		a.say(fmt.Sprintf("while away %d", i))
+	}
+	a.waitText("while away 4")
+	b2 := e.dial(bob, room.ID, last)
+	a.say("after")
+	b2.waitText("after")
+	got := b2.texts("")
+	want := []string{"while away 0", "while away 1", "while away 2", "while away 3", "while away 4", "after"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after reconnect got %q, want %q", got, want)
+	}
+}
+
+func TestReconnectAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	e1 := newEnvAt(t, dir, Config{})
+	alice, bob := e1.person("alice"), e1.person("bob")
+	room := e1.room(alice, 10, "")
+	a := e1.dial(alice, room.ID, 0)
+	b := e1.dial(bob, room.ID, 0)
+	a.waitText(bob.Nickname + " joined")
+	a.say("one")
+	b.waitText("one")
+	last := b.messages()[len(b.messages())-1].ID
+	a.say("two")
+	a.waitText("two")
+	e1.close()
+	if code, _ := b.waitClose(); code != CloseRestart {
+		t.Fatalf("shutdown close code %d, want 1012 so browsers reconnect", code)
+	}
+
+	e2 := newEnvAt(t, dir, Config{})
+	b2 := e2.dial(bob, room.ID, last)
+	a2 := e2.dial(alice, room.ID, a.messages()[len(a.messages())-1].ID)
+	a2.waitText("members")
+	a2.say("three")
+	b2.waitText("three")
+	var texts []string
+	for _, m := range b2.messages() {
+		if m.Kind == "text" {
+			texts = append(texts, m.Text)
+		}
+	}
+	if fmt.Sprint(texts) != "[two three]" {
+		t.Fatalf("after restart bob got %q, want [two three]", texts)
+	}
+}
+
+// TestLongAbsenceReplaysBeyondTheQueue: a socket that missed more messages than its send
+// queue holds is not dropped as slow on reconnect; it gets all of them.
+func TestLongAbsenceReplaysBeyondTheQueue(t *testing.T) {
+	e := newEnv(t, Config{SendQueue: 16, LeaveDebounce: time.Minute})
+	alice, bob := e.person("alice"), e.person("bob")
+	room := e.room(alice, 10, "")
+	b := e.dial(bob, room.ID, 0)
+	b.waitText(bob.Nickname + " joined")
+	last := b.messages()[len(b.messages())-1].ID
+	b.conn.Close()
+	for i := range 100 {
+		if err := e.rooms.Hub(room.ID).Post(context.Background(), alice, &db.Message{Kind: vocab.KindText, Body: fmt.Sprintf("missed %03d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b2 := e.dial(bob, room.ID, last)
+	b2.waitFor("100 replayed messages", func(string) bool { return len(b2.texts("text")) == 100 })
+	for i, txt := range b2.texts("text") {
+		if txt != fmt.Sprintf("missed %03d", i) {
+			t.Fatalf("replay %d is %q", i, txt)
+		}
+	}
+	select {
+	case <-b2.closed:
+		t.Fatalf("the reconnecting socket was closed: %d %q", b2.code, b2.reason)
+	case <-time.After(100 * time.Millisecond):
+	}
+}
