@@ -1,0 +1,113 @@
+package main
+
+// Sending: each room's senders post at their rate (or flat out) until the run ends,
+// reconnecting as a browser would when the server drops them.
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// send runs every sender until the duration or message cap is reached.
+func (run *chatRun) send(ctx context.Context, senders []*member) {
+	cfg := run.cfg
+	stop := make(chan struct{})
+	var timer *time.Timer
+	if cfg.Duration > 0 {
+		timer = time.AfterFunc(cfg.Duration, func() { close(stop) })
+	}
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i, s := range senders {
+		// Spread paced senders over one interval so they do not all fire
+		// in the same instant every tick.
+		var offset, interval time.Duration
+		if cfg.Rate > 0 {
+			interval = time.Duration(float64(time.Second) / cfg.Rate)
+			offset = interval * time.Duration(i) / time.Duration(len(senders))
+		}
+		wg.Go(func() { run.sendLoop(ctx, s, stop, start.Add(offset), interval) })
+	}
+	wg.Wait()
+	if timer != nil {
+		timer.Stop()
+	}
+}
+
+// sendWriteWait bounds one send, so a server that stops reading cannot
+// hold a sender (and the run) forever.
+const sendWriteWait = 10 * time.Second
+
+func (run *chatRun) sendLoop(ctx context.Context, s *member, stop <-chan struct{}, first time.Time, interval time.Duration) {
+	var text, frame []byte
+	var pace *time.Timer
+	conn := s.sock.current()
+	for seq := int64(1); run.cfg.Messages == 0 || seq <= int64(run.cfg.Messages); seq++ {
+		if interval > 0 {
+			if wait := time.Until(first.Add(interval * time.Duration(seq-1))); wait > 0 {
+				if pace == nil {
+					pace = time.NewTimer(wait)
+				} else {
+					pace.Reset(wait)
+				}
+				select {
+				case <-pace.C:
+				case <-stop:
+					return
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+		select {
+		case s.window <- struct{}{}:
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		}
+		select { // the window may have opened just as time ran out
+		case <-stop:
+			return
+		default:
+		}
+		for {
+			text = appendLoadText(text[:0], loadText{run: run.runID, sender: int64(s.p.idx), seq: seq, sentAt: time.Now().UnixNano()})
+			frame = appendSayFrame(frame[:0], text)
+			_ = conn.SetWriteDeadline(time.Now().Add(sendWriteWait))
+			if err := conn.WriteMessage(websocket.TextMessage, frame); err == nil {
+				break
+			}
+			// The socket broke under us: send again on the one the reader
+			// reconnects, as the browser would once it is back.
+			if conn = s.awaitReconnect(ctx, conn, stop); conn == nil {
+				return
+			}
+		}
+		s.sent.Store(seq)
+	}
+}
+
+// awaitReconnect waits until m's socket has replaced old, and returns the
+// new connection, or nil if the socket ended or the sending phase did.
+func (m *member) awaitReconnect(ctx context.Context, old *websocket.Conn, stop <-chan struct{}) *websocket.Conn {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if c := m.sock.current(); c != old {
+			return c
+		}
+		select {
+		case <-tick.C:
+		case <-m.sock.exited:
+			return nil
+		case <-stop:
+			return nil
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
