@@ -32,6 +32,8 @@ var ErrNotFound = errors.New("db: not found")
 type Store struct {
 	write *sqlx.DB
 	read  *sqlx.DB
+	// The group commit's statements, prepared once on the writer's one connection.
+	takeSeq, insertMessage *sqlx.Stmt
 }
 
 // Options tunes Open. The zero value is what production uses.
@@ -103,7 +105,25 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if err := s.prepare(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// prepare readies the statements every group commit runs, once, after the migrations.
+func (s *Store) prepare(ctx context.Context) (err error) {
+	if s.takeSeq, err = s.write.PreparexContext(ctx, s.write.Rebind(
+		"UPDATE rooms SET last_seq = last_seq + ? WHERE id = ? RETURNING last_seq")); err != nil {
+		return fmt.Errorf("db: prepare: %w", err)
+	}
+	if s.insertMessage, err = s.write.PreparexContext(ctx, s.write.Rebind(`INSERT INTO messages
+		(room_id, seq, author_id, kind, body, gif_sha256, recipient_id, notice, subject_id, subject_name, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)); err != nil {
+		return fmt.Errorf("db: prepare: %w", err)
+	}
+	return nil
 }
 
 // Close closes both pools, the readers first: the last connection to close checkpoints the
@@ -111,6 +131,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 // server so leaves one self-contained file (a plain copy is a backup) and the next start has
 // no WAL to replay.
 func (s *Store) Close() error {
+	for _, st := range []*sqlx.Stmt{s.takeSeq, s.insertMessage} {
+		if st != nil {
+			st.Close()
+		}
+	}
 	return errors.Join(s.read.Close(), s.write.Close())
 }
 

@@ -75,41 +75,48 @@ func (s *Store) InsertMessages(ctx context.Context, msgs []*Message) (err error)
 		return fmt.Errorf("db: insert messages: begin: %w", err)
 	}
 	defer tx.Rollback()
-	// Take each room's numbers with one update of its row: under PostgreSQL that row lock
-	// is what orders concurrent writers of one room.
-	counts := map[string]int64{}
-	var rooms []string
-	for _, m := range msgs {
-		if counts[m.RoomID] == 0 {
-			rooms = append(rooms, m.RoomID)
-		}
-		counts[m.RoomID]++
+	// Each room's numbers come from one update of its row: under PostgreSQL that row lock is
+	// what orders concurrent writers of one room. A batch is almost always one room, so the
+	// rooms are counted in a small slice, not a map.
+	type roomSeqs struct {
+		id          string
+		count, next int64
 	}
-	next := make(map[string]int64, len(rooms))
-	for _, id := range rooms {
+	var rooms []roomSeqs
+	find := func(id string) int {
+		for i := range rooms {
+			if rooms[i].id == id {
+				return i
+			}
+		}
+		return -1
+	}
+	for _, m := range msgs {
+		if i := find(m.RoomID); i >= 0 {
+			rooms[i].count++
+		} else {
+			rooms = append(rooms, roomSeqs{id: m.RoomID, count: 1})
+		}
+	}
+	takeSeq := tx.StmtxContext(ctx, s.takeSeq)
+	for i := range rooms {
 		var last int64
-		err := tx.GetContext(ctx, &last, tx.Rebind("UPDATE rooms SET last_seq = last_seq + ? WHERE id = ? RETURNING last_seq"), counts[id], id)
+		err := takeSeq.GetContext(ctx, &last, rooms[i].count, rooms[i].id)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("db: insert messages: room %s: %w", id, ErrRoomGone)
+			return fmt.Errorf("db: insert messages: room %s: %w", rooms[i].id, ErrRoomGone)
 		}
 		if err != nil {
 			return fmt.Errorf("db: insert messages: take sequence: %w", err)
 		}
-		next[id] = last - counts[id] + 1
+		rooms[i].next = last - rooms[i].count + 1
 	}
-	stmt, err := tx.PreparexContext(ctx, tx.Rebind(`INSERT INTO messages
-		(room_id, seq, author_id, kind, body, gif_sha256, recipient_id, notice, subject_id, subject_name, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`))
-	if err != nil {
-		return fmt.Errorf("db: insert messages: prepare: %w", err)
-	}
-	defer stmt.Close()
+	insert := tx.StmtxContext(ctx, s.insertMessage)
 	t := now()
 	for _, m := range msgs {
-		m.CreatedAt = t
-		m.Seq = next[m.RoomID]
-		next[m.RoomID]++
-		res, err := stmt.ExecContext(ctx, m.RoomID, m.Seq, nullID(m.AuthorID), m.Kind, m.Body, nullString(m.GIF),
+		r := &rooms[find(m.RoomID)]
+		m.CreatedAt, m.Seq = t, r.next
+		r.next++
+		res, err := insert.ExecContext(ctx, m.RoomID, m.Seq, nullID(m.AuthorID), m.Kind, m.Body, nullString(m.GIF),
 			nullID(m.RecipientID), nullString(m.Notice), nullID(m.SubjectID), nullString(m.SubjectName), m.CreatedAt)
 		if err != nil {
 			return fmt.Errorf("db: insert message: %w", err)
