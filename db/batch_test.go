@@ -9,7 +9,10 @@ import (
 )
 
 func TestBatchWriterCommitsEverythingInOrder(t *testing.T) {
-	s, _ := openTestStore(t)
+	eachStore(t, testBatchWriterCommitsEverythingInOrder)
+}
+
+func testBatchWriterCommitsEverythingInOrder(t *testing.T, s *Store) {
 	who := mustIdentity(t, s, "tok", "alice")
 	room := mustRoom(t, s, "batchroom0000000", who.ID)
 	w := NewBatchWriter(s, 8)
@@ -50,8 +53,9 @@ func TestBatchWriterCommitsEverythingInOrder(t *testing.T) {
 	}
 }
 
-func TestBatchWriterReportsFailures(t *testing.T) {
-	s, _ := openTestStore(t)
+func TestBatchWriterReportsFailures(t *testing.T) { eachStore(t, testBatchWriterReportsFailures) }
+
+func testBatchWriterReportsFailures(t *testing.T, s *Store) {
 	w := NewBatchWriter(s, 8)
 	defer w.Close()
 	// A message for a room that does not exist violates the foreign key: the batch fails

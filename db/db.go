@@ -1,7 +1,10 @@
-// Package db is gifchat's storage: sqlx over SQLite, with embedded migrations.
+// Package db is gifchat's storage: sqlx over SQLite (the embedded default) or PostgreSQL,
+// with embedded migrations for each.
 //
-// All SQL of the product lives here and is written portably (sqlx Rebind, no SQLite-only
-// statements outside Open), so that a PostgreSQL store can follow behind the same methods.
+// All SQL of the product lives here and is written portably (`?` placeholders and sqlx
+// Rebind, RETURNING, ON CONFLICT). Where the two dialects must differ (the schema, a
+// connection's set-up, GIF bytes kept in PostgreSQL), the difference is in one place, keyed
+// on Store.dialect, never an if per call site outside this package.
 package db
 
 import (
@@ -20,8 +23,23 @@ import (
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrationFiles embed.FS
+
+// dialect is the database a Store talks to.
+type dialect int
+
+const (
+	sqlite dialect = iota
+	postgres
+)
+
+func (d dialect) String() string {
+	if d == postgres {
+		return "postgres"
+	}
+	return "sqlite"
+}
 
 // ErrNotFound is returned when a looked-up row does not exist.
 var ErrNotFound = errors.New("db: not found")
@@ -29,9 +47,12 @@ var ErrNotFound = errors.New("db: not found")
 // Store holds one writer connection and a separate pool of readers. SQLite allows one writer
 // at a time; funnelling writes through one connection turns lock contention (SQLITE_BUSY)
 // into queueing in Go, and lets readers proceed in WAL mode without waiting for it.
+//
+// On PostgreSQL both are the same pool: the server orders writers itself.
 type Store struct {
-	write *sqlx.DB
-	read  *sqlx.DB
+	write   *sqlx.DB
+	read    *sqlx.DB
+	dialect dialect
 	// The group commit's statements, prepared once on the writer's one connection.
 	takeSeq, insertMessage *sqlx.Stmt
 }
@@ -100,7 +121,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	r.SetMaxOpenConns(opts.ReadConns)
 	r.SetMaxIdleConns(opts.ReadConns)
-	s := &Store{write: w, read: r}
+	s := &Store{write: w, read: r, dialect: sqlite}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -120,7 +141,7 @@ func (s *Store) prepare(ctx context.Context) (err error) {
 	}
 	if s.insertMessage, err = s.write.PreparexContext(ctx, s.write.Rebind(`INSERT INTO messages
 		(room_id, seq, author_id, kind, body, gif_sha256, recipient_id, notice, subject_id, subject_name, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)); err != nil {
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)); err != nil {
 		return fmt.Errorf("db: prepare: %w", err)
 	}
 	return nil
@@ -136,6 +157,9 @@ func (s *Store) Close() error {
 			st.Close()
 		}
 	}
+	if s.read == s.write {
+		return s.write.Close()
+	}
 	return errors.Join(s.read.Close(), s.write.Close())
 }
 
@@ -145,36 +169,53 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.read.GetContext(ctx, &one, "SELECT 1")
 }
 
-// migrate applies every embedded migration not yet recorded in schema_migrations, each in its
-// own transaction together with its record, so a crash never leaves one half-applied.
+// migrationLock is the PostgreSQL advisory lock key held while migrating, so instances
+// starting together against one database migrate one after the other ("gifchat" in ASCII).
+const migrationLock = 0x67696663686174
+
+// migrate applies every embedded migration of the store's dialect not yet recorded in
+// schema_migrations, each in its own transaction together with its record, so a crash never
+// leaves one half-applied. On PostgreSQL it holds an advisory lock meanwhile.
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    TEXT    PRIMARY KEY,
-		applied_at INTEGER NOT NULL)`); err != nil {
+	conn, err := s.write.Connx(ctx)
+	if err != nil {
+		return fmt.Errorf("db: migrations: connect: %w", err)
+	}
+	defer conn.Close()
+	if s.dialect == postgres {
+		// A session lock on this connection, released by the unlock or by closing it.
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", int64(migrationLock)); err != nil {
+			return fmt.Errorf("db: migrations: lock: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", int64(migrationLock))
+	}
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    TEXT   PRIMARY KEY,
+		applied_at BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("db: create schema_migrations: %w", err)
 	}
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	names, err := fs.Glob(migrationFiles, "migrations/"+s.dialect.String()+"/*.sql")
 	if err != nil {
 		return fmt.Errorf("db: list migrations: %w", err)
 	}
 	sort.Strings(names)
 	for _, name := range names {
 		version := strings.TrimSuffix(filepath.Base(name), ".sql")
-		if err := s.applyMigration(ctx, name, version); err != nil {
+		if err := s.applyMigration(ctx, conn, name, version); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (s *Store) applyMigration(ctx context.Context, name, version string) error {
-	tx, err := s.write.BeginTxx(ctx, nil)
+func (s *Store) applyMigration(ctx context.Context, conn *sqlx.Conn, name, version string) error {
+	tx, err := conn.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("db: migration %s: begin: %w", version, err)
 	}
 	defer tx.Rollback()
 	var n int
-	if err := tx.GetContext(ctx, &n, tx.Rebind("SELECT COUNT(*) FROM schema_migrations WHERE version = ?"), version); err != nil {
+	if err := tx.GetContext(ctx, &n, s.write.Rebind("SELECT COUNT(*) FROM schema_migrations WHERE version = ?"), version); err != nil {
 		return fmt.Errorf("db: migration %s: check: %w", version, err)
 	}
 	if n > 0 {
@@ -187,7 +228,7 @@ func (s *Store) applyMigration(ctx context.Context, name, version string) error 
 	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 		return fmt.Errorf("db: migration %s: apply: %w", version, err)
 	}
-	if _, err := tx.ExecContext(ctx, tx.Rebind("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)"), version, now()); err != nil {
+	if _, err := tx.ExecContext(ctx, s.write.Rebind("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)"), version, now()); err != nil {
 		return fmt.Errorf("db: migration %s: record: %w", version, err)
 	}
 	if err := tx.Commit(); err != nil {

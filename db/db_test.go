@@ -42,24 +42,24 @@ func mustRoom(t *testing.T, s *Store, id string, owner int64) Room {
 	return r
 }
 
-func migrationCount(t *testing.T) int {
+func migrationCount(t *testing.T, d dialect) int {
 	t.Helper()
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	names, err := fs.Glob(migrationFiles, "migrations/"+d.String()+"/*.sql")
 	if err != nil || len(names) == 0 {
 		t.Fatalf("embedded migrations: %v (%d files)", err, len(names))
 	}
 	return len(names)
 }
 
-// TestMigrationsTwice opens, closes and reopens the same file: the second run must apply
+// TestMigrationsTwice opens, closes and reopens the same database: the second run must apply
 // nothing, record nothing new and keep the data.
 func TestMigrationsTwice(t *testing.T) {
+	eachBackend(t, testMigrationsTwice)
+}
+
+func testMigrationsTwice(t *testing.T, b backend) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "gifchat.db")
-	s, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatalf("first open: %v", err)
-	}
+	s := b.open(t)
 	who := mustIdentity(t, s, "token-hash", "calm-otter-01")
 	mustRoom(t, s, "aaaaaaaaaaaaaaaa", who.ID)
 	var firstApplied []int64
@@ -70,16 +70,13 @@ func TestMigrationsTwice(t *testing.T) {
 		t.Fatalf("close: %v", err)
 	}
 
-	s, err = Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatalf("second open on the same file: %v", err)
-	}
+	s = b.open(t)
 	defer s.Close()
 	var versions []string
 	if err := s.read.SelectContext(ctx, &versions, "SELECT version FROM schema_migrations ORDER BY version"); err != nil {
 		t.Fatalf("read schema_migrations: %v", err)
 	}
-	if want := migrationCount(t); len(versions) != want {
+	if want := migrationCount(t, s.dialect); len(versions) != want {
 		t.Fatalf("schema_migrations has %d rows %v after two opens, want %d (one per file)", len(versions), versions, want)
 	}
 	if versions[0] != "0001_init" {
@@ -215,9 +212,10 @@ func TestOpenPathNeedingEscapes(t *testing.T) {
 	}
 }
 
-func TestSessionsAndRooms(t *testing.T) {
+func TestSessionsAndRooms(t *testing.T) { eachStore(t, testSessionsAndRooms) }
+
+func testSessionsAndRooms(t *testing.T, s *Store) {
 	ctx := context.Background()
-	s, _ := openTestStore(t)
 	if _, err := s.IdentityBySession(ctx, "nope"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown session: err = %v, want ErrNotFound", err)
 	}
@@ -260,9 +258,10 @@ func TestSessionsAndRooms(t *testing.T) {
 
 // TestMessagePaging walks a room's history in pages and checks whispers reach only the two
 // people they concern, in every helper.
-func TestMessagePaging(t *testing.T) {
+func TestMessagePaging(t *testing.T) { eachStore(t, testMessagePaging) }
+
+func testMessagePaging(t *testing.T, s *Store) {
 	ctx := context.Background()
-	s, _ := openTestStore(t)
 	alice := mustIdentity(t, s, "ta", "alice")
 	bob := mustIdentity(t, s, "tb", "bob")
 	carol := mustIdentity(t, s, "tc", "carol")

@@ -7,7 +7,8 @@ import (
 	"fmt"
 )
 
-// GIF describes a stored, validated GIF file.
+// GIF describes a stored, validated GIF. Data is its bytes, which only a store that
+// KeepsGIFBytes writes (and GIFData reads); on SQLite the file on disk is the only copy.
 type GIF struct {
 	SHA256    string `db:"sha256"`
 	Width     int    `db:"width"`
@@ -15,15 +16,48 @@ type GIF struct {
 	Frames    int    `db:"frames"`
 	Bytes     int64  `db:"bytes"`
 	CreatedAt int64  `db:"created_at"`
+	Data      []byte `db:"-"`
 }
 
-// SaveGIF records a GIF whose file is already on disk; the same content twice is one row.
+// KeepsGIFBytes reports whether GIF bytes live in the database (PostgreSQL: every instance
+// serves every GIF, disk is a cache) rather than only in files next to it (SQLite).
+func (s *Store) KeepsGIFBytes() bool { return s.dialect == postgres }
+
+// SaveGIF records a GIF, with its bytes where the store keeps them; the same content twice is
+// one row.
 func (s *Store) SaveGIF(ctx context.Context, g GIF) error {
-	if _, err := s.write.ExecContext(ctx, s.write.Rebind(`INSERT INTO gifs (sha256, width, height, frames, bytes, created_at)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING`), g.SHA256, g.Width, g.Height, g.Frames, g.Bytes, now()); err != nil {
+	q := `INSERT INTO gifs (sha256, width, height, frames, bytes, created_at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (sha256) DO NOTHING`
+	args := []any{g.SHA256, g.Width, g.Height, g.Frames, g.Bytes, now()}
+	if s.KeepsGIFBytes() {
+		if int64(len(g.Data)) != g.Bytes {
+			return fmt.Errorf("db: save gif %s: %d bytes given, %d described", g.SHA256, len(g.Data), g.Bytes)
+		}
+		q = `INSERT INTO gifs (sha256, width, height, frames, bytes, created_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (sha256) DO NOTHING`
+		args = append(args, g.Data)
+	}
+	if _, err := s.write.ExecContext(ctx, s.write.Rebind(q), args...); err != nil {
 		return fmt.Errorf("db: save gif: %w", err)
 	}
 	return nil
+}
+
+// GIFData returns a stored GIF's bytes, or ErrNotFound (also from a store that does not keep
+// them).
+func (s *Store) GIFData(ctx context.Context, sha string) ([]byte, error) {
+	if !s.KeepsGIFBytes() {
+		return nil, ErrNotFound
+	}
+	var data []byte
+	err := s.read.GetContext(ctx, &data, s.read.Rebind("SELECT data FROM gifs WHERE sha256 = ?"), sha)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("db: gif data: %w", err)
+	}
+	return data, nil
 }
 
 // GIFByHash returns a stored GIF, or ErrNotFound.

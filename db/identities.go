@@ -24,13 +24,9 @@ func (s *Store) CreateIdentitySession(ctx context.Context, tokenHash, nickname, 
 		return Identity{}, fmt.Errorf("db: create identity: begin: %w", err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, tx.Rebind("INSERT INTO identities (nickname, colour, created_at) VALUES (?, ?, ?)"),
-		id.Nickname, id.Colour, id.CreatedAt)
-	if err != nil {
+	if err := tx.GetContext(ctx, &id.ID, tx.Rebind("INSERT INTO identities (nickname, colour, created_at) VALUES (?, ?, ?) RETURNING id"),
+		id.Nickname, id.Colour, id.CreatedAt); err != nil {
 		return Identity{}, fmt.Errorf("db: create identity: %w", err)
-	}
-	if id.ID, err = res.LastInsertId(); err != nil {
-		return Identity{}, fmt.Errorf("db: create identity: id: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, tx.Rebind("INSERT INTO sessions (token_hash, identity_id, created_at) VALUES (?, ?, ?)"),
 		tokenHash, id.ID, id.CreatedAt); err != nil {

@@ -116,13 +116,9 @@ func (s *Store) InsertMessages(ctx context.Context, msgs []*Message) (err error)
 		r := &rooms[find(m.RoomID)]
 		m.CreatedAt, m.Seq = t, r.next
 		r.next++
-		res, err := insert.ExecContext(ctx, m.RoomID, m.Seq, nullID(m.AuthorID), m.Kind, m.Body, nullString(m.GIF),
-			nullID(m.RecipientID), nullString(m.Notice), nullID(m.SubjectID), nullString(m.SubjectName), m.CreatedAt)
-		if err != nil {
+		if err := insert.QueryRowxContext(ctx, m.RoomID, m.Seq, nullID(m.AuthorID), m.Kind, m.Body, nullString(m.GIF),
+			nullID(m.RecipientID), nullString(m.Notice), nullID(m.SubjectID), nullString(m.SubjectName), m.CreatedAt).Scan(&m.ID); err != nil {
 			return fmt.Errorf("db: insert message: %w", err)
-		}
-		if m.ID, err = res.LastInsertId(); err != nil {
-			return fmt.Errorf("db: insert message: id: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {

@@ -24,9 +24,10 @@ func seqs(msgs []*Message) []int64 {
 
 // Each room's log is numbered 1, 2, 3, ... with no gaps, in the order given, however the
 // rooms' messages are interleaved in one group commit, and a failed batch takes no numbers.
-func TestSequencePerRoom(t *testing.T) {
+func TestSequencePerRoom(t *testing.T) { eachStore(t, testSequencePerRoom) }
+
+func testSequencePerRoom(t *testing.T, s *Store) {
 	ctx := context.Background()
-	s, _ := openTestStore(t)
 	alice := mustIdentity(t, s, "ta", "alice")
 	a := mustRoom(t, s, "aaaaaaaaaaaaaaaa", alice.ID)
 	b := mustRoom(t, s, "bbbbbbbbbbbbbbbb", alice.ID)
@@ -93,7 +94,7 @@ func TestMigrationCarriesOldHistoryOver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, err := migrationFiles.ReadFile("migrations/0001_init.sql")
+	first, err := migrationFiles.ReadFile("migrations/sqlite/0001_init.sql")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ import (
 type GIFStore interface {
 	Stage(r io.Reader) (*media.Upload, error)
 	Publish(ctx context.Context, u *media.Upload, post func(ctx context.Context, info media.GIFInfo) error) error
-	Open(name string) (*os.File, error)
+	Open(ctx context.Context, name string) (*os.File, error)
 }
 
 // Upload form limits.
@@ -312,7 +312,7 @@ func handleServeGIF(d Deps) http.Handler {
 			gifNotFound(w)
 			return
 		}
-		f, err := d.GIFs.Open(name)
+		f, err := d.GIFs.Open(r.Context(), name)
 		if err != nil {
 			if !errors.Is(err, os.ErrNotExist) {
 				d.Log.Error("open gif", "name", name, "err", err)

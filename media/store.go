@@ -15,12 +15,15 @@ import (
 	"gifchat/db"
 )
 
-// Catalog is what the store needs from the database: the gifs rows that say a file is in use.
+// Catalog is what the store needs from the database: the gifs rows that say a file is in use,
+// and, where the database keeps GIF bytes (KeepsGIFBytes), the bytes (cache.go).
 type Catalog interface {
 	SaveGIF(ctx context.Context, g db.GIF) error
 	GIFByHash(ctx context.Context, sha string) (db.GIF, error)
 	UnreferencedGIFs(ctx context.Context) ([]string, error)
 	ForgetGIF(ctx context.Context, sha string) (bool, error)
+	KeepsGIFBytes() bool
+	GIFData(ctx context.Context, sha string) ([]byte, error)
 }
 
 // namePattern is the only shape of a stored file's name: the SHA-256 of its bytes.
@@ -55,6 +58,8 @@ type Store struct {
 	locks keyedMutex
 	// cleanups counts removals running in the background (see OnRoomRemoved).
 	cleanups activity
+	// cache is set when the catalog keeps GIF bytes: the directory is then a bounded cache.
+	cache *diskCache
 }
 
 // Open makes the directory if needed and returns a store over it.
@@ -66,7 +71,11 @@ func Open(dir string, limits Limits, cat Catalog, log *slog.Logger) (*Store, err
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("media: gif directory %s: %w", dir, err)
 	}
-	return &Store{dir: dir, limits: limits, cat: cat, log: log, locks: keyedMutex{m: map[string]*keyedEntry{}}}, nil
+	s := &Store{dir: dir, limits: limits, cat: cat, log: log, locks: keyedMutex{m: map[string]*keyedEntry{}}}
+	if cat.KeepsGIFBytes() {
+		s.cache = newDiskCache(dir, limits.CacheBytes)
+	}
+	return s, nil
 }
 
 // Dir is the directory the files live in.
@@ -159,6 +168,15 @@ func (s *Store) Publish(ctx context.Context, u *Upload, post func(ctx context.Co
 		return fmt.Errorf("media: publish %s: %w", sha, err)
 	}
 	g := db.GIF{SHA256: sha, Width: u.Info.Width, Height: u.Info.Height, Frames: u.Info.Frames, Bytes: u.Info.Bytes}
+	if s.cache != nil {
+		// The database's copy is the one every instance serves; the file is this one's cache.
+		data, err := os.ReadFile(final)
+		if err != nil {
+			return fmt.Errorf("media: publish %s: %w", sha, err)
+		}
+		g.Data = data
+		s.cache.use(sha, int64(len(data)))
+	}
 	if err := s.cat.SaveGIF(ctx, g); err != nil {
 		// Without a row the file is nobody's, unless an earlier upload's row exists.
 		if _, lerr := s.cat.GIFByHash(ctx, sha); errors.Is(lerr, db.ErrNotFound) {
@@ -173,12 +191,35 @@ func (s *Store) Publish(ctx context.Context, u *Upload, post func(ctx context.Co
 	return nil
 }
 
-// Open opens a stored GIF by file name for serving; an invalid name is os.ErrNotExist.
-func (s *Store) Open(name string) (*os.File, error) {
+// Open opens a stored GIF by file name for serving; an invalid name is os.ErrNotExist. Where
+// the database keeps the bytes, a GIF not in the local cache is fetched into it first.
+func (s *Store) Open(ctx context.Context, name string) (*os.File, error) {
 	if !ValidName(name) {
 		return nil, fmt.Errorf("media: open %q: %w", name, os.ErrNotExist)
 	}
-	f, err := os.Open(filepath.Join(s.dir, name))
+	path := filepath.Join(s.dir, name)
+	f, err := os.Open(path)
+	if err == nil || s.cache == nil || !errors.Is(err, os.ErrNotExist) {
+		if err != nil {
+			return nil, fmt.Errorf("media: open: %w", err)
+		}
+		if s.cache != nil {
+			if st, err := f.Stat(); err == nil {
+				s.cache.use(strings.TrimSuffix(name, ".gif"), st.Size())
+			}
+		}
+		return f, nil
+	}
+	sha := strings.TrimSuffix(name, ".gif")
+	unlock := s.locks.lock(sha) // one fill per GIF, and none while it is being forgotten
+	defer unlock()
+	if f, err := os.Open(path); err == nil {
+		return f, nil // filled by another request meanwhile
+	}
+	if err := s.fill(ctx, sha); err != nil {
+		return nil, err
+	}
+	f, err = os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("media: open: %w", err)
 	}
@@ -276,6 +317,9 @@ func (s *Store) forgetLocked(ctx context.Context, sha string) {
 }
 
 func (s *Store) removeFile(sha string) {
+	if s.cache != nil {
+		s.cache.forget(sha)
+	}
 	if err := os.Remove(filepath.Join(s.dir, FileName(sha))); err != nil && !errors.Is(err, os.ErrNotExist) {
 		s.log.Error("remove gif file", "gif", sha, "err", err)
 	}
@@ -308,6 +352,10 @@ func (s *Store) Sweep(ctx context.Context) error {
 			if errors.Is(err, db.ErrNotFound) {
 				if err := os.Remove(filepath.Join(s.dir, name)); err == nil {
 					removed++
+				}
+			} else if err == nil && s.cache != nil {
+				if info, ierr := e.Info(); ierr == nil {
+					s.cache.use(sha, info.Size()) // what a previous run cached counts, and may be evicted
 				}
 			}
 			unlock()

@@ -15,11 +15,13 @@ import (
 	"time"
 
 	"gifchat/db"
+	"gifchat/db/dbtest"
 	"gifchat/vocab"
 )
 
-// storeFixture is a media store over a real SQLite file, with one person and helpers to make
-// rooms and GIF messages.
+// storeFixture is a media store over a real database (a SQLite file, or a PostgreSQL schema
+// when the suite runs on PostgreSQL), with one person and helpers to make rooms and GIF
+// messages.
 type storeFixture struct {
 	db     *db.Store
 	gifs   *Store
@@ -29,19 +31,41 @@ type storeFixture struct {
 
 func newStoreFixture(t *testing.T) *storeFixture {
 	t.Helper()
-	dir := t.TempDir()
-	ctx := context.Background()
-	st, err := db.Open(ctx, filepath.Join(dir, "gifchat.db"), db.Options{})
+	if dbtest.OnPostgres() {
+		return newStoreFixtureOn(t, openPostgres(t, dbtest.PostgresURL(t)), Limits{})
+	}
+	st, err := db.Open(context.Background(), filepath.Join(t.TempDir(), "gifchat.db"), db.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	gifs, err := Open(filepath.Join(dir, "gifs"), Limits{MaxBytes: 1 << 20}, st, slog.New(slog.DiscardHandler))
+	return newStoreFixtureOn(t, st, Limits{})
+}
+
+func openPostgres(t *testing.T, url string) *db.Store {
+	t.Helper()
+	st, err := db.OpenPostgres(context.Background(), url, db.PostgresOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// newStoreFixtureOn is a media store with its own directory over st.
+func newStoreFixtureOn(t *testing.T, st *db.Store, limits Limits) *storeFixture {
+	t.Helper()
+	dir := t.TempDir()
+	ctx := context.Background()
+	if limits.MaxBytes == 0 {
+		limits.MaxBytes = 1 << 20
+	}
+	gifs, err := Open(filepath.Join(dir, "gifs"), limits, st, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(gifs.Wait) // before the database closes (cleanups run last-in first-out)
-	who, err := st.CreateIdentitySession(ctx, fmt.Sprintf("token-%p", t), "test-otter-01", "c1")
+	who, err := st.CreateIdentitySession(ctx, fmt.Sprintf("token-%p-%s", t, dir), "test-otter-01", "c1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +366,7 @@ func TestSweepRemovesCrashLeftovers(t *testing.T) {
 func TestOpenRefusesOtherNames(t *testing.T) {
 	f := newStoreFixture(t)
 	info := f.upload(t, makeGIF(t, 3, 3, 1), f.room(t))
-	if file, err := f.gifs.Open(FileName(info.SHA256)); err != nil {
+	if file, err := f.gifs.Open(context.Background(), FileName(info.SHA256)); err != nil {
 		t.Fatalf("Open stored GIF: %v", err)
 	} else {
 		file.Close()
@@ -351,7 +375,7 @@ func TestOpenRefusesOtherNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"../secret.gif", "..", "", strings.ToUpper(info.SHA256) + ".gif", info.SHA256, info.SHA256 + ".gif/", "x/" + info.SHA256 + ".gif", tempPrefix + "1"} {
-		if file, err := f.gifs.Open(name); err == nil || !errors.Is(err, os.ErrNotExist) {
+		if file, err := f.gifs.Open(context.Background(), name); err == nil || !errors.Is(err, os.ErrNotExist) {
 			if file != nil {
 				file.Close()
 			}

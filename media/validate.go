@@ -33,6 +33,9 @@ type Limits struct {
 	MaxSide        int   // 4096 pixels of width or height
 	MaxFrames      int   // 1000 frames
 	MaxTotalPixels int64 // 1<<28 pixels summed over all frames: what a viewer's browser decodes per loop
+	// CacheBytes bounds the local directory where the database keeps GIF bytes (PostgreSQL):
+	// 256 MiB (DefaultCacheBytes). Unused on SQLite, where the directory is the only copy.
+	CacheBytes int64
 }
 
 func (l *Limits) defaults() {
