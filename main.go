@@ -43,6 +43,8 @@ type config struct {
 	maxCapacity    int
 	logLevel       slog.Level
 	sqliteSync     string
+	postgres       string
+	gifCacheBytes  int64
 	dev            bool
 	shutdownWait   time.Duration
 
@@ -102,6 +104,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	maxMsg := fs.Int("max-message-chars", int(envInt("GIFCHAT_MAX_MESSAGE_CHARS", 2000)), "longest text message in characters (env GIFCHAT_MAX_MESSAGE_CHARS)")
 	maxCap := fs.Int("max-capacity", int(envInt("GIFCHAT_MAX_CAPACITY", 100)), "largest room capacity a form may ask for (env GIFCHAT_MAX_CAPACITY; load tests raise it)")
 	fs.StringVar(&level, "log-level", env("GIFCHAT_LOG_LEVEL", "info"), "debug, info, warn or error (env GIFCHAT_LOG_LEVEL)")
+	fs.StringVar(&c.postgres, "postgres", env("GIFCHAT_POSTGRES", ""), "store everything in this PostgreSQL database (a postgres:// URL or key=value DSN) instead of SQLite under -data; -data then holds only the GIF cache (env GIFCHAT_POSTGRES)")
+	fs.Int64Var(&c.gifCacheBytes, "gif-cache-bytes", envInt("GIFCHAT_GIF_CACHE_BYTES", 256<<20), "with -postgres: the most GIF bytes kept in -data as a local cache of the database's (env GIFCHAT_GIF_CACHE_BYTES)")
 	fs.StringVar(&c.sqliteSync, "sqlite-synchronous", env("GIFCHAT_SQLITE_SYNCHRONOUS", "FULL"), "SQLite synchronous pragma: FULL survives power loss, NORMAL only process crashes (env GIFCHAT_SQLITE_SYNCHRONOUS)")
 	fs.BoolVar(&c.dev, "dev", env("GIFCHAT_DEV", "") == "true", "development mode: component gallery at /dev/components and pprof (env GIFCHAT_DEV=true)")
 	fs.DurationVar(&c.shutdownWait, "shutdown-timeout", envDur("GIFCHAT_SHUTDOWN_TIMEOUT", 10*time.Second), "how long a graceful shutdown may take (env GIFCHAT_SHUTDOWN_TIMEOUT)")
@@ -204,6 +208,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	a, err := app.New(ctx, app.Config{
 		DataDir:           cfg.dataDir,
 		SQLiteSynchronous: cfg.sqliteSync,
+		Postgres:          cfg.postgres,
+		GIFCacheBytes:     cfg.gifCacheBytes,
 		Log:               log,
 		Realtime: realtime.Config{
 			EmptyRoomGrace:  cfg.emptyRoomGrace,
@@ -234,7 +240,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("gifchat listening", "addr", ln.Addr().String(), "data", cfg.dataDir, "dev", cfg.dev)
+	storage := "sqlite"
+	if cfg.postgres != "" {
+		storage = "postgres"
+	}
+	log.Info("gifchat listening", "addr", ln.Addr().String(), "data", cfg.dataDir, "storage", storage, "dev", cfg.dev)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}

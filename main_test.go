@@ -194,3 +194,45 @@ func TestConfigFromEnvironmentAndFlags(t *testing.T) {
 		}
 	}
 }
+
+// A -postgres that cannot be used stops the start with one line naming the cause, and never
+// shows the URL's password.
+func TestPostgresThatCannotBeUsed(t *testing.T) {
+	for _, tc := range []struct {
+		name, url string
+		want      []string
+	}{
+		{"unreadable URL", "postgres://gifchat:hunter2@[::1/x", []string{"PostgreSQL URL cannot be read"}},
+		{"nobody listening", "postgres://gifchat:hunter2@127.0.0.1:1/chat?connect_timeout=5", []string{"127.0.0.1:1", `database "chat"`, "does not answer", "refused"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out syncBuffer
+			err := run(context.Background(), []string{"-addr", "127.0.0.1:0", "-data", t.TempDir(), "-postgres", tc.url}, noEnv, &out, nil)
+			if err == nil {
+				t.Fatal("started without its database")
+			}
+			msg := err.Error()
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not say %q", msg, w)
+				}
+			}
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error is more than one line: %q", msg)
+			}
+			if strings.Contains(msg+out.String(), "hunter2") {
+				t.Errorf("the password was shown: %q\n%s", msg, out.String())
+			}
+		})
+	}
+	// The environment works as the flag does.
+	c, err := parseConfig(nil, func(k string) string {
+		if k == "GIFCHAT_POSTGRES" {
+			return "postgres:///test?host=/var/run/postgresql"
+		}
+		return ""
+	}, io.Discard)
+	if err != nil || c.postgres != "postgres:///test?host=/var/run/postgresql" {
+		t.Errorf("GIFCHAT_POSTGRES gave %q, %v", c.postgres, err)
+	}
+}

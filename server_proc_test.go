@@ -30,6 +30,7 @@ import (
 	_ "github.com/mattn/go-sqlite3"
 
 	"gifchat/db"
+	"gifchat/db/dbtest"
 )
 
 // serverBinary builds gifchat into a temporary directory (once per test process).
@@ -99,6 +100,9 @@ func startServer(t *testing.T, dir string, extra ...string) *serverProc {
 	t.Helper()
 	args := append([]string{"-addr", "127.0.0.1:0", "-data", dir, "-rate-limits=false", "-empty-room-grace", "10m",
 		"-shutdown-timeout", "10s"}, extra...)
+	if dbtest.OnPostgres() {
+		args = append(args, "-postgres", dbtest.PostgresURLFor(t, dir)) // a restart on dir: the same database
+	}
 	p := &serverProc{cmd: exec.Command(serverBinary(t), args...), logs: &procLog{}, exited: make(chan struct{})}
 	p.cmd.Env = append(os.Environ(), "GORACE=halt_on_error=1")
 	stderr, err := p.cmd.StderrPipe()
@@ -321,10 +325,18 @@ func waitForLoad(t *testing.T, senders []*sender, n int) {
 	t.Fatalf("fewer than %d messages acknowledged in 30 s", n)
 }
 
-// storedTexts opens the database file (the server has exited) and returns every message body
-// of the room with how often it is stored, after an integrity check of the whole file.
+// storedTexts opens the database (the server has exited) and returns every message body of
+// the room with how often it is stored, after an integrity check of the whole file on SQLite.
 func storedTexts(t *testing.T, dir, room string) map[string]int {
 	t.Helper()
+	if dbtest.OnPostgres() {
+		store, err := db.OpenPostgres(context.Background(), dbtest.PostgresURLFor(t, dir), db.PostgresOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer store.Close()
+		return roomTexts(t, store, room)
+	}
 	path := filepath.Join(dir, "gifchat.db")
 	raw, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
 	if err != nil {
@@ -340,6 +352,12 @@ func storedTexts(t *testing.T, dir, room string) map[string]int {
 		t.Fatal(err)
 	}
 	defer store.Close()
+	return roomTexts(t, store, room)
+}
+
+// roomTexts is every message body of the room with how often it is stored.
+func roomTexts(t *testing.T, store *db.Store, room string) map[string]int {
+	t.Helper()
 	msgs, err := store.LatestMessages(context.Background(), room, 0, 1_000_000)
 	if err != nil {
 		t.Fatal(err)

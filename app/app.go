@@ -27,6 +27,11 @@ type Config struct {
 	DataDir string
 	// SQLiteSynchronous is SQLite's synchronous pragma (db.Options; default FULL).
 	SQLiteSynchronous string
+	// Postgres, when set, is the PostgreSQL database (a postgres:// URL or key=value DSN) that
+	// holds everything, GIF bytes included; DataDir then holds only the GIF cache.
+	Postgres string
+	// GIFCacheBytes bounds that cache (media.DefaultCacheBytes when 0).
+	GIFCacheBytes int64
 	// Log receives the app's structured logs (default slog.Default()).
 	Log *slog.Logger
 	// Realtime tunes the room hubs. Hooks set here are called as well as the metrics'.
@@ -74,7 +79,11 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 			a.Close()
 		}
 	}()
-	a.Store, err = db.Open(ctx, filepath.Join(cfg.DataDir, "gifchat.db"), db.Options{Synchronous: cfg.SQLiteSynchronous})
+	if cfg.Postgres != "" {
+		a.Store, err = db.OpenPostgres(ctx, cfg.Postgres, db.PostgresOptions{})
+	} else {
+		a.Store, err = db.Open(ctx, filepath.Join(cfg.DataDir, "gifchat.db"), db.Options{Synchronous: cfg.SQLiteSynchronous})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +93,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if maxGIF <= 0 {
 		maxGIF = handlers.DefaultMaxGIFBytes
 	}
-	a.GIFs, err = media.Open(filepath.Join(cfg.DataDir, "gifs"), media.Limits{MaxBytes: maxGIF}, a.Store, log)
+	a.GIFs, err = media.Open(filepath.Join(cfg.DataDir, "gifs"), media.Limits{MaxBytes: maxGIF, CacheBytes: cfg.GIFCacheBytes}, a.Store, log)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -49,7 +51,7 @@ func OpenPostgres(ctx context.Context, url string, opts PostgresOptions) (*Store
 	defer cancel()
 	if err := pool.PingContext(pctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("db: PostgreSQL at %s:%d (database %q) does not answer: %w", cfg.Host, cfg.Port, cfg.Database, err)
+		return nil, fmt.Errorf("db: PostgreSQL at %s:%d (database %q) does not answer: %w", cfg.Host, cfg.Port, cfg.Database, oneLine{err})
 	}
 	s := &Store{write: pool, read: pool, dialect: postgres}
 	if err := s.migrate(ctx); err != nil {
@@ -62,6 +64,23 @@ func OpenPostgres(ctx context.Context, url string, opts PostgresOptions) (*Store
 	}
 	return s, nil
 }
+
+// oneLine is an error whose text fits one log line: pgx lists each address it tried on a
+// line of its own, often the same one twice.
+type oneLine struct{ err error }
+
+func (o oneLine) Error() string {
+	var parts []string
+	for _, line := range strings.Split(o.err.Error(), "\n") {
+		line = strings.TrimSpace(line)
+		if line != "" && !slices.Contains(parts, line) {
+			parts = append(parts, line)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func (o oneLine) Unwrap() error { return o.err }
 
 // redactURLError keeps pgx's reason for a URL it cannot parse without the URL itself.
 func redactURLError(err error) error {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"gifchat/app"
+	"gifchat/db/dbtest"
 	"gifchat/handlers"
 	"gifchat/realtime"
 	"gifchat/static"
@@ -62,9 +63,14 @@ func startServer(t *testing.T, opts ...serverOption) *testServer {
 	// The app as main.go builds it with its default flags: metrics, rate limits on (so the
 	// suite notices a limit too strict for ordinary use), the group-commit writer. Only the
 	// grace and the leave debounce are shortened.
+	var postgres string
+	if dbtest.OnPostgres() {
+		postgres = dbtest.PostgresURL(t)
+	}
 	a, err := app.New(ctx, app.Config{
-		DataDir: t.TempDir(),
-		Log:     log,
+		DataDir:  t.TempDir(),
+		Postgres: postgres,
+		Log:      log,
 		Realtime: realtime.Config{
 			EmptyRoomGrace: testEmptyRoomGrace,
 			LeaveDebounce:  testLeaveDebounce,

@@ -22,6 +22,7 @@ package handlers_test
 
 import (
 	"gifchat/app"
+	"gifchat/db/dbtest"
 	. "gifchat/handlers"
 
 	"bytes"
@@ -138,8 +139,13 @@ func newTestServer(t *testing.T, opts ...testServerOption) *testServer {
 	if setup.handlers.PasswordCost == 0 {
 		setup.handlers.PasswordCost = bcrypt.MinCost
 	}
+	var postgres string
+	if dbtest.OnPostgres() {
+		postgres = dbtest.PostgresURLFor(t, setup.dataDir) // a restart on the same data: the same database
+	}
 	a, err := app.New(ctx, app.Config{
 		DataDir:    setup.dataDir,
+		Postgres:   postgres,
 		Log:        log,
 		Realtime:   setup.realtime,
 		Handlers:   setup.handlers,
@@ -149,6 +155,9 @@ func newTestServer(t *testing.T, opts ...testServerOption) *testServer {
 	})
 	if err != nil {
 		t.Fatalf("start the app: %v", err)
+	}
+	if a.Store.KeepsGIFBytes() != (postgres != "") {
+		t.Fatalf("asked for PostgreSQL: %v; the app's store keeps GIF bytes: %v", postgres != "", a.Store.KeepsGIFBytes())
 	}
 	handler := a.Handler
 

@@ -18,6 +18,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"gifchat/db"
+	"gifchat/db/dbtest"
 )
 
 // testEnv is a real store on a file, a lobby, the room registry and an HTTP server whose
@@ -63,7 +64,13 @@ func newEnvAt(t *testing.T, dir string, cfg Config) *testEnv {
 
 func newEnvTB(t testing.TB, dir string, cfg Config) *testEnv {
 	t.Helper()
-	store, err := db.Open(context.Background(), filepath.Join(dir, "test.db"), db.Options{Synchronous: "NORMAL"})
+	var store *db.Store
+	var err error
+	if dbtest.OnPostgres() {
+		store, err = db.OpenPostgres(context.Background(), dbtest.PostgresURLFor(t, dir), db.PostgresOptions{})
+	} else {
+		store, err = db.Open(context.Background(), filepath.Join(dir, "test.db"), db.Options{Synchronous: "NORMAL"})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -73,6 +74,34 @@ func PostgresURL(tb testing.TB) string {
 		}
 	})
 	return withSearchPath(tb, server, schema)
+}
+
+var (
+	sharedMu sync.Mutex
+	shared   = map[string]string{}
+)
+
+// PostgresURLFor is PostgresURL, the same schema for the same key (a test's data directory)
+// until the test that made it ends: a test that restarts the server on the same data gets the
+// same database.
+func PostgresURLFor(tb testing.TB, key string) string {
+	tb.Helper()
+	sharedMu.Lock()
+	u, ok := shared[key]
+	sharedMu.Unlock()
+	if ok {
+		return u
+	}
+	u = PostgresURL(tb)
+	sharedMu.Lock()
+	shared[key] = u
+	sharedMu.Unlock()
+	tb.Cleanup(func() {
+		sharedMu.Lock()
+		delete(shared, key)
+		sharedMu.Unlock()
+	})
+	return u
 }
 
 // withSearchPath adds search_path to a postgres:// URL or a key=value DSN.
