@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"gifchat/db/dbtest"
@@ -59,4 +60,36 @@ func eachStore(t *testing.T, fn func(t *testing.T, s *Store)) {
 		t.Cleanup(func() { s.Close() })
 		fn(t, s)
 	})
+}
+
+// Several instances starting at once against one new PostgreSQL database: the advisory lock
+// makes them migrate one after another, so all start and each migration is applied once.
+func TestPostgresMigrationsFromSeveralInstancesAtOnce(t *testing.T) {
+	url := dbtest.PostgresURL(t)
+	const instances = 4
+	stores := make([]*Store, instances)
+	errs := make([]error, instances)
+	var wg sync.WaitGroup
+	for i := range instances {
+		wg.Go(func() { stores[i], errs[i] = OpenPostgres(context.Background(), url, PostgresOptions{}) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("instance %d did not start: %v", i, err)
+		}
+		defer stores[i].Close()
+	}
+	var versions []string
+	if err := stores[0].read.SelectContext(context.Background(), &versions, "SELECT version FROM schema_migrations ORDER BY version"); err != nil {
+		t.Fatal(err)
+	}
+	if want := migrationCount(t, postgres); len(versions) != want {
+		t.Errorf("schema_migrations holds %v, want each of the %d migrations once", versions, want)
+	}
+	// They share one database: what one writes, the others read.
+	who := mustIdentity(t, stores[1], "shared-token", "shared-otter-01")
+	if got, err := stores[3].IdentityBySession(context.Background(), "shared-token"); err != nil || got.ID != who.ID {
+		t.Errorf("another instance reads %+v, %v", got, err)
+	}
 }
