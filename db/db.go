@@ -133,27 +133,24 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// prepare readies the statements every group commit runs, once, after the migrations. SQLite
-// runs them per room and per message (calls into the library); PostgreSQL takes a batch in one
-// statement each, from arrays, since every statement there is a round trip (see InsertMessages).
+// prepare readies the statements every group commit runs, once, after the migrations: on
+// SQLite the seq update and the insert, run per room and per message (calls into the library);
+// on PostgreSQL the one statement that stores a whole batch (postgres.go), since every
+// statement there is a round trip.
 func (s *Store) prepare(ctx context.Context) (err error) {
-	takeSeq := "UPDATE rooms SET last_seq = last_seq + ? WHERE id = ? RETURNING last_seq"
-	insert := `INSERT INTO messages
-		(room_id, seq, author_id, kind, body, gif_sha256, recipient_id, notice, subject_id, subject_name, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	if s.dialect == postgres {
-		takeSeq = `UPDATE rooms AS r SET last_seq = r.last_seq + v.n
-			FROM unnest($1::text[], $2::bigint[]) AS v(id, n) WHERE r.id = v.id RETURNING r.id, r.last_seq`
-		insert = `INSERT INTO messages
-			(room_id, seq, author_id, kind, body, gif_sha256, recipient_id, notice, subject_id, subject_name, created_at)
-			SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[],
-				$7::bigint[], $8::text[], $9::bigint[], $10::text[], $11::bigint[])
-			RETURNING id, room_id, seq`
+		if s.insertMessage, err = s.write.PreparexContext(ctx, insertBatchPostgres); err != nil {
+			return fmt.Errorf("db: prepare: %w", err)
+		}
+		return nil
 	}
-	if s.takeSeq, err = s.write.PreparexContext(ctx, s.write.Rebind(takeSeq)); err != nil {
+	if s.takeSeq, err = s.write.PreparexContext(ctx, s.write.Rebind(
+		"UPDATE rooms SET last_seq = last_seq + ? WHERE id = ? RETURNING last_seq")); err != nil {
 		return fmt.Errorf("db: prepare: %w", err)
 	}
-	if s.insertMessage, err = s.write.PreparexContext(ctx, s.write.Rebind(insert)); err != nil {
+	if s.insertMessage, err = s.write.PreparexContext(ctx, s.write.Rebind(`INSERT INTO messages
+		(room_id, seq, author_id, kind, body, gif_sha256, recipient_id, notice, subject_id, subject_name, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)); err != nil {
 		return fmt.Errorf("db: prepare: %w", err)
 	}
 	return nil

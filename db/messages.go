@@ -72,14 +72,16 @@ func (s *Store) InsertMessages(ctx context.Context, msgs []*Message) (err error)
 			}
 		}
 	}()
+	if s.dialect == postgres {
+		return s.insertMessagesPostgres(ctx, msgs)
+	}
 	tx, err := s.write.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("db: insert messages: begin: %w", err)
 	}
 	defer tx.Rollback()
-	// Each room's numbers come from one update of its row: under PostgreSQL that row lock is
-	// what orders concurrent writers of one room. A batch is almost always one room, so the
-	// rooms are counted in a small slice, not a map.
+	// Each room's numbers come from one update of its row. A batch is almost always one room,
+	// so the rooms are counted in a small slice, not a map.
 	var rooms []roomSeqs
 	for _, m := range msgs {
 		if i := findRoom(rooms, m.RoomID); i >= 0 {
@@ -122,123 +124,35 @@ func findRoom(rooms []roomSeqs, id string) int {
 }
 
 // takeSeqs reserves each room's numbers (count of them, from next) by raising its last_seq.
-// SQLite updates each row in turn (local calls); PostgreSQL updates them all in one statement,
-// one round trip for any number of rooms.
 func (s *Store) takeSeqs(ctx context.Context, tx *sqlx.Tx, rooms []roomSeqs) error {
 	take := tx.StmtxContext(ctx, s.takeSeq)
-	if s.dialect == postgres {
-		ids, counts := make([]string, len(rooms)), make([]int64, len(rooms))
-		for i, r := range rooms {
-			ids[i], counts[i] = r.id, r.count
+	for i := range rooms {
+		var last int64
+		err := take.GetContext(ctx, &last, rooms[i].count, rooms[i].id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("db: insert messages: room %s: %w", rooms[i].id, ErrRoomGone)
 		}
-		rows, err := take.QueryxContext(ctx, ids, counts)
 		if err != nil {
-			return fmt.Errorf("db: insert messages: take sequences: %w", err)
+			return fmt.Errorf("db: insert messages: take sequence: %w", err)
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var id string
-			var last int64
-			if err := rows.Scan(&id, &last); err != nil {
-				return fmt.Errorf("db: insert messages: take sequences: %w", err)
-			}
-			r := &rooms[findRoom(rooms, id)]
-			r.next = last - r.count + 1
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("db: insert messages: take sequences: %w", err)
-		}
-	} else {
-		for i := range rooms {
-			var last int64
-			if err := take.GetContext(ctx, &last, rooms[i].count, rooms[i].id); err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("db: insert messages: take sequence: %w", err)
-			} else if err == nil {
-				rooms[i].next = last - rooms[i].count + 1
-			}
-		}
-	}
-	for _, r := range rooms {
-		if r.next == 0 {
-			return fmt.Errorf("db: insert messages: room %s: %w", r.id, ErrRoomGone)
-		}
+		rooms[i].next = last - rooms[i].count + 1
 	}
 	return nil
 }
 
-// insertRows inserts the numbered messages and fills in their ids: on SQLite a prepared insert
-// each (the id from LastInsertId: a RETURNING row costs a third of the throughput here), on
-// PostgreSQL one insert of them all from arrays (one round trip).
+// insertRows inserts the numbered messages, a prepared insert each, and fills in their ids
+// (from LastInsertId: a RETURNING row costs a third of the throughput here).
 func (s *Store) insertRows(ctx context.Context, tx *sqlx.Tx, msgs []*Message) error {
 	insert := tx.StmtxContext(ctx, s.insertMessage)
-	if s.dialect != postgres {
-		for _, m := range msgs {
-			res, err := insert.ExecContext(ctx, m.RoomID, m.Seq, nullID(m.AuthorID), m.Kind, m.Body, nullString(m.GIF),
-				nullID(m.RecipientID), nullString(m.Notice), nullID(m.SubjectID), nullString(m.SubjectName), m.CreatedAt)
-			if err != nil {
-				return fmt.Errorf("db: insert message: %w", err)
-			}
-			if m.ID, err = res.LastInsertId(); err != nil {
-				return fmt.Errorf("db: insert message: id: %w", err)
-			}
-		}
-		return nil
-	}
-	n := len(msgs)
-	var (
-		roomIDs, kinds, bodies                           = make([]string, n), make([]string, n), make([]string, n)
-		seqs, times                                      = make([]int64, n), make([]int64, n)
-		authors, recipients, subjects                    = make([]*int64, n), make([]*int64, n), make([]*int64, n)
-		gifs, notices, subjectNames                      = make([]*string, n), make([]*string, n), make([]*string, n)
-		optID                         func(int64) *int64 = func(v int64) *int64 {
-			if v == 0 {
-				return nil
-			}
-			return &v
-		}
-		optString = func(v string) *string {
-			if v == "" {
-				return nil
-			}
-			return &v
-		}
-	)
-	for i, m := range msgs {
-		roomIDs[i], seqs[i], kinds[i], bodies[i], times[i] = m.RoomID, m.Seq, m.Kind, m.Body, m.CreatedAt
-		authors[i], recipients[i], subjects[i] = optID(m.AuthorID), optID(m.RecipientID), optID(m.SubjectID)
-		gifs[i], notices[i], subjectNames[i] = optString(m.GIF), optString(m.Notice), optString(m.SubjectName)
-	}
-	rows, err := insert.QueryxContext(ctx, roomIDs, seqs, authors, kinds, bodies, gifs, recipients, notices, subjects, subjectNames, times)
-	if err != nil {
-		return fmt.Errorf("db: insert messages: %w", err)
-	}
-	defer rows.Close()
-	// RETURNING gives no order: each id is matched to its message by (room, seq).
-	type key struct {
-		room string
-		seq  int64
-	}
-	byKey := make(map[key]*Message, n)
 	for _, m := range msgs {
-		byKey[key{m.RoomID, m.Seq}] = m
-	}
-	got := 0
-	for rows.Next() {
-		var k key
-		var id int64
-		if err := rows.Scan(&id, &k.room, &k.seq); err != nil {
-			return fmt.Errorf("db: insert messages: %w", err)
+		res, err := insert.ExecContext(ctx, m.RoomID, m.Seq, nullID(m.AuthorID), m.Kind, m.Body, nullString(m.GIF),
+			nullID(m.RecipientID), nullString(m.Notice), nullID(m.SubjectID), nullString(m.SubjectName), m.CreatedAt)
+		if err != nil {
+			return fmt.Errorf("db: insert message: %w", err)
 		}
-		if m := byKey[k]; m != nil {
-			m.ID = id
-			got++
+		if m.ID, err = res.LastInsertId(); err != nil {
+			return fmt.Errorf("db: insert message: id: %w", err)
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("db: insert messages: %w", err)
-	}
-	if got != n {
-		return fmt.Errorf("db: insert messages: %d of %d rows came back", got, n)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package db
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -92,4 +93,100 @@ func redactURLError(err error) error {
 		return cause
 	}
 	return errors.New("malformed connection string")
+}
+
+// insertBatchPostgres stores a whole batch, for any number of rooms, in one statement (so one
+// round trip, and atomic without a transaction around it): each room's last_seq is raised by
+// its count of messages (that row's lock orders every writer of the room), and its messages
+// take the numbers after the old value, in the order given. A message for a room that does
+// not exist gets no number, and the NOT NULL on seq fails the whole statement.
+const insertBatchPostgres = `WITH batch AS (
+	SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[],
+		$7::text[], $8::bigint[], $9::text[], $10::bigint[])
+		WITH ORDINALITY AS b(room_id, author_id, kind, body, gif_sha256, recipient_id, notice,
+			subject_id, subject_name, created_at, ord)
+), counts AS (
+	SELECT room_id, count(*) AS n FROM batch GROUP BY room_id
+), taken AS (
+	UPDATE rooms AS r SET last_seq = r.last_seq + c.n FROM counts AS c WHERE r.id = c.room_id
+	RETURNING r.id, r.last_seq - c.n AS base
+)
+INSERT INTO messages (room_id, seq, author_id, kind, body, gif_sha256, recipient_id, notice,
+	subject_id, subject_name, created_at)
+SELECT b.room_id, t.base + row_number() OVER (PARTITION BY b.room_id ORDER BY b.ord),
+	b.author_id, b.kind, b.body, b.gif_sha256, b.recipient_id, b.notice, b.subject_id,
+	b.subject_name, b.created_at
+FROM batch AS b LEFT JOIN taken AS t ON t.id = b.room_id
+ORDER BY b.ord
+RETURNING id, room_id, seq`
+
+// insertMessagesPostgres is InsertMessages on PostgreSQL (see insertBatchPostgres).
+func (s *Store) insertMessagesPostgres(ctx context.Context, msgs []*Message) error {
+	n := len(msgs)
+	roomIDs, kinds, bodies := make([]string, n), make([]string, n), make([]string, n)
+	times := make([]int64, n)
+	authors, recipients, subjects := make([]*int64, n), make([]*int64, n), make([]*int64, n)
+	gifs, notices, subjectNames := make([]*string, n), make([]*string, n), make([]*string, n)
+	t := now()
+	for i, m := range msgs {
+		m.CreatedAt = t
+		roomIDs[i], kinds[i], bodies[i], times[i] = m.RoomID, m.Kind, m.Body, m.CreatedAt
+		authors[i], recipients[i], subjects[i] = optionalInt(m.AuthorID), optionalInt(m.RecipientID), optionalInt(m.SubjectID)
+		gifs[i], notices[i], subjectNames[i] = optionalString(m.GIF), optionalString(m.Notice), optionalString(m.SubjectName)
+	}
+	rows, err := s.insertMessage.QueryxContext(ctx, roomIDs, authors, kinds, bodies, gifs, recipients, notices, subjects, subjectNames, times)
+	if err != nil {
+		return insertFailed(err)
+	}
+	defer rows.Close()
+	// RETURNING promises no order: each room's numbers, sorted, go to its messages in order.
+	type stored struct{ id, seq int64 }
+	byRoom := map[string][]stored{}
+	for rows.Next() {
+		var room string
+		var st stored
+		if err := rows.Scan(&st.id, &room, &st.seq); err != nil {
+			return fmt.Errorf("db: insert messages: %w", err)
+		}
+		byRoom[room] = append(byRoom[room], st)
+	}
+	if err := rows.Err(); err != nil {
+		return insertFailed(err)
+	}
+	for _, list := range byRoom {
+		slices.SortFunc(list, func(a, b stored) int { return cmp.Compare(a.seq, b.seq) })
+	}
+	for _, m := range msgs {
+		list := byRoom[m.RoomID]
+		if len(list) == 0 {
+			return fmt.Errorf("db: insert messages: fewer rows came back than were sent")
+		}
+		m.ID, m.Seq = list[0].id, list[0].seq
+		byRoom[m.RoomID] = list[1:]
+	}
+	return nil
+}
+
+// insertFailed names the error of a batch insert; a message that got no seq was for a room
+// that does not exist.
+func insertFailed(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23502" && pe.ColumnName == "seq" {
+		return fmt.Errorf("db: insert messages: %w", ErrRoomGone)
+	}
+	return fmt.Errorf("db: insert messages: %w", err)
+}
+
+func optionalInt(v int64) *int64 {
+	if v == 0 {
+		return nil
+	}
+	return &v
+}
+
+func optionalString(v string) *string {
+	if v == "" {
+		return nil
+	}
+	return &v
 }
