@@ -12,17 +12,32 @@ go build -o bin/gifchat .
 go build -o bin/loadgen ./cmd/loadgen
 ulimit -n 65536 2>/dev/null || true
 
+# PostgreSQL runs use a fresh schema on this server (the machines' local one by default).
+PG=${PG:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
+export PGOPTIONS="-c client_min_messages=warning"
+STORE=sqlite
+schema=""
+
 server_pid=""
 start_server() {
-  local data
+  local data store=()
   data=$(mktemp -d)
-  bin/gifchat -addr "$ADDR" -data "$data" -max-capacity 1000 -rate-limits=false \
+  if [ "$STORE" = postgres ]; then
+    schema="gifchat_load_$$_$RANDOM"
+    psql "$PG" -qc "CREATE SCHEMA $schema"
+    store=(-postgres "$PG&search_path=$schema")
+  fi
+  bin/gifchat -addr "$ADDR" -data "$data" "${store[@]}" -max-capacity 1000 -rate-limits=false \
     -max-sockets-per-person 100000 -empty-room-grace 30m -log-level warn 2>>"$OUT/server.log" &
   server_pid=$!
   for _ in $(seq 100); do curl -fs "http://$ADDR/healthz" >/dev/null 2>&1 && return; sleep 0.1; done
   echo "server did not start" >&2; exit 1
 }
-stop_server() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; }
+stop_server() {
+  kill "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  if [ -n "$schema" ]; then psql "$PG" -qc "DROP SCHEMA $schema CASCADE" || true; schema=""; fi
+}
 trap stop_server EXIT
 
 run() { # name, loadgen flags...
@@ -38,3 +53,9 @@ run rooms-100x10-10mps   -baseline -people 1000 -rooms 100 -capacity 10 -senders
 run idle-ws-10000        -mode idle -idle 10000 -capacity 100
 run idle-sse-10000       -mode idle -idle-kind sse -idle 10000
 run lobby-10000          -mode lobby -subscribers 10000 -creates 10
+
+# The same chat workloads with everything stored in PostgreSQL (the server's CPU and memory
+# figures are gifchat's alone; PostgreSQL's own are not counted).
+STORE=postgres
+run pg-saturation-1x500   -baseline -people 500 -capacity 500 -duration "$DURATION" -window 16
+run pg-rooms-100x10-10mps -baseline -people 1000 -rooms 100 -capacity 10 -senders 1 -rate 10 -duration "$DURATION"
