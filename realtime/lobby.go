@@ -145,17 +145,24 @@ func (s *lobbySink) end(bool) {
 var sseComment = []byte(": ping\n\n")
 
 // frameSSE frames HTML as one event: a data: line per line of payload, then a blank line.
+// A browser's event-stream parser ends a line at \r\n, \n or a lone \r, so all three end one
+// here: a lone \r left inside a data: line would end it early, and the browser would read
+// what follows as a field of its own (an "event:" or "id:" of the payload's choosing).
 func frameSSE(payload []byte) []byte {
 	buf := make([]byte, 0, len(payload)+len(payload)/32+16)
 	for len(payload) > 0 {
 		line := payload
-		if i := bytes.IndexByte(payload, '\n'); i >= 0 {
-			line, payload = payload[:i], payload[i+1:]
+		if i := bytes.IndexAny(payload, "\r\n"); i >= 0 {
+			end := i + 1
+			if payload[i] == '\r' && end < len(payload) && payload[end] == '\n' {
+				end++
+			}
+			line, payload = payload[:i], payload[end:]
 		} else {
 			payload = nil
 		}
 		buf = append(buf, "data: "...)
-		buf = append(buf, bytes.TrimSuffix(line, []byte{'\r'})...)
+		buf = append(buf, line...)
 		buf = append(buf, '\n')
 	}
 	return append(buf, '\n')

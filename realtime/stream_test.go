@@ -94,3 +94,29 @@ func TestFrameSSE(t *testing.T) {
 		}
 	}
 }
+
+// TestFrameSSELoneCR: a lone \r ends a line for a browser, as \n and \r\n do, so it must end
+// a data: line here too; left inside one, the rest of the payload would become a field of
+// its own (here an "event:" that would rename the event).
+func TestFrameSSELoneCR(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"a\rb", "data: a\ndata: b\n\n"},
+		{"<p>x\revent: evil\rdata: y</p>", "data: <p>x\ndata: event: evil\ndata: data: y</p>\n\n"},
+		{"a\r\rb", "data: a\ndata: \ndata: b\n\n"},
+		{"a\n\rb", "data: a\ndata: \ndata: b\n\n"},
+		{"a\r", "data: a\n\n"},
+		{"\r", "data: \n\n"},
+	} {
+		got := string(frameSSE([]byte(tc.in)))
+		if got != tc.want {
+			t.Errorf("frameSSE(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		// Whatever the payload, the event has only data: lines and ends in one blank line.
+		lines := strings.Split(strings.TrimSuffix(got, "\n\n"), "\n")
+		for _, l := range lines {
+			if !strings.HasPrefix(l, "data: ") || strings.ContainsRune(l, '\r') {
+				t.Errorf("frameSSE(%q): line %q is not one data: line", tc.in, l)
+			}
+		}
+	}
+}
