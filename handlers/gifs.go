@@ -221,6 +221,10 @@ func checkFileName(name string) string {
 		return "That file name contains a path; send the file by its name alone."
 	case strings.ContainsFunc(name, unicode.IsControl):
 		return "That file name contains control characters."
+	case strings.ContainsFunc(name, isBidiControl):
+		// Kept as the message's text, it must be as plain as any message ("cat\u202egif.exe"
+		// reads "catexe.fig").
+		return "That file name contains text-direction control characters."
 	}
 	return ""
 }

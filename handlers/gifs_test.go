@@ -180,6 +180,7 @@ func TestGIFUploadRefusesBadInput(t *testing.T) {
 			mw.Close()
 			return buf.Bytes(), mw.FormDataContentType()
 		}, false, http.StatusBadRequest, "control characters"},
+		{"filename with a right-to-left override", func() ([]byte, string) { return one("cat\u202egif.exe", good) }, false, http.StatusBadRequest, "text-direction"},
 		{"too wide", func() ([]byte, string) { return one("wide.gif", testGIF(t, 4097, 1, 1, 4)) }, false, http.StatusUnprocessableEntity, "4097 × 1"},
 		{"data after the gif", func() ([]byte, string) {
 			return one("polyglot.gif", append(append([]byte{}, good...), "<script>alert(1)</script>"...))

@@ -99,9 +99,12 @@ func FuzzDecodeFrame(f *testing.F) {
 var safeTextError = regexp.MustCompile(`^(Write something first: empty messages are not sent\.|That message is [0-9]+ characters long; the limit is [0-9]+\.|That message is not valid text\.)$`)
 
 // FuzzCleanText: any message text with any limit. An accepted message is trimmed, not empty,
-// valid UTF-8, within the limit and a part of what was sent; a refusal is a fixed sentence.
+// valid UTF-8, within the limit, free of controls (but \n and \t) and of bidirectional
+// embeddings, overrides and isolates, and what was sent with only those taken out (line ends
+// as \n); a refusal is a fixed sentence.
 func FuzzCleanText(f *testing.F) {
-	for _, s := range []string{"hello", "  padded  ", "", "   ", "\t\n", "é", strings.Repeat("x", 2001), "\xff", "a\x00b", "\u202eevil", "日本語のテキスト"} {
+	for _, s := range []string{"hello", "  padded  ", "", "   ", "\t\n", "é", strings.Repeat("x", 2001), "\xff", "a\x00b", "\u202eevil", "日本語のテキスト",
+		"a\r\nb\rc", "\u2066x\u2069", "\u200fשלום\u200e", "\x1b[31mred", "\u0085\u009b", "x\x7f", "\u202a\u202b\u202c\u202d", "\t\x00\t"} {
 		f.Add(s, 2000)
 		f.Add(s, 3)
 	}
@@ -119,6 +122,24 @@ func FuzzCleanText(f *testing.F) {
 			}
 			return
 		}
+		// What may be taken out is decided here on its own, not by asking CleanText's helper.
+		unwanted := func(r rune) bool {
+			switch {
+			case r == '\n' || r == '\t':
+				return false
+			case r < 0x20, r >= 0x7f && r < 0xa0:
+				return true // C0, DEL, C1
+			case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+				return true // embeddings, overrides, isolates
+			}
+			return false
+		}
+		kept := strings.Map(func(r rune) rune {
+			if unwanted(r) {
+				return -1
+			}
+			return r
+		}, strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(s))
 		switch {
 		case strings.TrimFunc(out, isBlank) == "":
 			t.Fatalf("accepted a message that looks empty: %q", out)
@@ -128,8 +149,10 @@ func FuzzCleanText(f *testing.F) {
 			t.Fatalf("accepted text is not valid UTF-8: %q", out)
 		case utf8.RuneCountInString(out) > limit:
 			t.Fatalf("accepted %d characters over a limit of %d", utf8.RuneCountInString(out), limit)
-		case !strings.Contains(s, out):
-			t.Fatalf("accepted text %q is not part of the input %q", out, s)
+		case strings.ContainsFunc(out, unwanted):
+			t.Fatalf("accepted text keeps a control or direction override: %q", out)
+		case out != strings.TrimSpace(kept):
+			t.Fatalf("accepted text %q is not the input %q with only controls and overrides taken out (%q)", out, s, strings.TrimSpace(kept))
 		}
 	})
 }
