@@ -87,7 +87,9 @@ func (s *Store) SetRoomOwner(ctx context.Context, roomID string, ownerID int64) 
 // DeleteRoom removes a room with its messages, entries and bars (by cascade) and returns the
 // GIFs that no message references any more, which the caller deletes from disk and then
 // forgets with ForgetGIFs. Rows go first: a crash after this leaves an unused file, never a
-// message pointing at a missing one.
+// message pointing at a missing one. It is one transaction: all of the room's rows go, or
+// (an error, a cancelled ctx) none. A caller that has already let go of the room in memory
+// passes a context that outlives its request (realtime's Hub.remove does).
 func (s *Store) DeleteRoom(ctx context.Context, roomID string) (orphanGIFs []string, err error) {
 	tx, err := s.write.BeginTxx(ctx, nil)
 	if err != nil {

@@ -50,7 +50,13 @@ func (h *Hub) Delete(ctx context.Context, by int64) error {
 
 // remove deletes the room: tells members (if any), closes their sockets, deletes rows and
 // unused GIFs, tells every lobby, and stops the hub.
+//
+// Past its first line the room is gone from memory, so its rows must go too, whatever
+// becomes of the request that asked: an owner's delete whose request was cancelled half-way
+// used to leave the rows, and the room came back at the next start. The deletion is one
+// transaction (db.DeleteRoom), so it is all done or, if the database fails, not at all.
 func (h *Hub) remove(ctx context.Context, text string, code int) {
+	ctx = context.WithoutCancel(ctx)
 	h.stop()
 	if text != "" {
 		frag := h.render(components.RoomClosedOOB(text))

@@ -156,6 +156,38 @@ func TestOwnerDeletesRoom(t *testing.T) {
 	}
 }
 
+// TestOwnerDeleteOutlivesItsRequest: an owner's delete whose request is cancelled (the
+// browser closed, the connection dropped) once the hub has taken it still deletes every row,
+// so the room does not come back at the next start. It used to run the deletion on the
+// request's context: the hub and the lobby entry went, the rows stayed.
+func TestOwnerDeleteOutlivesItsRequest(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnvAt(t, dir, Config{})
+	owner := e.person("owner")
+	room := e.room(owner, 10, "")
+	o := e.dial(owner, room.ID, 0)
+	o.say("about to go")
+	o.waitText("about to go")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := e.rooms.Hub(room.ID).Delete(ctx, owner.ID); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	waitGone(t, e, room.ID)
+	// Fully gone: not half (no hub, rows left) and not fully there (it is gone from memory).
+	if _, err := e.store.RoomByID(context.Background(), room.ID); err != db.ErrNotFound {
+		t.Fatalf("room row after a delete with a cancelled request: %v", err)
+	}
+	if n, err := e.store.CountMessages(context.Background(), room.ID); err != nil || n != 0 {
+		t.Fatalf("%d messages left behind (%v)", n, err)
+	}
+	e.close()
+	next := newEnvAt(t, dir, Config{})
+	if next.rooms.Hub(room.ID) != nil {
+		t.Fatal("the deleted room came back at the next start")
+	}
+}
+
 // TestDeleteRacingJoin: a room deleted just after someone was admitted ends their socket with
 // 4004, and the socket is written by one goroutine at a time. The join used to be refused as
 // well when the hub stopped before the joiner woke, so two goroutines wrote the socket. That
