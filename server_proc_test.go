@@ -227,7 +227,7 @@ func (p *person) get(t *testing.T, path string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-var msgTextPattern = regexp.MustCompile(`<p class="msg-text">([^<]*)</p>`)
+var msgTextPattern = regexp.MustCompile(`<p class="msg-text"[^>]*>([^<]*)</p>`)
 
 // sender sends numbered messages over a room socket and records each that came back to it:
 // the server sends a message's fragment to its sender only after storing it.

@@ -56,7 +56,10 @@ type GIF struct {
 // (msg-SEQ) and data-seq, which app.js sends back as the reconnect cursor. Kind is one of
 // vocab's kinds; a notice has Notice (vocab's notice kinds) and the Subject it names, and is
 // put into words by NoticeText (Text only for notices older than notice kinds).
+//
+// Edited and Deleted are the entry's latest state; Reactions its reactions, in vocab's order.
 type Message struct {
+	Room      string
 	Seq       int64
 	Kind      string
 	Author    Person
@@ -66,6 +69,18 @@ type Message struct {
 	Notice    string
 	Subject   Person
 	At        time.Time
+	Edited    bool
+	Deleted   bool
+	Reactions []Reaction
+}
+
+// Reaction is one emoji's reactions to an entry: how many, who (Label: "A, B and 3 others"),
+// and their ids as " 3 7 " (Reactors), for app.js to mark the viewer's own as pressed.
+type Reaction struct {
+	Emoji    string
+	Count    int
+	Label    string
+	Reactors string
 }
 
 // Member is someone present in a room.
@@ -111,6 +126,16 @@ type RoomPage struct {
 	ConnectTo string
 }
 
+// EditPage is the no-JS edit form for one of my messages, with the text and any refusal.
+type EditPage struct {
+	Me       Person
+	RoomID   string
+	Seq      int64
+	Text     string
+	Error    string
+	MaxChars int
+}
+
 // PasswordPage asks for a private room's password.
 type PasswordPage struct {
 	Me    Person
@@ -133,6 +158,8 @@ func roomDOMID(id string) string { return "room-" + id }
 func msgDOMID(seq int64) string { return "msg-" + strconv.FormatInt(seq, 10) }
 
 func roomURL(id string) string { return "/rooms/" + id }
+
+func messageURL(room string, seq int64) string { return roomURL(room) + "/messages/" + itoa(seq) }
 
 // NoticeText puts a notice into words.
 func NoticeText(m Message) string {

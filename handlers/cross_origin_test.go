@@ -6,6 +6,9 @@ package handlers_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"gifchat/db"
+	"gifchat/vocab"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -44,6 +47,19 @@ func TestEveryStateChangingRouteRefusesCrossOrigin(t *testing.T) {
 	public := ts.createRoom(t, owner, "Public", 0, "")
 	private := ts.createRoom(t, owner, "Private", 0, "sesame")
 	visitorID := ts.identity(t, visitor).ID
+	// The owner's message, for the routes that change one.
+	mine := []*db.Message{{RoomID: private, AuthorID: ts.identity(t, owner).ID, Kind: vocab.KindText, Body: "original"}}
+	if err := ts.Store.InsertMessages(ctx, mine); err != nil {
+		t.Fatal(err)
+	}
+	entry := fmt.Sprintf("/rooms/%s/messages/%d", private, mine[0].Seq)
+	entryNow := func(t *testing.T) db.Message {
+		m, err := ts.Store.MessageBySeq(ctx, private, mine[0].Seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
 
 	roomCount := func() int {
 		rooms, err := ts.Store.ListRooms(ctx)
@@ -85,6 +101,16 @@ func TestEveryStateChangingRouteRefusesCrossOrigin(t *testing.T) {
 			pattern: "POST /rooms/{id}/delete", path: "/rooms/" + public + "/delete",
 			body:    formBody(url.Values{"confirm": {"yes"}}),
 			changed: func(t *testing.T) bool { return ts.Rooms.Hub(public) == nil || roomCount() != 2 },
+		},
+		{
+			pattern: "POST /rooms/{id}/messages/{seq}/edit", path: entry + "/edit",
+			body:    formBody(url.Values{"text": {"forged edit"}}),
+			changed: func(t *testing.T) bool { return entryNow(t).Body != "original" },
+		},
+		{
+			pattern: "POST /rooms/{id}/messages/{seq}/delete", path: entry + "/delete",
+			body:    formBody(url.Values{}),
+			changed: func(t *testing.T) bool { return entryNow(t).Deleted },
 		},
 		{
 			pattern: "POST /rooms/{id}/gifs", path: "/rooms/" + public + "/gifs",

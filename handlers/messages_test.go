@@ -22,7 +22,7 @@ func TestLimitMessageLength(t *testing.T) {
 	a.say(t, strings.Repeat("é", 21))
 	a.waitFor(t, "That message is 21 characters long; the limit is 20.")
 	a.say(t, strings.Repeat("é", 20)) // the boundary: characters, not bytes
-	a.waitFor(t, `<p class="msg-text">`+strings.Repeat("é", 20)+`</p>`)
+	a.waitFor(t, `<p class="msg-text" dir="auto">`+strings.Repeat("é", 20)+`</p>`)
 	b.waitFor(t, strings.Repeat("é", 20))
 	if strings.Contains(b.received(), "21 characters") {
 		t.Error("another member saw the sender's refusal")

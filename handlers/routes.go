@@ -20,6 +20,9 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /rooms/{id}/messages", s(handleHistory(d)))
 	mux.Handle("POST /rooms/{id}/messages", s(handlePostMessage(d)))
 	mux.Handle("POST /rooms/{id}/delete", s(handleDeleteRoom(d)))
+	mux.Handle("GET /rooms/{id}/messages/{seq}/edit", s(handleEditMessage(d)))
+	mux.Handle("POST /rooms/{id}/messages/{seq}/edit", s(handleEditMessage(d)))
+	mux.Handle("POST /rooms/{id}/messages/{seq}/delete", s(handleDeleteMessage(d)))
 	mux.Handle("POST /rooms/{id}/gifs", s(handleUploadGIF(d)))
 	mux.Handle("GET /me.css", s(handleMeCSS()))
 	mux.Handle("GET /gifs/{name}", handleServeGIF(d)) // no session: public, cacheable, named by content

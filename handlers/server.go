@@ -24,7 +24,8 @@ type Store interface {
 	HasRoomEntry(ctx context.Context, roomID string, identityID int64) (bool, error)
 	BarredUntil(ctx context.Context, roomID string, identityID int64) (int64, error)
 	LatestMessages(ctx context.Context, roomID string, viewerID int64, limit int) ([]db.Message, error)
-	MessagesBefore(ctx context.Context, roomID string, viewerID, beforeID int64, limit int) ([]db.Message, error)
+	MessagesBefore(ctx context.Context, roomID string, viewerID, beforeSeq int64, limit int) ([]db.Message, error)
+	MessageBySeq(ctx context.Context, roomID string, seq int64) (db.Message, error)
 }
 
 // DefaultMaxGIFBytes is the largest GIF upload unless configured: 5 MiB.

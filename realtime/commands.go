@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -27,6 +28,8 @@ type Frame struct {
 	Text    string          `json:"text"`
 	To      string          `json:"to"`
 	Member  string          `json:"member"`
+	Seq     string          `json:"seq"`
+	Emoji   string          `json:"emoji"`
 	Headers json.RawMessage `json:"headers"`
 }
 
@@ -56,7 +59,25 @@ var actions = map[string]func(Frame) (command, error){
 		member, err := parseID(f.Member)
 		return kickCmd{member: member}, err
 	},
+	vocab.ActionEdit: func(f Frame) (command, error) {
+		seq, err := parseID(f.Seq)
+		return changeCmd{editCmd{seq: seq, text: f.Text}}, err
+	},
+	vocab.ActionDelete: func(f Frame) (command, error) {
+		seq, err := parseID(f.Seq)
+		return changeCmd{deleteCmd{seq: seq}}, err
+	},
+	vocab.ActionReact: func(f Frame) (command, error) {
+		seq, err := parseID(f.Seq)
+		if err == nil && !slices.Contains(vocab.Reactions, f.Emoji) {
+			return nil, errUnknownReaction
+		}
+		return changeCmd{reactCmd{seq: seq, emoji: f.Emoji}}, err
+	},
+	vocab.ActionTyping: func(Frame) (command, error) { return typingCmd{}, nil },
 }
+
+var errUnknownReaction = fmt.Errorf("%w: unknown reaction", ErrFrame)
 
 // ErrFrame is wrapped by every decoding refusal; its text is fit to show the sender.
 var ErrFrame = errors.New("that message could not be read")
@@ -101,8 +122,11 @@ func decodeCommand(data []byte) (command, error) {
 		return nil, fmt.Errorf("%w: unknown action", ErrFrame)
 	}
 	cmd, err := decode(f)
+	if errors.Is(err, ErrFrame) {
+		return nil, err
+	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: bad member id", ErrFrame)
+		return nil, fmt.Errorf("%w: bad id", ErrFrame)
 	}
 	return cmd, nil
 }

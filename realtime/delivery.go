@@ -50,6 +50,9 @@ func (h *Hub) flush(ctx context.Context) {
 		return
 	}
 	for _, p := range batch {
+		if _, typing := h.typers[p.author.ID]; typing {
+			h.stopTyping(p.author.ID) // the line goes before the message arrives
+		}
 		h.fanOut(*p.msg, p.author)
 		if p.from != nil {
 			h.sendForm(p.from, components.MessageForm{}, p.msg.RecipientID)
@@ -74,8 +77,7 @@ func (h *Hub) notice(ctx context.Context, kind string, subject db.Identity) {
 	h.fanOut(*msg, db.Identity{})
 }
 
-// fanOut renders a stored message once and queues the bytes for everyone who may see it:
-// everybody, or a whisper's two people.
+// fanOut renders a stored message once and queues the bytes for everyone who may see it.
 func (h *Hub) fanOut(m db.Message, author db.Identity) {
 	m.AuthorName, m.AuthorColour = author.Nickname, author.Colour
 	if m.RecipientID != 0 {
@@ -94,7 +96,12 @@ func (h *Hub) fanOut(m db.Message, author db.Identity) {
 	if h.draining {
 		return
 	}
-	frag := h.render(components.MessageOOB(MessageView(m)))
+	h.deliver(m, h.render(components.MessageOOB(MessageView(m))))
+}
+
+// deliver queues a fragment about entry m for everyone who may see m: everybody, or a
+// whisper's two people.
+func (h *Hub) deliver(m db.Message, frag []byte) {
 	if m.Kind == vocab.KindWhisper {
 		for _, id := range []int64{m.AuthorID, m.RecipientID} {
 			if p := h.people[id]; p != nil {

@@ -103,7 +103,7 @@ func TestRefusedTextIsNotStored(t *testing.T) {
 		{`not json`, "could not be read"},
 		{`{"action":"say","text":"hi","evil":1}`, "unknown field"},
 		{`{"action":"explode"}`, "unknown action"},
-		{`{"action":"kick","member":"x"}`, "bad member id"},
+		{`{"action":"kick","member":"x"}`, "bad id"},
 	}
 	for _, c := range cases {
 		a.send(c.frame)

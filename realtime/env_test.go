@@ -288,8 +288,9 @@ func parseMessages(frame string) []seenMsg {
 		}
 		closeAt := strings.Index(frame, "</article>")
 		body := frame[:closeAt]
-		if t := strings.Index(body, `<p class="msg-text">`); t >= 0 {
-			txt := body[t+len(`<p class="msg-text">`):]
+		if t := strings.Index(body, `<p class="msg-text"`); t >= 0 {
+			txt := body[t:]
+			txt = txt[strings.IndexByte(txt, '>')+1:]
 			m.Text = html.UnescapeString(txt[:strings.Index(txt, "</p>")])
 		}
 		out = append(out, m)

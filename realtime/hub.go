@@ -26,13 +26,15 @@ type Hub struct {
 	done  chan struct{} // closed when the goroutine has stopped
 
 	// Fields below are owned by the hub goroutine.
-	room     db.Room
-	people   map[int64]*presence
-	joinSeq  int64
-	pending  []*pendingMsg // messages accepted since the last commit
-	closed   bool
-	draining bool // shutting down: store what was accepted, send nothing more
-	empty    Timer
+	room      db.Room
+	people    map[int64]*presence
+	joinSeq   int64
+	pending   []*pendingMsg // messages accepted since the last commit
+	typers    map[int64]*typer
+	typingSeq int64
+	closed    bool
+	draining  bool // shutting down: store what was accepted, send nothing more
+	empty     Timer
 }
 
 // inbound is one command and the socket it came from (nil for posts over HTTP).
@@ -52,6 +54,7 @@ func newHub(rs *Rooms, room db.Room) *Hub {
 		done:   make(chan struct{}),
 		room:   room,
 		people: map[int64]*presence{},
+		typers: map[int64]*typer{},
 	}
 }
 

@@ -137,14 +137,42 @@ func (h *Hub) replay(ctx context.Context, c *Client, afterSeq int64) error {
 		return nil
 	}
 	// One queue entry for the whole replay: a socket that missed more than its queue holds
-	// must not be dropped as slow before it has caught up (and loop doing so).
+	// must not be dropped as slow before it has caught up (and loop doing so). Entries come
+	// in their latest state; events (edits, deletions, reactions) of entries the page already
+	// holds put those entries' latest state in place, once each, after the new entries.
 	var buf bytes.Buffer
+	replayed := map[int64]bool{}
+	var changed []int64
 	for _, m := range missed {
+		if m.TargetSeq != 0 {
+			if !replayed[m.TargetSeq] {
+				replayed[m.TargetSeq] = true
+				changed = append(changed, m.TargetSeq)
+			}
+			continue
+		}
+		replayed[m.Seq] = true
 		if err := components.MessageOOB(MessageView(m)).Render(ctx, &buf); err != nil {
 			h.log.Error("render replay", "err", err)
 			return errReplay
 		}
 	}
-	c.enqueue(buf.Bytes())
+	for _, seq := range changed {
+		if seq > afterSeq {
+			continue // replayed above, already as it is now
+		}
+		m, err := h.rooms.store.MessageBySeq(ctx, h.id, seq)
+		if err != nil {
+			h.log.Error("replay: changed entry", "err", err, "seq", seq)
+			return errReplay
+		}
+		if err := components.MessageReplaceOOB(MessageView(m)).Render(ctx, &buf); err != nil {
+			h.log.Error("render replay", "err", err)
+			return errReplay
+		}
+	}
+	if buf.Len() > 0 {
+		c.enqueue(buf.Bytes())
+	}
 	return nil
 }

@@ -99,6 +99,7 @@ func (h *Hub) depart(ctx context.Context, p *presence, notice string) {
 		p.leaving = nil
 	}
 	delete(h.people, p.identity.ID)
+	h.stopTyping(p.identity.ID)
 	h.notice(ctx, notice, p.identity)
 	if p.identity.ID == h.room.OwnerID && h.handOver(ctx) {
 		h.sendMembers() // the owner mark moves: re-send the whole panel (rare)

@@ -28,6 +28,8 @@ type Store interface {
 	MessagesAfter(ctx context.Context, roomID string, viewerID, afterSeq int64, limit int) ([]db.Message, error)
 	LatestMessages(ctx context.Context, roomID string, viewerID int64, limit int) ([]db.Message, error)
 	MessageByID(ctx context.Context, id int64) (db.Message, error)
+	MessageBySeq(ctx context.Context, roomID string, seq int64) (db.Message, error)
+	ApplyEvent(ctx context.Context, ev *db.Message) (orphanGIF string, err error)
 }
 
 // Hooks let the server observe hubs (metrics, rate limits); nil fields are skipped.
@@ -51,6 +53,9 @@ type Config struct {
 	MaxFrameBytes   int64         // 16 KiB per client frame (larger: close 1009)
 	MaxMessageRunes int           // 2000 characters per message
 	MaxTabsPerRoom  int           // 8 sockets (tabs) per person in one room
+	EditWindow      time.Duration // 15m: how long after sending a message may be edited
+	TypingEvery     time.Duration // 3s: "… is typing" goes out at most this often per person
+	TypingFor       time.Duration // 5s: and is gone this long after the last sign of typing
 	ReplayLimit     int           // 1000 messages replayed after a reconnect; beyond, the log reloads
 	HistoryPage     int           // 50 messages per page of history
 	PingInterval    time.Duration // 25s
@@ -77,6 +82,9 @@ func (c *Config) defaults() {
 	set(&c.PingInterval, 25*time.Second)
 	set(&c.PongWait, 60*time.Second)
 	set(&c.WriteWait, 10*time.Second)
+	set(&c.EditWindow, 15*time.Minute)
+	set(&c.TypingEvery, 3*time.Second)
+	set(&c.TypingFor, 5*time.Second)
 	seti(&c.SendQueue, 256)
 	seti(&c.MaxBatch, 256)
 	seti(&c.MaxMessageRunes, 2000)

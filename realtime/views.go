@@ -1,10 +1,14 @@
 package realtime
 
 import (
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"gifchat/components"
 	"gifchat/db"
+	"gifchat/vocab"
 )
 
 // GIFURL is where a stored GIF is served.
@@ -29,11 +33,47 @@ func MessageView(m db.Message) components.Message {
 		Notice:    m.Notice,
 		Subject:   components.Person{ID: m.SubjectID, Name: m.SubjectName},
 		At:        time.UnixMilli(m.CreatedAt),
+		Room:      m.RoomID,
+		Edited:    m.EditedAt != 0,
+		Deleted:   m.Deleted,
+		Reactions: ReactionViews(m.Reactions),
 	}
 	if m.GIF != "" {
 		v.GIF = &components.GIF{URL: GIFURL(m.GIF), Width: m.GIFWidth, Height: m.GIFHeight}
 	}
 	return v
+}
+
+// ReactionViews groups an entry's reactions by emoji, in vocab's order, each with who
+// reacted: "A", "A and B", "A, B and C", "A, B and 3 others".
+func ReactionViews(rs []db.Reaction) []components.Reaction {
+	var out []components.Reaction
+	for _, emoji := range vocab.Reactions {
+		var names []string
+		ids := " "
+		for _, r := range rs {
+			if r.Emoji == emoji {
+				names = append(names, r.Name)
+				ids += strconv.FormatInt(r.IdentityID, 10) + " "
+			}
+		}
+		if len(names) > 0 {
+			out = append(out, components.Reaction{Emoji: emoji, Count: len(names), Label: whoList(names), Reactors: ids})
+		}
+	}
+	return out
+}
+
+// whoList names up to three people, then counts the rest.
+func whoList(names []string) string {
+	switch n := len(names); {
+	case n == 1:
+		return names[0]
+	case n <= 3:
+		return strings.Join(names[:n-1], ", ") + " and " + names[n-1]
+	default:
+		return fmt.Sprintf("%s, %s and %d others", names[0], names[1], n-2)
+	}
 }
 
 // HistoryView is one page of a room's log (oldest first, as the store returns it) with the

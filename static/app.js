@@ -69,4 +69,204 @@
     var l = log();
     if (l) l.scrollTop = l.scrollHeight;
   });
+  // ---- Living messages: edit, delete, react, typing --------------------------------------
+  // Small socket actions go through one hidden form (#message-action) that htmx sends as
+  // JSON over the room's socket; the server answers by putting the entry's new state in
+  // place (or a reason in the status line).
+  function sendAction(fields) {
+    var form = document.getElementById("message-action");
+    if (!form) return false;
+    ["action", "seq", "emoji", "text"].forEach(function (name) {
+      form.elements[name].value = fields[name] || "";
+    });
+    form.requestSubmit();
+    return true;
+  }
+
+  function entryOf(el) { return el.closest && el.closest(".msg[data-seq]"); }
+
+  // Edit in place: the text becomes an input; Enter saves, Escape cancels. Without JS the
+  // "Edit message" form opens the edit page instead.
+  function startEdit(msg) {
+    var textEl = msg.querySelector(".msg-text");
+    if (!textEl || msg.querySelector(".msg-edit-inline")) return;
+    var form = document.createElement("form");
+    form.className = "msg-edit-inline";
+    var input = document.createElement("input");
+    input.type = "text";
+    input.name = "text";
+    input.value = textEl.textContent;
+    input.setAttribute("aria-label", "Edited message");
+    var maxlength = document.getElementById("message-input");
+    if (maxlength && maxlength.maxLength > 0) input.maxLength = maxlength.maxLength;
+    var save = document.createElement("button");
+    save.type = "submit";
+    save.className = "button primary";
+    save.textContent = "Save";
+    form.appendChild(input);
+    form.appendChild(save);
+    textEl.hidden = true;
+    textEl.insertAdjacentElement("afterend", form);
+    input.focus();
+    input.select();
+    function cancel() { form.remove(); textEl.hidden = false; }
+    form.addEventListener("submit", function (evt) {
+      evt.preventDefault();
+      if (input.value === textEl.textContent) { cancel(); return; }
+      sendAction({ action: "edit", seq: msg.getAttribute("data-seq"), text: input.value });
+    });
+    input.addEventListener("keydown", function (evt) {
+      if (evt.key === "Escape") { evt.preventDefault(); cancel(); }
+    });
+  }
+
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    var msg = entryOf(form);
+    if (!msg || !document.getElementById("message-action")) return;
+    if (form.classList.contains("msg-edit-open")) {
+      evt.preventDefault();
+      startEdit(msg);
+    } else if (form.classList.contains("msg-delete-form")) {
+      evt.preventDefault();
+      sendAction({ action: "delete", seq: msg.getAttribute("data-seq") });
+    }
+  }, true);
+
+  // Reactions: a reaction under an entry toggles it; "Add reaction" opens the room's picker
+  // next to the entry.
+  var pickerFor = null;
+  function closePicker() {
+    var picker = document.getElementById("reaction-picker");
+    if (picker) picker.hidden = true;
+    pickerFor = null;
+  }
+  document.addEventListener("click", function (evt) {
+    var btn = evt.target.closest && evt.target.closest("button");
+    var picker = document.getElementById("reaction-picker");
+    if (!btn) {
+      if (picker && !picker.hidden && !picker.contains(evt.target)) closePicker();
+      return;
+    }
+    if (btn.classList.contains("reaction")) {
+      var msg = entryOf(btn);
+      if (msg) sendAction({ action: "react", seq: msg.getAttribute("data-seq"), emoji: btn.getAttribute("data-emoji") });
+    } else if (btn.classList.contains("reaction-add") && picker) {
+      var entry = entryOf(btn);
+      if (!entry) return;
+      pickerFor = entry.getAttribute("data-seq");
+      btn.insertAdjacentElement("afterend", picker);
+      picker.hidden = false;
+      var first = picker.querySelector("button");
+      if (first) first.focus();
+    } else if (btn.classList.contains("reaction-pick") && pickerFor) {
+      sendAction({ action: "react", seq: pickerFor, emoji: btn.getAttribute("data-emoji") });
+      closePicker();
+    } else if (picker && !picker.hidden && !picker.contains(btn)) {
+      closePicker();
+    }
+  });
+  document.addEventListener("keydown", function (evt) {
+    if (evt.key === "Escape" && pickerFor) closePicker();
+  });
+
+  // A reaction bar is rendered once for everybody: mark the viewer's own reactions pressed.
+  function markPressed() {
+    var room = document.getElementById("room");
+    var me = room && room.getAttribute("data-me");
+    if (!me) return;
+    var buttons = document.querySelectorAll(".reaction[data-reactors]");
+    for (var i = 0; i < buttons.length; i++) {
+      var mine = buttons[i].getAttribute("data-reactors").indexOf(" " + me + " ") >= 0;
+      buttons[i].setAttribute("aria-pressed", mine ? "true" : "false");
+    }
+  }
+  document.addEventListener("DOMContentLoaded", markPressed);
+  document.addEventListener("htmx:ws:after:message:incoming", function () {
+    markPressed();
+    // The picker may have lived inside an entry that was just replaced: keep it in the page.
+    var picker = document.getElementById("reaction-picker");
+    var room = document.getElementById("room");
+    if (!picker && room && pickerTemplate) room.appendChild(pickerTemplate);
+  });
+  var pickerTemplate = null;
+  document.addEventListener("DOMContentLoaded", function () {
+    pickerTemplate = document.getElementById("reaction-picker");
+  });
+
+  // "… is typing": tell the room at most every 3 seconds while the composer changes (not
+  // while an input method is still composing a syllable).
+  var lastTyping = 0;
+  document.addEventListener("input", function (evt) {
+    if (evt.target.id !== "message-input" || evt.isComposing) return;
+    var now = Date.now();
+    if (now - lastTyping < 3000 || !evt.target.value) return;
+    lastTyping = now;
+    sendAction({ action: "typing" });
+  });
+  document.addEventListener("htmx:ws:before:message:outgoing", function (evt) {
+    // Sending a message ends typing; the next keystroke may signal again at once.
+    var form = evt.target;
+    if (form && form.id === "message-form") lastTyping = 0;
+  });
+
+  // ---- While you were away ----------------------------------------------------------------
+  // A hidden tab counts new messages in its title ("(3) Room · GIF chat") and marks where you
+  // left off with a "New messages" divider; the count clears when you come back, the divider
+  // when you leave again or send.
+  var awayFrom = null;
+  var baseTitle = document.title;
+  function unreadSince(seq) {
+    var n = 0;
+    var items = document.querySelectorAll("#messages > .msg[data-seq]");
+    for (var i = items.length - 1; i >= 0; i--) {
+      var s = parseInt(items[i].getAttribute("data-seq"), 10);
+      if (s <= seq) break;
+      var kind = items[i].getAttribute("data-kind");
+      if (kind !== "system" && !items[i].hasAttribute("data-deleted")) n++;
+    }
+    return n;
+  }
+  function placeDivider(seq) {
+    var old = document.getElementById("new-divider");
+    if (old) old.remove();
+    var items = document.querySelectorAll("#messages > .msg[data-seq]");
+    for (var i = 0; i < items.length; i++) {
+      if (parseInt(items[i].getAttribute("data-seq"), 10) > seq) {
+        var div = document.createElement("div");
+        div.id = "new-divider";
+        div.className = "new-divider";
+        div.setAttribute("role", "separator");
+        div.textContent = "New messages";
+        items[i].insertAdjacentElement("beforebegin", div);
+        return;
+      }
+    }
+  }
+  document.addEventListener("visibilitychange", function () {
+    if (!document.getElementById("messages")) return;
+    if (document.visibilityState === "hidden") {
+      baseTitle = document.title.replace(/^\(\d+\) /, "");
+      awayFrom = lastSeq();
+      var old = document.getElementById("new-divider");
+      if (old) old.remove();
+    } else {
+      document.title = baseTitle;
+      awayFrom = null;
+    }
+  });
+  document.addEventListener("htmx:ws:after:message:incoming", function () {
+    if (awayFrom === null || document.visibilityState !== "hidden") return;
+    var n = unreadSince(awayFrom);
+    if (n > 0) {
+      document.title = "(" + n + ") " + baseTitle;
+      if (!document.getElementById("new-divider")) placeDivider(awayFrom);
+    }
+  });
+  document.addEventListener("htmx:ws:before:message:outgoing", function (evt) {
+    if (evt.target && evt.target.id === "message-form") {
+      var old = document.getElementById("new-divider");
+      if (old) old.remove();
+    }
+  });
 })();

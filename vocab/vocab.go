@@ -13,8 +13,22 @@ const (
 	KindNotice  = "system" // a notice the server writes; NoticeKind says which
 )
 
-// Kinds lists every log entry kind.
+// Kinds lists every kind of entry the log shows.
 var Kinds = []string{KindText, KindGIF, KindWhisper, KindNotice}
+
+// Kinds of event that change an earlier entry (its TargetSeq) rather than show as one: each
+// takes the room's next seq like any entry, so a reconnecting browser replays it in order.
+const (
+	KindEdit   = "edit"   // the author changed the entry's text
+	KindDelete = "delete" // the author (or the room's owner) deleted the entry
+	KindReact  = "react"  // someone's reaction to the entry was added or taken back
+)
+
+// Events lists every event kind.
+var Events = []string{KindEdit, KindDelete, KindReact}
+
+// Reactions is the fixed set people react with, in the order they are shown.
+var Reactions = []string{"👍", "❤️", "😂", "😮", "😢", "🎉"}
 
 // Kinds of notice (messages.notice), stored as data with the person they name and put into
 // words only when shown, so a page in another language can word them its own way.
@@ -35,10 +49,14 @@ const (
 	ActionWhisperTo     = "whisper-to"     // switch the composer to whisper to "to"
 	ActionWhisperCancel = "whisper-cancel" // back to speaking to everyone
 	ActionKick          = "kick"           // owner: remove "member"
+	ActionEdit          = "edit"           // change the text of your entry "seq"
+	ActionDelete        = "delete"         // delete entry "seq" (yours, or any as the owner)
+	ActionReact         = "react"          // toggle your reaction "emoji" to entry "seq"
+	ActionTyping        = "typing"         // you are typing (sent at most every few seconds)
 )
 
 // Actions lists every socket action.
-var Actions = []string{ActionSay, ActionWhisperTo, ActionWhisperCancel, ActionKick}
+var Actions = []string{ActionSay, ActionWhisperTo, ActionWhisperCancel, ActionKick, ActionEdit, ActionDelete, ActionReact, ActionTyping}
 
 // Kinds of room status (the status-KIND class of the line above the log).
 const (
