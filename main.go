@@ -144,7 +144,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	rateFlag("rate-passwords", "GIFCHAT_RATE_PASSWORDS", handlers.ActionEnter, "password attempts per session")
 	rateFlag("rate-sessions", "GIFCHAT_RATE_SESSIONS", handlers.ActionNewSession, "new sessions (cookie-less visits) per client address, times -rate-address-factor")
 	fs.Float64Var(&c.rateAddrFactor, "rate-address-factor", envFloat(getenv, "GIFCHAT_RATE_ADDRESS_FACTOR", 5), "each client address may do this many times what one session may, as people share addresses (env GIFCHAT_RATE_ADDRESS_FACTOR)")
-	fs.BoolVar(&c.trustProxy, "trust-proxy", env("GIFCHAT_TRUST_PROXY", "") == "true", "take the client address from X-Forwarded-For (set only behind one reverse proxy that sets it) (env GIFCHAT_TRUST_PROXY)")
+	fs.BoolVar(&c.trustProxy, "trust-proxy", env("GIFCHAT_TRUST_PROXY", "") == "true", "take the client address from X-Forwarded-For and HTTPS from X-Forwarded-Proto (set only behind one reverse proxy that sets both) (env GIFCHAT_TRUST_PROXY)")
 	if err := errors.Join(envErrs...); err != nil {
 		return c, err
 	}
@@ -222,7 +222,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			MaxTabsPerRoom:  cfg.maxSocketsPer,
 		},
 		Handlers: handlers.Config{MaxGIFBytes: cfg.maxGIFBytes, MaxCapacity: cfg.maxCapacity, Dev: cfg.dev,
-			MaxFormBytes: cfg.maxBodyBytes, MaxRoomsPerPerson: cfg.maxRoomsPer, MaxSocketsPerPerson: cfg.maxSocketsPer},
+			MaxFormBytes: cfg.maxBodyBytes, MaxRoomsPerPerson: cfg.maxRoomsPer, MaxSocketsPerPerson: cfg.maxSocketsPer,
+			TrustProxy: cfg.trustProxy},
 		RateLimits: limits,
 	})
 	if err != nil {

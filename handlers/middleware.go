@@ -11,9 +11,18 @@ import (
 
 // securityHeaders sets the headers every response carries. The CSP allows only our own
 // scripts: htmx is used without hx-on, trigger filters or js: values, and app.js is a file.
-func securityHeaders(next http.Handler) http.Handler {
+// A secure request (isSecure: TLS here, or with trustProxy a proxy that says https) also gets
+// HSTS, so the browser never asks over plain HTTP again, and is marked for the session
+// cookie's Secure flag and __Host- name.
+func securityHeaders(trustProxy bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
+		if isSecure(r, trustProxy) {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+			if r.TLS == nil {
+				r = withSecure(r, true)
+			}
+		}
 		if !strings.HasPrefix(r.URL.Path, "/gifs/") {
 			h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 		}

@@ -38,6 +38,10 @@ type Config struct {
 	MaxRoomsPerPerson   int   // 5 rooms owned at once
 	MaxSocketsPerPerson int   // 8 room sockets open at once per person, over all rooms
 	MaxCapacity         int   // 100 places per room; load tests raise it
+	// TrustProxy honours X-Forwarded-Proto: https from the one reverse proxy in front (as
+	// RateLimitConfig.TrustProxy does X-Forwarded-For): the session cookie is then Secure
+	// and __Host-, and answers carry HSTS, as over TLS.
+	TrustProxy bool
 	HistoryPage         int   // 50 messages per page
 	Dev                 bool  // the component gallery and pprof
 	// PasswordCost is the bcrypt cost for room passwords (default bcrypt.DefaultCost); tests
@@ -118,7 +122,7 @@ func NewServer(d Deps) http.Handler {
 	var h http.Handler = mux
 	h = limitBodies(d.Config.MaxFormBytes, d.Config.MaxGIFBytes, h)
 	h = crossOrigin(h)
-	h = securityHeaders(h)
+	h = securityHeaders(d.Config.TrustProxy, h)
 	h = recoverPanics(d.Log, h)
 	return h
 }

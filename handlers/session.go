@@ -10,13 +10,20 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"strings"
 	"time"
 
 	"gifchat/db"
 )
 
-// SessionCookie is the name of the cookie that carries a visitor's session token.
+// SessionCookie is the name of the cookie that carries a visitor's session token over plain
+// HTTP. Over HTTPS it is HostSessionCookie.
 const SessionCookie = "gifchat_session"
+
+// HostSessionCookie is the session cookie's name on secure requests. The __Host- prefix makes
+// the browser keep it only if it is Secure, has Path=/ and no Domain, so a sibling subdomain
+// or a plain-HTTP answer (a network attacker's) cannot set or shadow it.
+const HostSessionCookie = "__Host-" + SessionCookie
 
 // sessionStore is what the session middleware needs from storage.
 type sessionStore interface {
@@ -25,6 +32,71 @@ type sessionStore interface {
 }
 
 type identityKey struct{}
+
+type secureKey struct{}
+
+// withSecure records whether the request reached us over HTTPS (see isSecure), for the
+// session cookie's flags; securityHeaders calls it once per request.
+func withSecure(r *http.Request, secure bool) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), secureKey{}, secure))
+}
+
+func requestSecure(r *http.Request) bool {
+	secure, _ := r.Context().Value(secureKey{}).(bool)
+	return secure || r.TLS != nil
+}
+
+// isSecure reports whether the browser's request was HTTPS: TLS here, or, with trustProxy,
+// a reverse proxy that terminated TLS and says so in X-Forwarded-Proto (the last entry, the
+// one our proxy wrote, as with X-Forwarded-For). Without trustProxy the header is the
+// client's own claim and is ignored.
+func isSecure(r *http.Request, trustProxy bool) bool {
+	if r.TLS != nil {
+		return true
+	}
+	if !trustProxy {
+		return false
+	}
+	vs := r.Header.Values("X-Forwarded-Proto")
+	if len(vs) == 0 {
+		return false
+	}
+	last := vs[len(vs)-1]
+	if i := strings.LastIndexByte(last, ','); i >= 0 {
+		last = last[i+1:]
+	}
+	return strings.EqualFold(strings.TrimSpace(last), "https")
+}
+
+// sessionToken returns the token the request carries under either name, the __Host- one
+// first, and the name it came under. A browser that was given the cookie over plain HTTP
+// (before a proxy was trusted, say) still carries the plain name.
+func sessionToken(r *http.Request) (token, name string) {
+	for _, name := range []string{HostSessionCookie, SessionCookie} {
+		if c, err := r.Cookie(name); err == nil && len(c.Value) == 43 {
+			return c.Value, name
+		}
+	}
+	return "", ""
+}
+
+// setSessionCookie gives the browser its session token: HttpOnly, SameSite=Lax, for a year;
+// on a secure request Secure and under the __Host- name.
+func setSessionCookie(w http.ResponseWriter, r *http.Request, token string) {
+	name, secure := SessionCookie, requestSecure(r)
+	if secure {
+		name = HostSessionCookie
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name:     name,
+		Value:    token,
+		Path:     "/",
+		MaxAge:   int((365 * 24 * time.Hour).Seconds()),
+		HttpOnly: true,
+		SameSite: http.SameSiteLaxMode,
+		Secure:   secure,
+	})
+}
 
 // identityFrom returns the visitor's identity; every route behind withSession has one.
 func identityFrom(ctx context.Context) db.Identity {
@@ -39,9 +111,14 @@ func identityFrom(ctx context.Context) db.Identity {
 // client address (ActionNewSession): a script that drops its cookie cannot fill the database.
 func withSession(store sessionStore, guard Guard, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if c, err := r.Cookie(SessionCookie); err == nil && len(c.Value) == 43 {
-			id, err := store.IdentityBySession(r.Context(), hashToken(c.Value))
+		if token, name := sessionToken(r); token != "" {
+			id, err := store.IdentityBySession(r.Context(), hashToken(token))
 			if err == nil {
+				if name == SessionCookie && requestSecure(r) {
+					// Moved to the __Host- name, and so made Secure, on its first HTTPS visit.
+					setSessionCookie(w, r, token)
+					http.SetCookie(w, &http.Cookie{Name: SessionCookie, Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+				}
 				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
 				return
 			}
@@ -65,15 +142,7 @@ func withSession(store sessionStore, guard Guard, next http.Handler) http.Handle
 			serverError(w, r, fmt.Errorf("create session: %w", err))
 			return
 		}
-		http.SetCookie(w, &http.Cookie{
-			Name:     SessionCookie,
-			Value:    token,
-			Path:     "/",
-			MaxAge:   int((365 * 24 * time.Hour).Seconds()),
-			HttpOnly: true,
-			SameSite: http.SameSiteLaxMode,
-			Secure:   r.TLS != nil,
-		})
+		setSessionCookie(w, r, token)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
 	})
 }

@@ -231,11 +231,11 @@ func noRedirect(c *http.Client) *http.Client {
 	return &cc
 }
 
-// sessionCookie returns the person's session cookie, or nil.
+// sessionCookie returns the person's session cookie (under either name), or nil.
 func (ts *testServer) sessionCookie(c *http.Client) *http.Cookie {
 	u, _ := url.Parse(ts.URL)
 	for _, ck := range c.Jar.Cookies(u) {
-		if ck.Name == SessionCookie {
+		if ck.Name == SessionCookie || ck.Name == HostSessionCookie {
 			return ck
 		}
 	}
