@@ -178,3 +178,19 @@ func NoticeText(m Message) string {
 	}
 	return m.Text
 }
+
+// TypingText words who is typing: "A is typing…", "A and B are typing…", "A, B and 3 others
+// are typing…", or nothing.
+func TypingText(names []string) string {
+	switch len(names) {
+	case 0:
+		return ""
+	case 1:
+		return names[0] + " is typing…"
+	case 2:
+		return names[0] + " and " + names[1] + " are typing…"
+	case 3:
+		return names[0] + ", " + names[1] + " and " + names[2] + " are typing…"
+	}
+	return names[0] + ", " + names[1] + " and " + strconv.Itoa(len(names)-2) + " others are typing…"
+}

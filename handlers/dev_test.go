@@ -23,6 +23,7 @@ var galleryStates = []string{
 	// messages
 	"message-mine", "message-other", "message-system", "message-gif", "message-whisper",
 	"message-long-text", "message-korean", "message-long-word",
+	"message-edited", "message-deleted", "message-reactions", "reaction-picker", "typing", "new-divider",
 	// room cards
 	"room-card-public", "room-card-private", "room-card-full", "room-list-empty",
 	// forms with each error

@@ -4,11 +4,14 @@ package handlers_test
 // reason to the sender alone, and nothing is stored.
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
+	"gifchat/db"
 	"gifchat/realtime"
 )
 
@@ -67,5 +70,68 @@ func TestRegressionEmptyMessageRefused(t *testing.T) {
 		if strings.TrimSpace(strings.Trim(s, "\u200b\u200d\ufeff")) == "" {
 			t.Errorf("an empty message was stored: %q", s)
 		}
+	}
+}
+
+// Without JS a person edits their message on a plain page and deletes it with a posted form;
+// the hub applies the same rules as over the socket.
+func TestEditAndDeleteWithoutJS(t *testing.T) {
+	ts := newTestServer(t)
+	alice, bob := noRedirect(ts.newPerson(t)), noRedirect(ts.newPerson(t))
+	room := ts.createRoom(t, alice, "No script", 0, "")
+	if resp, body := ts.postForm(t, alice, "/rooms/"+room+"/messages", url.Values{"text": {"helo"}}, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("post: %s\n%s", resp.Status, body)
+	}
+	msgs, err := ts.Store.LatestMessages(context.Background(), room, 0, 10)
+	if err != nil || len(msgs) == 0 {
+		t.Fatalf("stored: %v, %v", msgs, err)
+	}
+	seq := msgs[len(msgs)-1].Seq
+	entry := fmt.Sprintf("/rooms/%s/messages/%d", room, seq)
+	stored := func() db.Message {
+		m, err := ts.Store.MessageBySeq(context.Background(), room, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+
+	resp, page := ts.get(t, alice, entry+"/edit")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `value="helo"`) || !strings.Contains(page, ">Message</label>") || !strings.Contains(page, ">Save</button>") {
+		t.Fatalf("the edit page: %s\n%s", resp.Status, page)
+	}
+	if resp, _ := ts.get(t, bob, entry+"/edit"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("bob opened the edit page of alice's message: %s", resp.Status)
+	}
+	if resp, page := ts.postForm(t, bob, entry+"/edit", url.Values{"text": {"bob was here"}}, nil); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, "your own messages") {
+		t.Errorf("bob editing alice's message: %s\n%s", resp.Status, page)
+	}
+	if resp, page := ts.postForm(t, alice, entry+"/edit", url.Values{"text": {"  "}}, nil); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, "Write something first") {
+		t.Errorf("a blank edit: %s\n%s", resp.Status, page)
+	}
+	if resp, body := ts.postForm(t, alice, entry+"/edit", url.Values{"text": {"hello"}}, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("alice's edit: %s\n%s", resp.Status, body)
+	}
+	if m := stored(); m.Body != "hello" || m.EditedAt == 0 {
+		t.Errorf("after the edit: %q, edited %d", m.Body, m.EditedAt)
+	}
+	if _, page := ts.get(t, alice, "/rooms/"+room); !strings.Contains(page, "hello") || !strings.Contains(page, "(edited)") {
+		t.Error("the room page does not show the edit")
+	}
+
+	if resp, page := ts.postForm(t, bob, entry+"/delete", nil, nil); resp.StatusCode != http.StatusForbidden || !strings.Contains(page, "your own messages") {
+		t.Errorf("bob deleting alice's message: %s\n%s", resp.Status, page)
+	}
+	if resp, body := ts.postForm(t, alice, entry+"/delete", nil, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("alice's delete: %s\n%s", resp.Status, body)
+	}
+	if m := stored(); !m.Deleted || m.Body != "" {
+		t.Errorf("after the delete: %+v", m)
+	}
+	if _, page := ts.get(t, bob, "/rooms/"+room); !strings.Contains(page, "message deleted") || strings.Contains(page, "hello") {
+		t.Error("the room page does not show the deletion")
+	}
+	if resp, _ := ts.get(t, alice, fmt.Sprintf("/rooms/%s/messages/%d/edit", room, 999)); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("editing a message that does not exist: %s", resp.Status)
 	}
 }

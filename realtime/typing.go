@@ -2,8 +2,6 @@ package realtime
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"time"
 
 	"gifchat/components"
@@ -80,10 +78,10 @@ func (h *Hub) sendTyping() {
 		}
 		return out
 	}
-	everyone := h.render(components.TypingOOB(TypingLine(names(0))))
+	everyone := h.render(components.TypingOOB(components.TypingText(names(0))))
 	own := map[int64][]byte{}
 	for _, id := range ids {
-		own[id] = h.render(components.TypingOOB(TypingLine(names(id))))
+		own[id] = h.render(components.TypingOOB(components.TypingText(names(id))))
 	}
 	for id, p := range h.people {
 		frag := everyone
@@ -102,20 +100,4 @@ func slicesSortByStart(ids []int64, typers map[int64]*typer) {
 			ids[j], ids[j-1] = ids[j-1], ids[j]
 		}
 	}
-}
-
-// TypingLine words who is typing: "A is typing…", "A and B are typing…", "A, B and 3 others
-// are typing…", or nothing.
-func TypingLine(names []string) string {
-	switch len(names) {
-	case 0:
-		return ""
-	case 1:
-		return names[0] + " is typing…"
-	case 2:
-		return names[0] + " and " + names[1] + " are typing…"
-	case 3:
-		return strings.Join(names[:2], ", ") + " and " + names[2] + " are typing…"
-	}
-	return fmt.Sprintf("%s, %s and %d others are typing…", names[0], names[1], len(names)-2)
 }
