@@ -55,10 +55,12 @@ func TestCreateRoomValidation(t *testing.T) {
 		{"capacity 2.5", url.Values{"title": {"Lunch"}, "capacity": {"2.5"}}, map[string]string{"capacity": "whole number"}},
 		{"capacity -3", url.Values{"title": {"Lunch"}, "capacity": {"-3"}}, map[string]string{"capacity": "between 2 and 100"}},
 		{"missing fields", url.Values{}, map[string]string{"title": "title"}},
-		{"password 3 characters", url.Values{"title": {"Lunch"}, "password": {"Zq9"}}, map[string]string{"password": "at least 4"}},
+		{"password 3 characters", url.Values{"title": {"Lunch"}, "password": {"Zq9"}}, map[string]string{"password": "at least 6"}},
+		{"password 5 characters", url.Values{"title": {"Lunch"}, "password": {"Zq9x!"}}, map[string]string{"password": "at least 6"}},
+		{"password 5 characters of two bytes", url.Values{"title": {"Lunch"}, "password": {"ééééé"}}, map[string]string{"password": "at least 6"}},
 		{"password 73 characters", url.Values{"title": {"Lunch"}, "password": {strings.Repeat("Qw", 36) + "Q"}}, map[string]string{"password": "at most 72"}},
 		{"everything wrong", url.Values{"title": {" "}, "capacity": {"abc"}, "password": {"Zq9"}},
-			map[string]string{"title": "title", "capacity": "whole number", "password": "at least 4"}},
+			map[string]string{"title": "title", "capacity": "whole number", "password": "at least 6"}},
 	}
 	for _, tc := range cases {
 		for _, htmx := range []bool{true, false} {
@@ -135,7 +137,7 @@ func TestCreateRoomAcceptsBoundaries(t *testing.T) {
 		{"capacity 2", url.Values{"title": {"Pair"}, "capacity": {"2"}}, "Pair", 2, false},
 		{"capacity 100", url.Values{"title": {"Hall"}, "capacity": {"100"}}, "Hall", 100, false},
 		{"empty capacity is the default", url.Values{"title": {"Default"}, "capacity": {""}}, "Default", 10, false},
-		{"password 4 characters", url.Values{"title": {"Four"}, "password": {"abcd"}}, "Four", 10, true},
+		{"password 6 characters", url.Values{"title": {"Six"}, "password": {"abcdef"}}, "Six", 10, true},
 		{"password 72 characters", url.Values{"title": {"Long"}, "password": {strings.Repeat("p", 72)}}, "Long", 10, true},
 		{"markup in the title", url.Values{"title": {`<b>"Tea" & cake</b>`}}, `<b>"Tea" & cake</b>`, 10, false},
 	}

@@ -15,13 +15,13 @@ import (
 var safeFormErrors = map[string]*regexp.Regexp{
 	"title":    regexp.MustCompile(`^(The title must be text\.|Give the room a title\.|The title is [0-9]+ characters long; at most 60\.|The title cannot contain control characters\.|The title cannot contain text-direction control characters\.)$`),
 	"capacity": regexp.MustCompile(`^(Capacity must be a whole number\.|Capacity must be between 2 and [0-9]+\.)$`),
-	"password": regexp.MustCompile(`^(A password needs at least 4 characters\.|A password can be at most 72 bytes long\.)$`),
+	"password": regexp.MustCompile(`^(A password needs at least 6 characters\.|A password can be at most 72 bytes long\.)$`),
 }
 
 // FuzzValidateRoomForm: any create-room form. A valid result meets every rule of the product
 // (trimmed title of 1-60 characters, not blank, with no control or text-direction characters,
 // capacity in range, password
-// empty or 4 characters to 72 bytes); every refusal is keyed by a real field and says why
+// empty or 6 characters to 72 bytes); every refusal is keyed by a real field and says why
 // without repeating the input.
 func FuzzValidateRoomForm(f *testing.F) {
 	for _, c := range []struct {

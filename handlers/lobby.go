@@ -47,7 +47,7 @@ const (
 	MinCapacity     = 2
 	MaxCapacity     = 100
 	DefaultCapacity = 10
-	MinPassword     = 4
+	MinPassword     = 6  // characters; the per-room back-off (password_attempts.go) does the rest
 	MaxPassword     = 72 // bcrypt's limit, in bytes
 )
 

@@ -41,9 +41,9 @@ type Config struct {
 	// TrustProxy honours X-Forwarded-Proto: https from the one reverse proxy in front (as
 	// RateLimitConfig.TrustProxy does X-Forwarded-For): the session cookie is then Secure
 	// and __Host-, and answers carry HSTS, as over TLS.
-	TrustProxy bool
-	HistoryPage         int   // 50 messages per page
-	Dev                 bool  // the component gallery and pprof
+	TrustProxy  bool
+	HistoryPage int  // 50 messages per page
+	Dev         bool // the component gallery and pprof
 	// PasswordCost is the bcrypt cost for room passwords (default bcrypt.DefaultCost); tests
 	// lower it, production never should.
 	PasswordCost int
@@ -89,7 +89,8 @@ type Deps struct {
 	// Events observe what the handlers do (metrics); nil fields are skipped.
 	Events Events
 
-	sockets *socketCounter // set by NewServer: open room sockets per person
+	sockets   *socketCounter    // set by NewServer: open room sockets per person
+	passwords *PasswordAttempts // set by NewServer: wrong room passwords per room
 }
 
 // Events are the handlers' observation points; nil fields are skipped.
@@ -117,6 +118,7 @@ func NewServer(d Deps) http.Handler {
 		d.Guard = allowAll{}
 	}
 	d.sockets = &socketCounter{open: map[int64]int{}}
+	d.passwords = NewPasswordAttempts(PasswordBackoff{})
 	mux := http.NewServeMux()
 	addRoutes(mux, d)
 	var h http.Handler = mux
