@@ -53,6 +53,7 @@ type config struct {
 	maxBodyBytes   int64
 	maxFrameBytes  int64
 	maxRoomsPer    int
+	maxRoomsAll    int
 	maxSocketsPer  int
 	rateLimits     bool
 	rates          map[string]handlers.Rate
@@ -114,6 +115,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", envInt("GIFCHAT_MAX_BODY_BYTES", 64<<10), "largest request body other than a GIF upload, in bytes; larger is refused with 413 (env GIFCHAT_MAX_BODY_BYTES)")
 	fs.Int64Var(&c.maxFrameBytes, "max-frame-bytes", envInt("GIFCHAT_MAX_FRAME_BYTES", 16<<10), "largest WebSocket frame a browser may send, in bytes; larger closes the socket with 1009 (env GIFCHAT_MAX_FRAME_BYTES)")
 	maxRooms := fs.Int("max-rooms-per-person", int(envInt("GIFCHAT_MAX_ROOMS_PER_PERSON", 5)), "rooms one person may own at once (env GIFCHAT_MAX_ROOMS_PER_PERSON)")
+	fs.IntVar(&c.maxRoomsAll, "max-rooms", int(envInt("GIFCHAT_MAX_ROOMS", handlers.DefaultMaxRooms)), "rooms the server holds at once; one more is refused with 503 until one closes (env GIFCHAT_MAX_ROOMS)")
 	maxSockets := fs.Int("max-sockets-per-person", int(envInt("GIFCHAT_MAX_SOCKETS_PER_PERSON", 8)), "room connections (tabs) one person may have open at once (env GIFCHAT_MAX_SOCKETS_PER_PERSON)")
 	fs.BoolVar(&c.rateLimits, "rate-limits", env("GIFCHAT_RATE_LIMITS", "true") != "false", "apply the -rate-* limits; false turns them all off, e.g. for load tests (env GIFCHAT_RATE_LIMITS)")
 	c.rates = map[string]handlers.Rate{}
@@ -162,6 +164,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, errors.New("-max-frame-bytes must be at least 1024")
 	case *maxRooms < 1:
 		return c, errors.New("-max-rooms-per-person must be at least 1")
+	case c.maxRoomsAll < 1:
+		return c, errors.New("-max-rooms must be at least 1")
 	case *maxSockets < 1:
 		return c, errors.New("-max-sockets-per-person must be at least 1")
 	case c.rateAddrFactor < 1:
@@ -223,7 +227,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		},
 		Handlers: handlers.Config{MaxGIFBytes: cfg.maxGIFBytes, MaxCapacity: cfg.maxCapacity, Dev: cfg.dev,
 			MaxFormBytes: cfg.maxBodyBytes, MaxRoomsPerPerson: cfg.maxRoomsPer, MaxSocketsPerPerson: cfg.maxSocketsPer,
-			TrustProxy: cfg.trustProxy},
+			MaxRooms: cfg.maxRoomsAll, TrustProxy: cfg.trustProxy},
 		RateLimits: limits,
 	})
 	if err != nil {

@@ -314,3 +314,79 @@ func TestCreateRoomLimitUnderConcurrency(t *testing.T) {
 		t.Error("no create succeeded")
 	}
 }
+
+// TestCreateRoomServerFull: with -max-rooms rooms on the server, another create is refused
+// for anyone: 503 with Retry-After (the server is full; the person asked nothing wrong) and
+// the reason on the form; nothing is created. A room closing frees a place.
+func TestCreateRoomServerFull(t *testing.T) {
+	ts := newTestServer(t, withConfig(Config{MaxRooms: 2}))
+	alice, bob := ts.newPerson(t), ts.newPerson(t)
+	first := ts.createRoom(t, alice, "one", 0, "")
+	ts.createRoom(t, bob, "two", 0, "")
+	for _, header := range []http.Header{nil, htmxHeader} {
+		resp, body := ts.postForm(t, noRedirect(ts.newPerson(t)), "/rooms", url.Values{"title": {"three"}, "password": {"hunter22"}}, header)
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("third room (header %v): %s, Retry-After %q", header, resp.Status, resp.Header.Get("Retry-After"))
+		}
+		if !strings.Contains(body, `class="form-error"`) || !strings.Contains(body, "already has 2 rooms, the most it holds") {
+			t.Errorf("third room (header %v): the reason is not on the form:\n%s", header, body)
+		}
+		if !strings.Contains(body, `value="three"`) {
+			t.Errorf("third room (header %v): what was typed is gone", header)
+		}
+	}
+	if n := ts.Rooms.Count(); n != 2 {
+		t.Fatalf("%d rooms, want 2", n)
+	}
+	if resp, _ := ts.postForm(t, noRedirect(alice), "/rooms/"+first+"/delete", url.Values{"confirm": {"yes"}}, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("delete: %s", resp.Status)
+	}
+	ts.createRoom(t, alice, "three", 0, "")
+}
+
+// TestCreateRoomServerFullUnderConcurrency: simultaneous creates by many people do not get
+// past -max-rooms either.
+func TestCreateRoomServerFullUnderConcurrency(t *testing.T) {
+	const limit, tries = 3, 12
+	ts := newTestServer(t, withConfig(Config{MaxRooms: limit}))
+	people := make([]*http.Client, tries)
+	for i := range people {
+		people[i] = noRedirect(ts.newPerson(t))
+	}
+	statuses := make(chan int, tries)
+	start := make(chan struct{})
+	for i, person := range people {
+		go func() {
+			<-start
+			form := url.Values{"title": {fmt.Sprintf("Race %d", i)}}
+			req, _ := http.NewRequest(http.MethodPost, ts.URL+"/rooms", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, err := person.Do(req)
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	close(start)
+	created := 0
+	for range tries {
+		switch s := <-statuses; s {
+		case http.StatusSeeOther:
+			created++
+		case http.StatusServiceUnavailable:
+		default:
+			t.Errorf("status %d", s)
+		}
+	}
+	rooms, err := ts.Store.ListRooms(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created != limit || len(rooms) != limit || ts.Rooms.Count() != limit {
+		t.Errorf("%d simultaneous creates: %d answered created, %d stored, %d live; want exactly %d", tries, created, len(rooms), ts.Rooms.Count(), limit)
+	}
+}

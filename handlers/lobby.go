@@ -114,9 +114,14 @@ func handleCreateRoom(d Deps) http.Handler {
 				rerenderCreate(w, r, d, form, http.StatusTooManyRequests)
 				return
 			}
-			// A cheap early refusal, before the password is hashed; the check that counts is
-			// repeated under the owner's lock below.
+			// Cheap early refusals, before the password is hashed; the checks that count are
+			// repeated under the locks below.
 			if !roomsLeft(w, r, d, me.ID, errs) {
+				return
+			}
+			if len(errs) == 0 && serverFull(d, errs) {
+				form.Errors = errs
+				refuseFull(w, r, d, form)
 				return
 			}
 		}
@@ -134,7 +139,8 @@ func handleCreateRoom(d Deps) http.Handler {
 			room.PasswordHash = string(hash)
 		}
 		// Count and insert under the owner's lock: without it, simultaneous creates (a double
-		// click, a script) all pass the count and the limit is not one.
+		// click, a script) all pass the count and the limit is not one. The same goes for the
+		// server's room count, under roomCountLock until the new room is counted.
 		lock := ownerLock(me.ID)
 		lock.Lock()
 		if !roomsLeft(w, r, d, me.ID, errs) {
@@ -146,13 +152,23 @@ func handleCreateRoom(d Deps) http.Handler {
 			rerenderCreate(w, r, d, form, http.StatusUnprocessableEntity)
 			return
 		}
+		roomCountLock.Lock()
+		if serverFull(d, errs) {
+			roomCountLock.Unlock()
+			lock.Unlock()
+			refuseFull(w, r, d, form)
+			return
+		}
 		room, err := d.Store.CreateRoom(r.Context(), room)
+		if err == nil {
+			d.Rooms.Add(room)
+		}
+		roomCountLock.Unlock()
 		lock.Unlock()
 		if err != nil {
 			serverError(w, r, err)
 			return
 		}
-		d.Rooms.Add(room)
 		d.Log.Info("room created", "room", room.ID, "owner", me.ID, "private", room.Private())
 		redirect(w, r, "/rooms/"+room.ID)
 	})
@@ -171,6 +187,27 @@ func roomsLeft(w http.ResponseWriter, r *http.Request, d Deps, owner int64, errs
 	}
 	return true
 }
+
+// serverFull sets errs["form"] when the server holds as many rooms as -max-rooms allows.
+func serverFull(d Deps, errs map[string]string) bool {
+	if d.Rooms.Count() < d.Config.MaxRooms {
+		return false
+	}
+	errs["form"] = fmt.Sprintf("This server already has %d rooms, the most it holds; a new one can be made when one closes (empty rooms close within minutes). Meanwhile, join one of those open.", d.Config.MaxRooms)
+	return true
+}
+
+// refuseFull answers a create refused for the room cap: 503 and Retry-After, not 429, since
+// it is the server that is full, not this person who asked too often (their own limits are
+// -max-rooms-per-person and -rate-rooms); the form shows why.
+func refuseFull(w http.ResponseWriter, r *http.Request, d Deps, form components.CreateRoomForm) {
+	w.Header().Set("Retry-After", "60")
+	rerenderCreate(w, r, d, form, http.StatusServiceUnavailable)
+}
+
+// roomCountLock makes "count the rooms, create one" one step, so that -max-rooms holds under
+// simultaneous creates. In-process, like ownerLocks.
+var roomCountLock sync.Mutex
 
 // ownerLocks serialise room creation per owner (striped, so memory stays fixed). They are
 // in-process: one binary owns the database; a store shared by several instances would need

@@ -31,11 +31,15 @@ type Store interface {
 // DefaultMaxGIFBytes is the largest GIF upload unless configured: 5 MiB.
 const DefaultMaxGIFBytes = 5 << 20
 
+// DefaultMaxRooms is how many rooms the server holds at once unless configured.
+const DefaultMaxRooms = 1000
+
 // Config holds the handlers' limits; zero fields take the defaults noted.
 type Config struct {
 	MaxFormBytes        int64 // 64 KiB for any non-upload request body
 	MaxGIFBytes         int64 // 5 MiB per GIF
 	MaxRoomsPerPerson   int   // 5 rooms owned at once
+	MaxRooms            int   // 1000 rooms on the server at once
 	MaxSocketsPerPerson int   // 8 room sockets open at once per person, over all rooms
 	MaxCapacity         int   // 100 places per room; load tests raise it
 	// TrustProxy honours X-Forwarded-Proto: https from the one reverse proxy in front (as
@@ -61,6 +65,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxRoomsPerPerson <= 0 {
 		c.MaxRoomsPerPerson = 5
+	}
+	if c.MaxRooms <= 0 {
+		c.MaxRooms = DefaultMaxRooms
 	}
 	if c.MaxSocketsPerPerson <= 0 {
 		c.MaxSocketsPerPerson = 8
