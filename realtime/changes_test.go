@@ -177,7 +177,7 @@ func TestReactionsToggleAndCount(t *testing.T) {
 
 func TestTypingLine(t *testing.T) {
 	clock := newFakeClock()
-	e := newEnv(t, Config{Clock: clock, TypingEvery: 3 * time.Second, TypingFor: 5 * time.Second})
+	e := newEnv(t, Config{Clock: clock, TypingFor: 5 * time.Second})
 	alice, bob, carol := e.person("alice"), e.person("bob"), e.person("carol")
 	room := e.room(alice, 10, "")
 	a := e.dial(alice, room.ID, 0)
@@ -197,15 +197,22 @@ func TestTypingLine(t *testing.T) {
 	if strings.Contains(b.text(), line(bob.Nickname+" is typing…")) || strings.Contains(b.text(), "and "+carol.Nickname) {
 		t.Errorf("bob was shown his own typing:\n%s", clip(b.text()))
 	}
-	// Within TypingEvery another signal sends nothing new.
+	// Someone already on the line who signals again changes nothing: nothing is rendered or
+	// sent, and they stay on it TypingFor from this signal.
 	e.settle(room.ID)
 	before := e.renders.Load()
-	clock.Advance(time.Second)
+	clock.Advance(3 * time.Second)
 	b.send(typing)
 	e.settle(room.ID)
 	if n := e.renders.Load() - before; n != 0 {
-		t.Errorf("a second signal within 3 s was rendered %d times, want 0", n)
+		t.Errorf("a signal from someone already typing was rendered %d times, want 0", n)
 	}
+	clock.Advance(time.Second) // 4 s after both started: carol's line lasts to 5 s, bob's to 8 s
+	e.settle(room.ID)
+	// A newcomer sees at once who is typing.
+	dave := e.person("dave")
+	d := e.dial(dave, room.ID, 0)
+	d.waitText(line(bob.Nickname + " and " + carol.Nickname + " are typing…"))
 	// Sending ends typing at once, before the message arrives.
 	b.say("done typing")
 	a.waitText("done typing")

@@ -44,6 +44,7 @@ func (h *Hub) arrive(ctx context.Context, c *Client) {
 	}
 	// The joining socket gets the whole panel; everyone else gets one added item.
 	c.enqueue(h.render(components.MemberListOOB(h.room.OwnerID, h.members())))
+	h.typingLineFor(c)
 	if newcomer {
 		frag := h.render(components.MemberJoinedOOB(components.Member{Person: PersonView(who), Owner: who.ID == h.room.OwnerID}))
 		h.eachSocket(func(o *Client) {

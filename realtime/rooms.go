@@ -54,8 +54,7 @@ type Config struct {
 	MaxMessageRunes int           // 2000 characters per message
 	MaxTabsPerRoom  int           // 8 sockets (tabs) per person in one room
 	EditWindow      time.Duration // 15m: how long after sending a message may be edited
-	TypingEvery     time.Duration // 3s: "… is typing" goes out at most this often per person
-	TypingFor       time.Duration // 5s: and is gone this long after the last sign of typing
+	TypingFor       time.Duration // 5s: "… is typing" is gone this long after the last sign of it
 	ReplayLimit     int           // 1000 messages replayed after a reconnect; beyond, the log reloads
 	HistoryPage     int           // 50 messages per page of history
 	PingInterval    time.Duration // 25s
@@ -83,7 +82,6 @@ func (c *Config) defaults() {
 	set(&c.PongWait, 60*time.Second)
 	set(&c.WriteWait, 10*time.Second)
 	set(&c.EditWindow, 15*time.Minute)
-	set(&c.TypingEvery, 3*time.Second)
 	set(&c.TypingFor, 5*time.Second)
 	seti(&c.SendQueue, 256)
 	seti(&c.MaxBatch, 256)

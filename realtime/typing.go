@@ -2,21 +2,21 @@ package realtime
 
 import (
 	"context"
-	"time"
 
 	"gifchat/components"
 	"gifchat/vocab"
 )
 
 // "… is typing": a person's typing signal is never stored and never leaves the room; the line
-// under the log names who is typing, to everyone but themselves. It goes out at most every
-// TypingEvery per person and is gone TypingFor after their last signal or when they send.
+// under the log names who is typing, to everyone but themselves. The line changes only when
+// someone starts or stops: a person's further signals (app.js sends one at most every
+// TypingEvery while they type) only keep them on it, until TypingFor after the last one or
+// until they send.
 
 // typer is someone typing now.
 type typer struct {
 	name    string
 	started int64 // order of starting, so the line's names keep their order
-	sent    time.Time
 	expiry  Timer
 }
 
@@ -28,14 +28,14 @@ func (typingCmd) batched() bool  { return false }
 
 func (typingCmd) run(_ context.Context, h *Hub, from *Client) {
 	id := from.identity.ID
-	now := h.cfg.Clock.Now()
 	t := h.typers[id]
-	if t != nil {
-		t.expiry.Stop()
-	} else {
+	starting := t == nil
+	if starting {
 		h.typingSeq++
 		t = &typer{name: from.identity.Nickname, started: h.typingSeq}
 		h.typers[id] = t
+	} else {
+		t.expiry.Stop()
 	}
 	t.expiry = h.cfg.Clock.AfterFunc(h.cfg.TypingFor, func() {
 		h.do(func() {
@@ -44,8 +44,7 @@ func (typingCmd) run(_ context.Context, h *Hub, from *Client) {
 			}
 		})
 	})
-	if now.Sub(t.sent) >= h.cfg.TypingEvery {
-		t.sent = now
+	if starting {
 		h.sendTyping()
 	}
 }
@@ -92,6 +91,25 @@ func (h *Hub) sendTyping() {
 			c.enqueue(frag)
 		}
 	}
+}
+
+// typingLineFor is the line a newcomer sees at once (someone may be typing as they arrive).
+func (h *Hub) typingLineFor(c *Client) {
+	if len(h.typers) == 0 {
+		return
+	}
+	var names []string
+	ids := make([]int64, 0, len(h.typers))
+	for id := range h.typers {
+		ids = append(ids, id)
+	}
+	slicesSortByStart(ids, h.typers)
+	for _, id := range ids {
+		if id != c.identity.ID {
+			names = append(names, h.typers[id].name)
+		}
+	}
+	c.enqueue(h.render(components.TypingOOB(components.TypingText(names))))
 }
 
 func slicesSortByStart(ids []int64, typers map[int64]*typer) {
