@@ -7,7 +7,6 @@ import (
 	"strconv"
 
 	"github.com/gorilla/websocket"
-	"golang.org/x/crypto/bcrypt"
 
 	"gifchat/components"
 	"gifchat/db"
@@ -117,10 +116,7 @@ func handleEnter(d Deps) http.Handler {
 			render(w, r, http.StatusTooManyRequests, components.PasswordForm(page))
 			return
 		}
-		pw := r.PostForm.Get("password")
-		if len(pw) > MaxPassword || bcrypt.CompareHashAndPassword([]byte(room.PasswordHash), []byte(pw)) != nil {
-			page.Error = "That is the wrong password. Try again."
-			render(w, r, http.StatusUnauthorized, components.PasswordForm(page))
+		if !checkRoomPassword(w, r, d, room, page) {
 			return
 		}
 		if err := d.Store.AddRoomEntry(r.Context(), room.ID, me.ID); err != nil {
