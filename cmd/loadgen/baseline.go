@@ -334,7 +334,9 @@ func (room *baseRoom) snapshot() []*baseConn {
 
 // readLoop is the connection's one reader: it decodes "say" frames and
 // broadcasts each as a single prepared frame, so the frame is built and
-// masked-for-server once, not once per member.
+// masked-for-server once, not once per member. A "typing" frame is broadcast
+// as a typing line the same way, to everyone and on every signal (the bare
+// cost: no throttle, no per-typer rendering).
 func (c *baseConn) readLoop(room *baseRoom) {
 	c.ws.SetReadLimit(64 << 10)
 	var frame struct {
@@ -348,11 +350,17 @@ func (c *baseConn) readLoop(room *baseRoom) {
 			return
 		}
 		frame.Action, frame.Text = "", ""
-		if json.Unmarshal(data, &frame) != nil || frame.Action != "say" ||
-			frame.Text == "" || len(frame.Text) > baselineMaxText {
+		if json.Unmarshal(data, &frame) != nil {
 			continue
 		}
-		buf = appendMessageHTML(buf[:0], room.nextMsg.Add(1), c.author, frame.Text)
+		switch {
+		case frame.Action == "typing":
+			buf = appendTypingHTML(buf[:0], c.author)
+		case frame.Action != "say" || frame.Text == "" || len(frame.Text) > baselineMaxText:
+			continue
+		default:
+			buf = appendMessageHTML(buf[:0], room.nextMsg.Add(1), c.author, frame.Text)
+		}
 		pm, err := websocket.NewPreparedMessage(websocket.TextMessage, buf)
 		if err != nil {
 			return
@@ -377,6 +385,14 @@ func appendMessageHTML(dst []byte, id, author int64, text string) []byte {
 	dst = append(dst, `" data-kind="text"><p class="msg-text">`...)
 	dst = append(dst, html.EscapeString(text)...)
 	dst = append(dst, `</p></article></hx-partial>`...)
+	return dst
+}
+
+// appendTypingHTML renders the "… is typing" line as the product's fragment does.
+func appendTypingHTML(dst []byte, author int64) []byte {
+	dst = append(dst, `<hx-partial hx-target="#typing" hx-swap="innerHTML">person `...)
+	dst = strconv.AppendInt(dst, author, 10)
+	dst = append(dst, ` is typing…</hx-partial>`...)
 	return dst
 }
 

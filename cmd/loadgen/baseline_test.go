@@ -217,6 +217,53 @@ func TestLoopbackChecks(t *testing.T) {
 	}
 }
 
+// TestBaselineChatWithTypers: typers signal while the sender sends; every signal comes back
+// to every member as a typing line (the baseline broadcasts each), and the chat stays whole.
+func TestBaselineChatWithTypers(t *testing.T) {
+	srv := startBaseline(t)
+	cfg := chatConfig()
+	cfg.Rate, cfg.Duration = 50, time.Second
+	cfg.Typers, cfg.TypingEvery = 5, 100*time.Millisecond
+	res := RunChat(testCtx(t), srv, cfg)
+	if res.Error != "" {
+		t.Fatalf("run failed: %s", res.Error)
+	}
+	c := res.Chat
+	t.Log(res.OneLine())
+	ty := c.Typing
+	if ty == nil {
+		t.Fatal("no typing figures")
+	}
+	if ty.Typers != 5 || ty.TypersPerRoom != 5 || ty.EverySeconds != 0.1 {
+		t.Errorf("typing figures %+v, want 5 typers every 0.1s", ty)
+	}
+	// 5 typers for about 1 s, each every 100 ms (generously: CI machines are shared).
+	if ty.Signals < 20 || ty.Signals > 60 {
+		t.Errorf("%d typing signals sent, want about 50", ty.Signals)
+	}
+	// Each signal reaches the 20 members; the last ones may land after the send phase.
+	if most, least := ty.Signals*20, (ty.Signals-5)*20; ty.Lines > most || ty.Lines < least {
+		t.Errorf("%d typing lines received for %d signals to 20 members, want %d..%d", ty.Lines, ty.Signals, least, most)
+	}
+	if ty.Frames == 0 || ty.Frames > ty.Lines || ty.LinesPerSec <= 0 || ty.SignalsPerSec <= 0 {
+		t.Errorf("typing frames %d, lines/s %v, signals/s %v", ty.Frames, ty.LinesPerSec, ty.SignalsPerSec)
+	}
+	if c.Expected != c.Sent*20 || c.Deliveries != c.Expected || c.Lost != 0 || c.Duplicated != 0 || c.Reordered != 0 {
+		t.Errorf("sent %d expected %d deliveries %d lost %d dup %d reordered %d", c.Sent, c.Expected, c.Deliveries, c.Lost, c.Duplicated, c.Reordered)
+	}
+	if !strings.Contains(res.OneLine(), "typing: 5 typers every 100ms") {
+		t.Errorf("summary line lacks the typing figures: %s", res.OneLine())
+	}
+}
+
+// TestBaselineChatWithoutTypersReportsNoTyping: the typing figures appear only with -typers.
+func TestBaselineChatWithoutTypersReportsNoTyping(t *testing.T) {
+	res := RunChat(testCtx(t), startBaseline(t), chatConfig())
+	if res.Error != "" || res.Chat.Typing != nil || strings.Contains(res.OneLine(), "typing") {
+		t.Errorf("error %q, typing %+v, line %s", res.Error, res.Chat.Typing, res.OneLine())
+	}
+}
+
 func TestFlagValidation(t *testing.T) {
 	for _, args := range [][]string{
 		{"-duration=0", "-messages=0"},
@@ -227,6 +274,9 @@ func TestFlagValidation(t *testing.T) {
 		{"-baseline", "-target=baseline"},
 		{"-mode=idle", "-idle-kind=udp"},
 		{"-timeout=0"},
+		{"-typers=-1"},
+		{"-typers=1", "-typing-every=0"},
+		{"-people=10", "-rooms=2", "-senders=2", "-typers=4"}, // 6 in rooms of 5
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(args, &stdout, &stderr); code != 2 {

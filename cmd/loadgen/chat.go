@@ -22,6 +22,10 @@ type ChatConfig struct {
 	Duration time.Duration
 	Messages int // per sender; 0 = no cap
 	Capacity int // capacity field of the create-room form
+	// Typers members of each room (after the senders) signal "typing" every TypingEvery
+	// while the senders send.
+	Typers      int
+	TypingEvery time.Duration
 
 	ConnectConcurrency int
 	Settle             time.Duration // pause between connecting and sending
@@ -37,6 +41,7 @@ type chatRoom struct {
 	id      string
 	members []*member
 	senders []*member
+	typers  []*member
 	slotOf  map[int64]int // sender person index -> index into senders
 }
 
@@ -98,6 +103,7 @@ type chatRun struct {
 	runID     int64
 	delivered atomic.Int64 // unique deliveries so far, for the drain wait
 	wire      wireStats
+	typing    typingStats
 }
 
 // quietLimit caps the wait for join traffic to die down.
@@ -114,6 +120,10 @@ func RunChat(ctx context.Context, srv *server, cfg ChatConfig) *Result {
 	}
 	res.Chat = cr
 	run := &chatRun{cfg: cfg, srv: srv, runID: rand.Int64N(1 << 40)}
+	if cfg.Typers > 0 {
+		run.typing.on = true
+		run.wire.typing = &run.typing
+	}
 	res.RSS.Before = sampleRSS(srv, &res.RSS)
 
 	setupStart := time.Now()
@@ -126,7 +136,7 @@ func RunChat(ctx context.Context, srv *server, cfg ChatConfig) *Result {
 	}
 	res.RSS.Ready = sampleRSS(srv, &res.RSS)
 
-	var senders []*member
+	var senders, typers []*member
 	for _, r := range rooms {
 		for _, m := range r.members {
 			if m.alive {
@@ -138,6 +148,11 @@ func RunChat(ctx context.Context, srv *server, cfg ChatConfig) *Result {
 				senders = append(senders, s)
 			}
 		}
+		for _, ty := range r.typers {
+			if ty.alive {
+				typers = append(typers, ty)
+			}
+		}
 	}
 	cr.Senders = len(senders)
 	if len(senders) == 0 {
@@ -146,10 +161,26 @@ func RunChat(ctx context.Context, srv *server, cfg ChatConfig) *Result {
 	}
 
 	setupFrames, setupBytes := run.wire.frames.Load(), run.wire.bytes.Load()
+	typingLines0, typingFrames0 := run.typing.lines.Load(), run.typing.frames.Load()
 	cpu0, cpuErr := serverCPU(srv)
 	start := time.Now()
-	run.send(ctx, senders)
+	run.send(ctx, senders, typers)
 	sendEnd := time.Now()
+	if cfg.Typers > 0 {
+		secs := sendEnd.Sub(start).Seconds()
+		tf := &TypingFigures{
+			TypersPerRoom: cfg.Typers, Typers: len(typers), EverySeconds: cfg.TypingEvery.Seconds(),
+			Signals: run.typing.signals.Load(),
+			Lines:   run.typing.lines.Load() - typingLines0,
+			Frames:  run.typing.frames.Load() - typingFrames0,
+		}
+		if secs > 0 {
+			tf.SignalsPerSec = float64(tf.Signals) / secs
+			tf.LinesPerSec = float64(tf.Lines) / secs
+			tf.FramesPerSec = float64(tf.Frames) / secs
+		}
+		cr.Typing = tf
+	}
 	run.drain(ctx, rooms)
 	if cpu1, err := serverCPU(srv); err == nil && cpuErr == nil {
 		cr.ServerCPUSeconds = (cpu1 - cpu0).Seconds()
@@ -184,6 +215,8 @@ func (run *chatRun) plan() []*chatRoom {
 				m.window = make(chan struct{}, cfg.Window)
 				r.slotOf[int64(m.p.idx)] = len(r.senders)
 				r.senders = append(r.senders, m)
+			} else if j < cfg.Senders+cfg.Typers {
+				r.typers = append(r.typers, m)
 			}
 		}
 		rooms[i] = r

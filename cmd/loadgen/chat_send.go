@@ -11,8 +11,9 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// send runs every sender until the duration or message cap is reached.
-func (run *chatRun) send(ctx context.Context, senders []*member) {
+// send runs every sender until the duration or message cap is reached, and the typers
+// (if any) for as long as the senders send.
+func (run *chatRun) send(ctx context.Context, senders, typers []*member) {
 	cfg := run.cfg
 	stop := make(chan struct{})
 	var timer *time.Timer
@@ -20,6 +21,13 @@ func (run *chatRun) send(ctx context.Context, senders []*member) {
 		timer = time.AfterFunc(cfg.Duration, func() { close(stop) })
 	}
 	var wg sync.WaitGroup
+	typersStop, typersDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(typersDone)
+		if len(typers) > 0 {
+			run.typeUntil(ctx, typers, typersStop)
+		}
+	}()
 	start := time.Now()
 	for i, s := range senders {
 		// Spread paced senders over one interval so they do not all fire
@@ -32,6 +40,8 @@ func (run *chatRun) send(ctx context.Context, senders []*member) {
 		wg.Go(func() { run.sendLoop(ctx, s, stop, start.Add(offset), interval) })
 	}
 	wg.Wait()
+	close(typersStop)
+	<-typersDone
 	if timer != nil {
 		timer.Stop()
 	}

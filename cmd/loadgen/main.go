@@ -73,6 +73,8 @@ func parseFlags(args []string, errOut io.Writer) (*options, error) {
 	fs.IntVar(&c.Window, "window", 64, "chat: max messages per sender sent but not yet echoed back to it")
 	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "chat: how long to send (0 = until -messages)")
 	fs.IntVar(&c.Messages, "messages", 0, "chat: stop each sender after this many messages (0 = no cap)")
+	fs.IntVar(&c.Typers, "typers", 0, "chat: members per room (not senders) who signal \"typing\" every -typing-every while the senders send")
+	fs.DurationVar(&c.TypingEvery, "typing-every", 3*time.Second, "chat: how often each typer signals (app.js: at most every 3s while typing)")
 	capacity := fs.Int("capacity", 100, "capacity form field for rooms the tool creates (idle ws: people per room)")
 	concurrency := fs.Int("connect-concurrency", 32, "max connections being set up at once")
 	settle := fs.Duration("settle", time.Second, "pause after connecting, before measuring (lets refusals and join traffic arrive)")
@@ -133,6 +135,12 @@ func (o *options) validate() error {
 			return errors.New("-rate, -duration and -messages cannot be negative")
 		case c.Duration == 0 && c.Messages == 0:
 			return errors.New("set -duration and/or -messages: the run must be bounded")
+		case c.Typers < 0:
+			return errors.New("-typers cannot be negative")
+		case c.Typers > 0 && c.TypingEvery <= 0:
+			return errors.New("-typing-every must be positive")
+		case c.Typers > 0 && c.Senders+c.Typers > c.People/c.Rooms:
+			return fmt.Errorf("-senders + -typers (%d) exceeds the people of the smallest room (%d)", c.Senders+c.Typers, c.People/c.Rooms)
 		}
 	case "idle":
 		if o.idle.Conns < 1 {

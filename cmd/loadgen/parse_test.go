@@ -130,6 +130,36 @@ func TestSayFrameIsHtmxJSON(t *testing.T) {
 	}
 }
 
+// TestTypingFrameIsHtmxJSON: the typing signal is what htmx sends for app.js's hidden
+// #message-action form: its four fields, empty but the action, and the headers.
+func TestTypingFrameIsHtmxJSON(t *testing.T) {
+	var got map[string]any
+	if err := json.Unmarshal(typingFrame, &got); err != nil {
+		t.Fatalf("frame %s is not JSON: %v", typingFrame, err)
+	}
+	want := map[string]any{"action": "typing", "seq": "", "emoji": "", "text": "", "headers": map[string]any{"HX-Request": "true"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("decoded %v, want %v", got, want)
+	}
+}
+
+func TestTypingStatsCountsLinesAndFrames(t *testing.T) {
+	line := `<hx-partial hx-target="#typing" hx-swap="innerHTML">ann is typing…</hx-partial>`
+	msg := `<hx-partial hx-target="#messages" hx-swap="beforeend"><article data-seq="3"><p class="msg-text">hi</p></article></hx-partial>`
+	var off typingStats
+	off.count([]byte(line))
+	if off.lines.Load() != 0 {
+		t.Error("counted typing lines without -typers")
+	}
+	s := typingStats{on: true}
+	for _, f := range []string{line, msg, line + msg + line, ""} {
+		s.count([]byte(f))
+	}
+	if l, f := s.lines.Load(), s.frames.Load(); l != 3 || f != 2 {
+		t.Errorf("counted %d lines in %d frames, want 3 in 2", l, f)
+	}
+}
+
 func TestScanRoomIDs(t *testing.T) {
 	var ids []string
 	ScanRoomIDs([]byte(`<hx-partial hx-target="#room-list" hx-swap="afterbegin"><ul id="rooms"><li id="room-abcdefghijklmnop" class="room-card">a</li><li id="room-bad id">?</li>

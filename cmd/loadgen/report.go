@@ -85,6 +85,9 @@ type ChatResult struct {
 
 	Wire WireFigures `json:"wire"`
 
+	// Typing is the typing traffic, with -typers.
+	Typing *TypingFigures `json:"typing,omitempty"`
+
 	// Disconnects counts members whose socket ended for good mid-run;
 	// Reconnects counts the times a socket was dropped and came back.
 	Disconnects       int            `json:"disconnects"`
@@ -310,6 +313,10 @@ func (r *Result) OneLine() string {
 		}
 		if c.Disconnects > 0 {
 			fmt.Fprintf(&b, ", disconnects %d (%s)", c.Disconnects, topReasons(c.DisconnectReasons))
+		}
+		if ty := c.Typing; ty != nil {
+			fmt.Fprintf(&b, ", typing: %d typers every %s, %.1f signals/s, %.0f lines/s in %.0f frames/s",
+				ty.Typers, time.Duration(ty.EverySeconds*float64(time.Second)), ty.SignalsPerSec, ty.LinesPerSec, ty.FramesPerSec)
 		}
 	case r.Idle != nil:
 		i := r.Idle

@@ -50,6 +50,9 @@ run() { # name, loadgen flags...
 
 run saturation-1x500     -baseline -people 500 -capacity 500 -duration "$DURATION" -window 16
 run rooms-100x10-10mps   -baseline -people 1000 -rooms 100 -capacity 10 -senders 1 -rate 10 -duration "$DURATION"
+# saturation-1x500 with 50 of the receivers typing (a typing signal each every 3 s): compare
+# with its product line for what typing costs.
+run typing-1x500-50      -people 500 -capacity 500 -duration "$DURATION" -window 16 -typers 50
 run idle-ws-10000        -mode idle -idle 10000 -capacity 100
 run idle-sse-10000       -mode idle -idle-kind sse -idle 10000
 run lobby-10000          -mode lobby -subscribers 10000 -creates 10

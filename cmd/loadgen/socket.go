@@ -48,6 +48,8 @@ type wireStats struct {
 	frames    atomic.Int64
 	bytes     atomic.Int64
 	lastFrame atomic.Int64 // unix nanos
+	// typing, when set, also counts the "… is typing" lines received (chat with -typers).
+	typing *typingStats
 }
 
 func (w *wireStats) add(n int) {
@@ -232,6 +234,7 @@ func readFrames(conn *websocket.Conn, buf *bytes.Buffer, wire *wireStats, handle
 			return err
 		}
 		wire.add(buf.Len())
+		wire.typing.count(buf.Bytes())
 		handle(buf.Bytes())
 	}
 }
