@@ -55,6 +55,9 @@ type config struct {
 	maxRoomsPer    int
 	maxRoomsAll    int
 	maxSocketsPer  int
+	maxGIFStore    int64
+	maxGIFPerRoom  int64
+	identityTTL    time.Duration
 	rateLimits     bool
 	rates          map[string]handlers.Rate
 	rateAddrFactor float64
@@ -116,6 +119,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.Int64Var(&c.maxFrameBytes, "max-frame-bytes", envInt("GIFCHAT_MAX_FRAME_BYTES", 16<<10), "largest WebSocket frame a browser may send, in bytes; larger closes the socket with 1009 (env GIFCHAT_MAX_FRAME_BYTES)")
 	maxRooms := fs.Int("max-rooms-per-person", int(envInt("GIFCHAT_MAX_ROOMS_PER_PERSON", 5)), "rooms one person may own at once (env GIFCHAT_MAX_ROOMS_PER_PERSON)")
 	fs.IntVar(&c.maxRoomsAll, "max-rooms", int(envInt("GIFCHAT_MAX_ROOMS", handlers.DefaultMaxRooms)), "rooms the server holds at once; one more is refused with 503 until one closes (env GIFCHAT_MAX_ROOMS)")
+	fs.Int64Var(&c.maxGIFStore, "max-gif-store-bytes", envInt("GIFCHAT_MAX_GIF_STORE_BYTES", handlers.DefaultMaxGIFStoreBytes), "GIF bytes kept in all; an upload past it is refused with 507 (env GIFCHAT_MAX_GIF_STORE_BYTES)")
+	fs.Int64Var(&c.maxGIFPerRoom, "max-gif-bytes-per-room", envInt("GIFCHAT_MAX_GIF_BYTES_PER_ROOM", handlers.DefaultMaxGIFBytesPerRoom), "GIF bytes one room's messages may use; an upload past it is refused with 413 (env GIFCHAT_MAX_GIF_BYTES_PER_ROOM)")
+	fs.DurationVar(&c.identityTTL, "identity-ttl", envDur("GIFCHAT_IDENTITY_TTL", app.DefaultIdentityTTL), "delete sessions unused this long, and their identities once nothing in a room refers to them (env GIFCHAT_IDENTITY_TTL)")
 	maxSockets := fs.Int("max-sockets-per-person", int(envInt("GIFCHAT_MAX_SOCKETS_PER_PERSON", 8)), "room connections (tabs) one person may have open at once (env GIFCHAT_MAX_SOCKETS_PER_PERSON)")
 	fs.BoolVar(&c.rateLimits, "rate-limits", env("GIFCHAT_RATE_LIMITS", "true") != "false", "apply the -rate-* limits; false turns them all off, e.g. for load tests (env GIFCHAT_RATE_LIMITS)")
 	c.rates = map[string]handlers.Rate{}
@@ -170,6 +176,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, errors.New("-max-sockets-per-person must be at least 1")
 	case c.rateAddrFactor < 1:
 		return c, errors.New("-rate-address-factor must be at least 1")
+	case c.maxGIFPerRoom < c.maxGIFBytes || c.maxGIFStore < c.maxGIFPerRoom:
+		return c, errors.New("-max-gif-bytes-per-room must be at least -max-gif-bytes, and -max-gif-store-bytes at least -max-gif-bytes-per-room")
+	case c.identityTTL < 2*time.Hour:
+		return c, errors.New("-identity-ttl must be at least 2h (a session records its use once an hour)")
 	}
 	if err := c.logLevel.UnmarshalText([]byte(level)); err != nil {
 		return c, fmt.Errorf("-log-level: %w", err)
@@ -227,8 +237,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		},
 		Handlers: handlers.Config{MaxGIFBytes: cfg.maxGIFBytes, MaxCapacity: cfg.maxCapacity, Dev: cfg.dev,
 			MaxFormBytes: cfg.maxBodyBytes, MaxRoomsPerPerson: cfg.maxRoomsPer, MaxSocketsPerPerson: cfg.maxSocketsPer,
-			MaxRooms: cfg.maxRoomsAll, TrustProxy: cfg.trustProxy},
-		RateLimits: limits,
+			MaxRooms: cfg.maxRoomsAll, TrustProxy: cfg.trustProxy, MaxGIFStoreBytes: cfg.maxGIFStore, MaxGIFBytesPerRoom: cfg.maxGIFPerRoom},
+		RateLimits:  limits,
+		IdentityTTL: cfg.identityTTL,
 	})
 	if err != nil {
 		return err

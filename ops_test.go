@@ -116,6 +116,38 @@ func TestLimitFlagsAndEnvironment(t *testing.T) {
 	}
 }
 
+// TestAbuseLimitFlags: the room cap, the GIF quotas and the idle-identity TTL are flags with
+// an environment fallback and the documented defaults; values that cannot work are refused.
+func TestAbuseLimitFlags(t *testing.T) {
+	c, err := parseConfig(nil, noEnv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.maxRoomsAll != 1000 || c.maxGIFStore != 1<<30 || c.maxGIFPerRoom != 50<<20 || c.identityTTL != 720*time.Hour {
+		t.Errorf("defaults: max-rooms %d, max-gif-store-bytes %d, max-gif-bytes-per-room %d, identity-ttl %v",
+			c.maxRoomsAll, c.maxGIFStore, c.maxGIFPerRoom, c.identityTTL)
+	}
+	env := map[string]string{
+		"GIFCHAT_MAX_ROOMS":              "50",
+		"GIFCHAT_MAX_GIF_STORE_BYTES":    "104857600",
+		"GIFCHAT_MAX_GIF_BYTES_PER_ROOM": "10485760",
+		"GIFCHAT_IDENTITY_TTL":           "48h",
+	}
+	c, err = parseConfig([]string{"-max-rooms", "70"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.maxRoomsAll != 70 || c.maxGIFStore != 100<<20 || c.maxGIFPerRoom != 10<<20 || c.identityTTL != 48*time.Hour {
+		t.Errorf("from env and flags: %+v", c)
+	}
+	for _, bad := range [][]string{{"-max-rooms", "0"}, {"-identity-ttl", "1h"}, {"-max-gif-bytes-per-room", "1024"},
+		{"-max-gif-store-bytes", "1048576"}} {
+		if _, err := parseConfig(bad, noEnv, io.Discard); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}
+
 // scrape returns /metrics as "name{labels}" -> value.
 func scrape(t *testing.T, base string) map[string]float64 {
 	t.Helper()

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
 	"gifchat/db"
 	"gifchat/handlers"
@@ -45,6 +46,11 @@ type Config struct {
 	Guard handlers.Guard
 	// LobbyHooks are called as well as the metrics' (tests watch subscribers come and go).
 	LobbyHooks realtime.LobbyHooks
+	// IdentityTTL: sessions unused this long are deleted, and then identities left without
+	// one that nothing in a room refers to (db.Store.DeleteIdle); default 720h.
+	IdentityTTL time.Duration
+	// IdentitySweepEvery is how often that runs: default hourly, the first a minute after start.
+	IdentitySweepEvery time.Duration
 }
 
 // App is one running gifchat: its parts, for the caller to serve Handler and for tests to
@@ -59,8 +65,10 @@ type App struct {
 	// Handler serves every URL (handlers/routes.go), instrumented for /metrics.
 	Handler http.Handler
 
-	batches *db.BatchWriter
-	log     *slog.Logger
+	batches   *db.BatchWriter
+	log       *slog.Logger
+	stopSweep context.CancelFunc
+	sweepDone chan struct{}
 }
 
 // New builds and starts the app. A wrong data directory, an unreadable database or a failed
@@ -142,6 +150,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if err := a.Rooms.Start(ctx); err != nil {
 		return nil, err
 	}
+	a.startIdleSweep(cfg.IdentityTTL, cfg.IdentitySweepEvery)
 	a.Handler = mx.Instrument(handlers.NewServer(handlers.Deps{
 		Store: a.Store, Lobby: a.Lobby, Rooms: a.Rooms, Log: log, GIFs: a.GIFs,
 		Config:  cfg.Handlers,
@@ -164,9 +173,14 @@ func (a *App) Drain(ctx context.Context) error {
 	return nil
 }
 
-// Close is the second half, after the HTTP server has shut down: GIF clean-ups finish,
-// pending writes are committed, and the database is closed. It is safe on a half-built app.
+// Close is the second half, after the HTTP server has shut down: the idle sweep stops, GIF
+// clean-ups finish, pending writes are committed, and the database is closed. It is safe on a
+// half-built app.
 func (a *App) Close() error {
+	if a.stopSweep != nil {
+		a.stopSweep()
+		<-a.sweepDone
+	}
 	if a.GIFs != nil {
 		a.GIFs.Wait()
 	}
@@ -182,6 +196,43 @@ func (a *App) Close() error {
 	}
 	a.log.Info("database closed")
 	return nil
+}
+
+// DefaultIdentityTTL is how long an unused session lives unless configured: 30 days.
+const DefaultIdentityTTL = 720 * time.Hour
+
+// startIdleSweep deletes idle sessions and identities every so often until Close, so that
+// the identities every cookie-less visit makes do not fill the disk.
+func (a *App) startIdleSweep(ttl, every time.Duration) {
+	if ttl <= 0 {
+		ttl = DefaultIdentityTTL
+	}
+	if every <= 0 {
+		every = time.Hour
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stopSweep, a.sweepDone = cancel, make(chan struct{})
+	go func() {
+		defer close(a.sweepDone)
+		// The first soon after start, or a server restarted more often than every would never sweep.
+		next := time.NewTimer(min(every, time.Minute))
+		defer next.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-next.C:
+			}
+			got, err := a.Store.DeleteIdle(ctx, time.Now().Add(-ttl).UnixMilli())
+			if err != nil && ctx.Err() == nil {
+				a.log.Error("idle sweep", "err", err)
+			}
+			if got.Sessions > 0 || got.Identities > 0 {
+				a.log.Info("idle sessions deleted", "sessions", got.Sessions, "identities", got.Identities)
+			}
+			next.Reset(every)
+		}
+	}()
 }
 
 // checkDataDir makes sure the data directory exists and can be written, so that a wrong

@@ -94,3 +94,30 @@ func (s *Store) ForgetGIF(ctx context.Context, sha string) (bool, error) {
 	n, _ := res.RowsAffected()
 	return n > 0, nil
 }
+
+// GIFUsage is how many GIF bytes are kept: those a room's messages use (each GIF once) and
+// all stored GIFs, and whether one given GIF is already used in the room or stored at all
+// (posting it again then adds nothing there).
+type GIFUsage struct {
+	RoomBytes  int64 `db:"room_bytes"`
+	TotalBytes int64 `db:"total_bytes"`
+	InRoom     bool  `db:"in_room"`
+	Stored     bool  `db:"stored"`
+}
+
+// GIFUsage returns the GIF bytes kept for a room and in all, for the upload quotas, with
+// whether the GIF named sha is already in the room or stored.
+func (s *Store) GIFUsage(ctx context.Context, roomID, sha string) (GIFUsage, error) {
+	var u GIFUsage
+	// SUM of a BIGINT is NUMERIC on PostgreSQL: cast back so both databases return an integer.
+	err := s.read.GetContext(ctx, &u, s.read.Rebind(`SELECT
+		CAST(COALESCE((SELECT SUM(g.bytes) FROM gifs g WHERE g.sha256 IN
+			(SELECT m.gif_sha256 FROM messages m WHERE m.room_id = ? AND m.gif_sha256 IS NOT NULL)), 0) AS BIGINT) AS room_bytes,
+		CAST(COALESCE((SELECT SUM(g.bytes) FROM gifs g), 0) AS BIGINT) AS total_bytes,
+		EXISTS (SELECT 1 FROM messages m WHERE m.room_id = ? AND m.gif_sha256 = ?) AS in_room,
+		EXISTS (SELECT 1 FROM gifs g WHERE g.sha256 = ?) AS stored`), roomID, roomID, sha, sha)
+	if err != nil {
+		return GIFUsage{}, fmt.Errorf("db: gif usage: %w", err)
+	}
+	return u, nil
+}

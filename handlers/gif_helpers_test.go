@@ -38,6 +38,8 @@ type gifTestServer struct {
 type gifServerOptions struct {
 	realtime realtime.Config
 	maxGIF   int64 // 5 MiB when 0, as in production
+	// maxPerRoom and maxStore are the GIF quotas (50 MiB and 1 GiB when 0, as in production).
+	maxPerRoom, maxStore int64
 	guard    Guard
 	// connState observes the server's connections (to see a handler finish for a client
 	// that went away).
@@ -46,7 +48,7 @@ type gifServerOptions struct {
 
 func startGIFServer(t *testing.T, o gifServerOptions) *gifTestServer {
 	t.Helper()
-	opts := []testServerOption{withRealtimeConfig(o.realtime), withConfig(Config{MaxGIFBytes: o.maxGIF})}
+	opts := []testServerOption{withRealtimeConfig(o.realtime), withConfig(Config{MaxGIFBytes: o.maxGIF, MaxGIFBytesPerRoom: o.maxPerRoom, MaxGIFStoreBytes: o.maxStore})}
 	if o.guard != nil {
 		opts = append(opts, withGuard(o.guard))
 	}

@@ -106,6 +106,15 @@ func handleUploadGIF(d Deps) http.Handler {
 			return
 		}
 		defer up.Discard()
+		if err := checkGIFQuota(r.Context(), d, room.ID, up.Info); err != nil {
+			var ref *gifRefusal
+			if errors.As(err, &ref) {
+				gifRefuse(w, r, ref.status, ref.reason)
+				return
+			}
+			gifServerError(w, r, err)
+			return
+		}
 		// The client going away must not cut a publish short: once the message is queued it
 		// will be stored, and the file must still be there when it is.
 		ctx := context.WithoutCancel(r.Context())
@@ -195,6 +204,26 @@ func receiveGIF(r *http.Request, store GIFStore) (up *media.Upload, name string,
 		return nil, "", &gifRefusal{http.StatusBadRequest, "Choose a GIF to upload: none was sent."}
 	}
 	return up, name, nil
+}
+
+// checkGIFQuota refuses a GIF that would take all stored GIFs past -max-gif-store-bytes
+// (507: the server keeps no more) or the room's past -max-gif-bytes-per-room (413: a smaller
+// GIF may still fit). A GIF already stored, or already in the room, adds nothing there.
+// Uploads checked at the same moment may together pass a limit by their own sizes.
+func checkGIFQuota(ctx context.Context, d Deps, roomID string, info media.GIFInfo) error {
+	u, err := d.Store.GIFUsage(ctx, roomID, info.SHA256)
+	if err != nil {
+		return err
+	}
+	if !u.Stored && u.TotalBytes+info.Bytes > d.Config.MaxGIFStoreBytes {
+		return &gifRefusal{http.StatusInsufficientStorage, "This server has no space left for new GIFs, so yours was not posted. Text messages still work."}
+	}
+	if !u.InRoom && u.RoomBytes+info.Bytes > d.Config.MaxGIFBytesPerRoom {
+		return &gifRefusal{http.StatusRequestEntityTooLarge, fmt.Sprintf(
+			"This room's GIFs take up %s of the %s a room may hold, and this one (%s) does not fit, so it was not posted.",
+			media.HumanBytes(u.RoomBytes), media.HumanBytes(d.Config.MaxGIFBytesPerRoom), media.HumanBytes(info.Bytes))}
+	}
+	return nil
 }
 
 // uploadFileName returns the part's filename exactly as sent (multipart.Part.FileName keeps

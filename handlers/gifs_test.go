@@ -8,6 +8,9 @@ import (
 
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"image"
 	"image/png"
@@ -21,6 +24,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gifchat/db"
 )
 
 // A GIF uploaded by one member reaches another over the WebSocket as an <img> with its size,
@@ -415,5 +420,60 @@ func TestServeGIFRefusesOtherNames(t *testing.T) {
 		if resp.Header.Get("Content-Security-Policy") != "default-src 'none'; sandbox" {
 			t.Errorf("GET %s: CSP %q", path, resp.Header.Get("Content-Security-Policy"))
 		}
+	}
+}
+
+// TestGIFQuotas: an upload that would take a room's GIFs past -max-gif-bytes-per-room is
+// refused with 413, one that would take all stored GIFs past -max-gif-store-bytes with 507,
+// each with its reason for the uploader (the status fragment for upload.js, a page without
+// JS), and nothing is stored. A GIF already in the room, or already stored, adds nothing and
+// is still posted.
+func TestGIFQuotas(t *testing.T) {
+	const kib = 1 << 10
+	ts := startGIFServer(t, gifServerOptions{maxPerRoom: 35 * kib, maxStore: 45 * kib})
+	alice := ts.newPerson(t)
+	roomA := ts.createRoom(t, alice, "GIFs A", 0, "")
+	roomB := ts.createRoom(t, alice, "GIFs B", 0, "")
+	gifs := make([][]byte, 5) // about 10 KiB each, each different
+	for i := range gifs {
+		gifs[i] = paddedGIF(t, 10*kib+i)
+	}
+	post := func(room string, i int, want int, reason string) {
+		t.Helper()
+		body, ctype := multipartBody(t, gifPart{"gif", fmt.Sprintf("g%d.gif", i), gifs[i]})
+		for _, scripted := range []bool{true, false} {
+			resp, text := ts.upload(t, alice, room, body, ctype, scripted, false)
+			if want == http.StatusNoContent && !scripted {
+				want = http.StatusSeeOther
+			}
+			if resp.StatusCode != want || !strings.Contains(text, reason) {
+				t.Fatalf("GIF %d (scripted %v): %s, want %d saying %q\n%s", i, scripted, resp.Status, want, reason, text)
+			}
+			if scripted && reason != "" && !strings.Contains(text, `data-gif-status="error"`) {
+				t.Fatalf("GIF %d: a scripted refusal is not the status fragment:\n%s", i, text)
+			}
+			if want/100 == 2 || want/100 == 3 {
+				return // posted once is enough
+			}
+		}
+	}
+	post(roomA, 0, http.StatusNoContent, "")
+	post(roomA, 1, http.StatusNoContent, "")
+	post(roomA, 2, http.StatusNoContent, "")
+	post(roomA, 3, http.StatusRequestEntityTooLarge, "a room may hold")
+	post(roomA, 0, http.StatusNoContent, "") // already in the room: it fits
+	post(roomB, 3, http.StatusNoContent, "")
+	post(roomB, 4, http.StatusInsufficientStorage, "no space left for new GIFs")
+	post(roomB, 0, http.StatusNoContent, "") // already stored: it fits
+	if n, m := len(ts.gifMessages(t, roomA)), len(ts.gifMessages(t, roomB)); n != 4 || m != 2 {
+		t.Errorf("%d GIF messages in A, %d in B; want 4 and 2", n, m)
+	}
+	sum := sha256.Sum256(gifs[4])
+	refused := hex.EncodeToString(sum[:])
+	if _, err := ts.Store.GIFByHash(context.Background(), refused); !errors.Is(err, db.ErrNotFound) {
+		t.Errorf("the refused GIF was stored: %v", err)
+	}
+	if ts.hasFile(refused) {
+		t.Error("the refused GIF left its file")
 	}
 }

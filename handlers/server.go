@@ -26,6 +26,7 @@ type Store interface {
 	LatestMessages(ctx context.Context, roomID string, viewerID int64, limit int) ([]db.Message, error)
 	MessagesBefore(ctx context.Context, roomID string, viewerID, beforeSeq int64, limit int) ([]db.Message, error)
 	MessageBySeq(ctx context.Context, roomID string, seq int64) (db.Message, error)
+	GIFUsage(ctx context.Context, roomID, sha string) (db.GIFUsage, error)
 }
 
 // DefaultMaxGIFBytes is the largest GIF upload unless configured: 5 MiB.
@@ -34,10 +35,19 @@ const DefaultMaxGIFBytes = 5 << 20
 // DefaultMaxRooms is how many rooms the server holds at once unless configured.
 const DefaultMaxRooms = 1000
 
+// DefaultMaxGIFBytesPerRoom and DefaultMaxGIFStoreBytes bound the disk GIFs take, per room
+// and in all, unless configured: 50 MiB and 1 GiB.
+const (
+	DefaultMaxGIFBytesPerRoom = 50 << 20
+	DefaultMaxGIFStoreBytes   = 1 << 30
+)
+
 // Config holds the handlers' limits; zero fields take the defaults noted.
 type Config struct {
 	MaxFormBytes        int64 // 64 KiB for any non-upload request body
 	MaxGIFBytes         int64 // 5 MiB per GIF
+	MaxGIFBytesPerRoom  int64 // 50 MiB of GIFs per room (each GIF counted once)
+	MaxGIFStoreBytes    int64 // 1 GiB of GIFs stored in all
 	MaxRoomsPerPerson   int   // 5 rooms owned at once
 	MaxRooms            int   // 1000 rooms on the server at once
 	MaxSocketsPerPerson int   // 8 room sockets open at once per person, over all rooms
@@ -62,6 +72,12 @@ func (c *Config) defaults() {
 	}
 	if c.MaxGIFBytes <= 0 {
 		c.MaxGIFBytes = DefaultMaxGIFBytes
+	}
+	if c.MaxGIFBytesPerRoom <= 0 {
+		c.MaxGIFBytesPerRoom = DefaultMaxGIFBytesPerRoom
+	}
+	if c.MaxGIFStoreBytes <= 0 {
+		c.MaxGIFStoreBytes = DefaultMaxGIFStoreBytes
 	}
 	if c.MaxRoomsPerPerson <= 0 {
 		c.MaxRoomsPerPerson = 5

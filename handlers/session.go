@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net/http"
 	"strings"
@@ -28,8 +29,14 @@ const HostSessionCookie = "__Host-" + SessionCookie
 // sessionStore is what the session middleware needs from storage.
 type sessionStore interface {
 	CreateIdentitySession(ctx context.Context, tokenHash, nickname, colour string) (db.Identity, error)
-	IdentityBySession(ctx context.Context, tokenHash string) (db.Identity, error)
+	SessionByToken(ctx context.Context, tokenHash string) (db.Session, error)
+	TouchSession(ctx context.Context, tokenHash string) error
 }
+
+// sessionTouchEvery is how stale a session's last use may be before a request records a new
+// one: often enough for the idle sweep (-identity-ttl, days), rarely enough that a request
+// is not also a write.
+const sessionTouchEvery = time.Hour
 
 type identityKey struct{}
 
@@ -112,8 +119,15 @@ func identityFrom(ctx context.Context) db.Identity {
 func withSession(store sessionStore, guard Guard, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if token, name := sessionToken(r); token != "" {
-			id, err := store.IdentityBySession(r.Context(), hashToken(token))
+			sess, err := store.SessionByToken(r.Context(), hashToken(token))
 			if err == nil {
+				id := sess.Identity
+				if time.Since(time.UnixMilli(sess.LastSeen)) >= sessionTouchEvery {
+					if err := store.TouchSession(r.Context(), hashToken(token)); err != nil {
+						// Only the idle sweep needs it, a little later than it would have.
+						slog.WarnContext(r.Context(), "touch session", "err", err)
+					}
+				}
 				if name == SessionCookie && requestSecure(r) {
 					// Moved to the __Host- name, and so made Secure, on its first HTTPS visit.
 					setSessionCookie(w, r, token)
