@@ -270,3 +270,34 @@ func TestRegressionNoReadingOrPostingWithoutEntering(t *testing.T) {
 		t.Error("a stranger's message reached the room")
 	}
 }
+
+// TestPasswordBackoffAcrossPeople: wrong passwords for one room from many people (each with a
+// session and rate limit of their own) add up. After the free ones the room backs off: the
+// next attempt, even with the right password, gets 429 and the form again with the reason,
+// and lets nobody in. Another room is not affected.
+func TestPasswordBackoffAcrossPeople(t *testing.T) {
+	ts := newTestServer(t)
+	owner := ts.newPerson(t)
+	vault := ts.createRoom(t, owner, "Vault", 0, "open sesame")
+	other := ts.createRoom(t, owner, "Other", 0, "open sesame")
+	for i := range 6 {
+		guesser := noRedirect(ts.newPerson(t))
+		if resp, body := ts.postForm(t, guesser, "/rooms/"+vault+"/enter", url.Values{"password": {fmt.Sprint("guess", i)}}, nil); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %s\n%s", i, resp.Status, body)
+		}
+	}
+	guest := noRedirect(ts.newPerson(t))
+	resp, body := ts.postForm(t, guest, "/rooms/"+vault+"/enter", url.Values{"password": {"open sesame"}}, nil)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("during the back-off: %s, Retry-After %q", resp.Status, resp.Header.Get("Retry-After"))
+	}
+	if !strings.Contains(body, "Too many wrong passwords have been tried for this room") || !strings.Contains(body, `id="room-password-enter"`) {
+		t.Fatalf("the refusal does not show the form with its reason:\n%s", body)
+	}
+	if ok, _ := ts.Store.HasRoomEntry(context.Background(), vault, ts.identity(t, guest).ID); ok {
+		t.Fatal("let in during the back-off")
+	}
+	if resp, _ := ts.postForm(t, guest, "/rooms/"+other+"/enter", url.Values{"password": {"open sesame"}}, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("another room: %s", resp.Status)
+	}
+}
