@@ -38,12 +38,12 @@ type gifTestServer struct {
 type gifServerOptions struct {
 	realtime realtime.Config
 	maxGIF   int64 // 5 MiB when 0, as in production
-	// maxPerRoom and maxStore are the GIF quotas (50 MiB and 1 GiB when 0, as in production).
-	maxPerRoom, maxStore int64
 	guard    Guard
 	// connState observes the server's connections (to see a handler finish for a client
 	// that went away).
 	connState func(net.Conn, http.ConnState)
+	// maxPerRoom and maxStore are the GIF quotas (50 MiB and 1 GiB when 0, as in production).
+	maxPerRoom, maxStore int64
 }
 
 func startGIFServer(t *testing.T, o gifServerOptions) *gifTestServer {
