@@ -185,7 +185,9 @@ func TestTypingLine(t *testing.T) {
 	c := e.dial(carol, room.ID, 0)
 	a.waitText(carol.Nickname + " joined")
 	typing := `{"action":"typing","seq":"","emoji":"","text":""}`
-	line := func(s string) string { return `<hx-partial hx-target="#typing" hx-swap="innerHTML">` + s + `</hx-partial>` }
+	line := func(s string) string {
+		return `<hx-partial hx-target="#typing" hx-swap="innerHTML">` + s + `</hx-partial>`
+	}
 
 	b.send(typing)
 	a.waitText(line(bob.Nickname + " is typing…"))
