@@ -114,6 +114,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.Metrics = mx
 	guard := cfg.Guard
 	rt := cfg.Realtime
+	if rt.PasswordCost == 0 {
+		rt.PasswordCost = cfg.Handlers.PasswordCost // the owner's new passwords hash as the create form's do
+	}
 	if cfg.RateLimits != nil {
 		rlc := *cfg.RateLimits
 		if hook := rlc.OnLimited; hook != nil {

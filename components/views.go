@@ -115,8 +115,11 @@ func (h History) LastSeq() int64 {
 	return h.Messages[len(h.Messages)-1].Seq
 }
 
-// RoomPage is everything the room page renders.
+// RoomPage is everything the room page renders. Locked and Bans are for the owner's tools
+// (shown to the owner by me.css).
 type RoomPage struct {
+	Locked    bool
+	Bans      []Person
 	Me        Person
 	Room      RoomCard
 	History   History
@@ -175,6 +178,18 @@ func NoticeText(m Message) string {
 		return who + " is now the owner"
 	case vocab.NoticeClosed:
 		return who + " closed the room"
+	case vocab.NoticeBanned:
+		return who + " was banned by the owner"
+	case vocab.NoticeUnbanned:
+		return who + " may come back: the owner lifted the ban"
+	case vocab.NoticeLocked:
+		return who + " locked the room: nobody new may enter"
+	case vocab.NoticeUnlocked:
+		return who + " unlocked the room"
+	case vocab.NoticePasswordChanged:
+		return who + " changed the room's password"
+	case vocab.NoticePasswordRemoved:
+		return who + " removed the room's password: anyone may enter"
 	}
 	return m.Text
 }

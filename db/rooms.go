@@ -19,13 +19,14 @@ type Room struct {
 	OwnerName    string `db:"owner_name"`
 	OwnerColour  string `db:"owner_colour"`
 	CreatedAt    int64  `db:"created_at"`
+	Locked       bool   `db:"locked"`
 }
 
 // Private reports whether the room needs a password.
 func (r Room) Private() bool { return r.PasswordHash != "" }
 
 const roomColumns = `r.id, r.title, r.capacity, COALESCE(r.password_hash, '') AS password_hash, r.owner_id,
-	i.nickname AS owner_name, i.colour AS owner_colour, r.created_at`
+	i.nickname AS owner_name, i.colour AS owner_colour, r.created_at, r.locked`
 
 // CreateRoom stores a new room; the caller chooses the id and hashes the password.
 func (s *Store) CreateRoom(ctx context.Context, r Room) (Room, error) {
@@ -160,4 +161,87 @@ func (s *Store) BarredUntil(ctx context.Context, roomID string, identityID int64
 		return 0, fmt.Errorf("db: barred until: %w", err)
 	}
 	return until, nil
+}
+
+// BanUntil is the bar of a ban: until the room closes.
+const BanUntil = int64(1<<63 - 1)
+
+// BarAddresses keeps client addresses (as the caller keys them: an IPv4 address, an IPv6
+// /64) out of a room until the given Unix millisecond, on behalf of the identity barred with
+// them (so an unban lifts both).
+func (s *Store) BarAddresses(ctx context.Context, roomID string, identityID int64, addresses []string, untilMillis int64) error {
+	for _, a := range addresses {
+		if _, err := s.write.ExecContext(ctx, s.write.Rebind(`INSERT INTO room_address_bars (room_id, address, identity_id, until)
+			VALUES (?, ?, ?, ?) ON CONFLICT (room_id, address) DO UPDATE SET identity_id = excluded.identity_id, until = excluded.until`),
+			roomID, a, nullID(identityID), untilMillis); err != nil {
+			return fmt.Errorf("db: bar address: %w", err)
+		}
+	}
+	return nil
+}
+
+// AddressBarredUntil returns the Unix millisecond until which an address is kept out of a
+// room, or 0.
+func (s *Store) AddressBarredUntil(ctx context.Context, roomID, address string) (int64, error) {
+	var until int64
+	err := s.read.GetContext(ctx, &until, s.read.Rebind("SELECT until FROM room_address_bars WHERE room_id = ? AND address = ?"), roomID, address)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("db: address barred until: %w", err)
+	}
+	return until, nil
+}
+
+// Bans lists the people banned from a room, in the order they were banned.
+func (s *Store) Bans(ctx context.Context, roomID string) ([]Identity, error) {
+	var out []Identity
+	if err := s.read.SelectContext(ctx, &out, s.read.Rebind(`SELECT i.id, i.nickname, i.colour, i.created_at
+		FROM room_bars b JOIN identities i ON i.id = b.identity_id WHERE b.room_id = ? AND b.until = ? ORDER BY i.nickname, i.id`),
+		roomID, BanUntil); err != nil {
+		return nil, fmt.Errorf("db: bans: %w", err)
+	}
+	return out, nil
+}
+
+// Unban lifts a person's bar (a ban or a kick's) and the address bars that came with it.
+func (s *Store) Unban(ctx context.Context, roomID string, identityID int64) error {
+	tx, err := s.write.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("db: unban: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, tx.Rebind("DELETE FROM room_bars WHERE room_id = ? AND identity_id = ?"), roomID, identityID); err != nil {
+		return fmt.Errorf("db: unban: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind("DELETE FROM room_address_bars WHERE room_id = ? AND identity_id = ?"), roomID, identityID); err != nil {
+		return fmt.Errorf("db: unban: %w", err)
+	}
+	return tx.Commit()
+}
+
+// SetRoomLocked locks a room (nobody new may enter) or unlocks it.
+func (s *Store) SetRoomLocked(ctx context.Context, roomID string, locked bool) error {
+	if _, err := s.write.ExecContext(ctx, s.write.Rebind("UPDATE rooms SET locked = ? WHERE id = ?"), locked, roomID); err != nil {
+		return fmt.Errorf("db: lock room: %w", err)
+	}
+	return nil
+}
+
+// SetRoomPassword sets a room's password hash ("" makes it public) and forgets who entered
+// the old one: they must give the new one to come back.
+func (s *Store) SetRoomPassword(ctx context.Context, roomID, hash string) error {
+	tx, err := s.write.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("db: set room password: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, tx.Rebind("UPDATE rooms SET password_hash = ? WHERE id = ?"), nullString(hash), roomID); err != nil {
+		return fmt.Errorf("db: set room password: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind("DELETE FROM room_entries WHERE room_id = ?"), roomID); err != nil {
+		return fmt.Errorf("db: set room password: %w", err)
+	}
+	return tx.Commit()
 }

@@ -72,7 +72,7 @@ func handleUploadGIF(d Deps) http.Handler {
 		room := hub.Room()
 		// Admitted means what joining means (the room's one rule): in the room now, or
 		// allowed in with a place free to take.
-		if err := hub.Admit(r.Context(), me); err != nil {
+		if err := hub.Admit(r.Context(), me, barAddr(r, d)); err != nil {
 			var ref *realtime.Refusal
 			switch {
 			case !errors.As(err, &ref) || ref == realtime.ErrCheckFailed:

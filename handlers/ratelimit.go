@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -374,24 +373,7 @@ func humanWait(d time.Duration) string {
 // last X-Forwarded-For entry. IPv6 addresses count by their /64, the block one subscriber
 // usually holds, or a single machine could step through addresses to escape its limit.
 func (rl *RateLimits) clientAddr(r *http.Request) netip.Addr {
-	var addr netip.Addr
-	if rl.cfg.TrustProxy {
-		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
-			last := xff[len(xff)-1]
-			if i := strings.LastIndexByte(last, ','); i >= 0 {
-				last = last[i+1:]
-			}
-			addr, _ = netip.ParseAddr(strings.TrimSpace(last))
-		}
-	}
-	if !addr.IsValid() {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			host = r.RemoteAddr
-		}
-		addr, _ = netip.ParseAddr(host)
-	}
-	return addrKey(addr)
+	return requestAddr(r, rl.cfg.TrustProxy)
 }
 
 func addrKey(addr netip.Addr) netip.Addr {

@@ -34,7 +34,7 @@ func roomFor(w http.ResponseWriter, r *http.Request, d Deps) (*realtime.Hub, db.
 // when it refuses, answers with the fitting page: the password form (status is its code: 200
 // at the room's entrance, 403 for what lies behind it), barred, full or not found.
 func admitPage(w http.ResponseWriter, r *http.Request, d Deps, hub *realtime.Hub, room db.Room, me db.Identity, status int) bool {
-	err := hub.Admit(r.Context(), me)
+	err := hub.Admit(r.Context(), me, barAddr(r, d))
 	var ref *realtime.Refusal
 	switch {
 	case err == nil:
@@ -51,8 +51,10 @@ func admitPage(w http.ResponseWriter, r *http.Request, d Deps, hub *realtime.Hub
 		notFound(w, r)
 	case ref == realtime.ErrFull:
 		errorPage(w, r, http.StatusConflict, "This room is full", fmt.Sprintf("“%s” is full: all %d places are taken. Try again later.", room.Title, room.Capacity))
+	case ref == realtime.ErrLocked:
+		errorPage(w, r, http.StatusForbidden, "This room is locked", ref.Reason)
 	case ref.Code == realtime.CloseKicked:
-		errorPage(w, r, http.StatusForbidden, "You cannot enter this room yet", ref.Reason)
+		errorPage(w, r, http.StatusForbidden, "You cannot enter this room", ref.Reason)
 	default:
 		serverError(w, r, err)
 	}
@@ -83,12 +85,19 @@ func renderRoom(w http.ResponseWriter, r *http.Request, d Deps, hub *realtime.Hu
 	}
 	hist := realtime.HistoryView(room.ID, msgs, d.Config.HistoryPage)
 	members := hub.Members()
+	bans, err := hub.Bans(r.Context())
+	if err != nil {
+		serverError(w, r, err)
+		return
+	}
 	form.RoomID, form.MaxChars = room.ID, d.Rooms.Config().MaxMessageRunes
 	render(w, r, status, components.Room(components.RoomPage{
 		Me:        realtime.PersonView(me),
 		Room:      realtime.RoomCardView(room, len(members)),
 		History:   hist,
 		Members:   members,
+		Bans:      bans,
+		Locked:    room.Locked,
 		Form:      form,
 		MaxGIF:    d.Config.MaxGIFBytes,
 		ConnectTo: fmt.Sprintf("/rooms/%s/ws?after=%d", room.ID, hist.LastSeq()),
@@ -166,7 +175,7 @@ func handleRoomSocket(d Deps) http.Handler {
 		// Serve reads the socket on a fresh goroutine and this one (with the deep stack of
 		// the middleware and session lookup, and net/http's connection buffers) ends: the
 		// connection is hijacked, so an idle socket then costs only its own small goroutine.
-		d.Rooms.Serve(sock, id, me, after, release)
+		d.Rooms.Serve(sock, id, me, barAddr(r, d), after, release)
 	})
 }
 

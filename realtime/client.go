@@ -18,6 +18,7 @@ const (
 	CloseFull          = 4003                         // every place taken
 	CloseRoomGone      = 4004                         // room does not exist or was closed
 	CloseKicked        = 4008                         // removed by the owner, or still barred
+	CloseLocked        = 4009                         // the owner locked the room
 	CloseTooMany       = 4029                         // too many sockets or connects
 	CloseTryAgain      = websocket.CloseTryAgainLater // a rate limit: come back after a back-off
 	CloseSlow          = websocket.CloseTryAgainLater // too far behind: reconnect and replay
@@ -30,6 +31,7 @@ const (
 type Client struct {
 	conn     *websocket.Conn
 	identity db.Identity
+	addr     string // the client's address as bars key it ("" unknown); see Rooms.Serve
 	hub      *Hub
 	cfg      *Config
 	out      *outbox

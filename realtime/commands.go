@@ -75,6 +75,17 @@ var actions = map[string]func(Frame) (command, error){
 		return changeCmd{reactCmd{seq: seq, emoji: f.Emoji}}, err
 	},
 	vocab.ActionTyping: func(Frame) (command, error) { return typingCmd{}, nil },
+	vocab.ActionBan: func(f Frame) (command, error) {
+		member, err := parseID(f.Member)
+		return banCmd{member: member}, err
+	},
+	vocab.ActionUnban: func(f Frame) (command, error) {
+		member, err := parseID(f.Member)
+		return unbanCmd{member: member}, err
+	},
+	vocab.ActionLock:     func(Frame) (command, error) { return lockCmd{locked: true}, nil },
+	vocab.ActionUnlock:   func(Frame) (command, error) { return lockCmd{locked: false}, nil },
+	vocab.ActionPassword: func(f Frame) (command, error) { return passwordCmd{password: f.Text}, nil },
 }
 
 var errUnknownReaction = fmt.Errorf("%w: unknown reaction", ErrFrame)
@@ -273,18 +284,6 @@ func (whisperCancelCmd) batched() bool  { return false }
 
 func (whisperCancelCmd) run(_ context.Context, h *Hub, from *Client) {
 	h.sendForm(from, components.MessageForm{}, 0)
-}
-
-// kickCmd is the owner removing someone: bar, notice, their sockets closed with the reason.
-type kickCmd struct{ member int64 }
-
-func (kickCmd) action() string { return vocab.ActionKick }
-func (kickCmd) batched() bool  { return false }
-
-func (k kickCmd) run(ctx context.Context, h *Hub, from *Client) {
-	if err := h.kick(ctx, from.identity.ID, k.member); err != nil {
-		h.refuseFrame(from, err.Error())
-	}
 }
 
 // refuseCmd answers a frame that could not be read.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -95,7 +96,8 @@ func newEnvTB(t testing.TB, dir string, cfg Config) *testEnv {
 		if err != nil {
 			return
 		}
-		e.rooms.Serve(sock, r.URL.Query().Get("room"), ident, after, nil)
+		// The client's address is the test's to choose (?addr=), as a proxy would tell it.
+		e.rooms.Serve(sock, r.URL.Query().Get("room"), ident, r.URL.Query().Get("addr"), after, nil)
 	}))
 	t.Cleanup(e.close)
 	return e
@@ -154,7 +156,13 @@ type sock struct {
 
 func (e *testEnv) dial(who db.Identity, roomID string, after int64) *sock {
 	e.t.Helper()
-	u := "ws" + strings.TrimPrefix(e.srv.URL, "http") + fmt.Sprintf("/ws?room=%s&who=%d&after=%d", roomID, who.ID, after)
+	return e.dialFrom(who, roomID, after, "")
+}
+
+// dialFrom is dial from a client address (as bars key it; "" unknown).
+func (e *testEnv) dialFrom(who db.Identity, roomID string, after int64, addr string) *sock {
+	e.t.Helper()
+	u := "ws" + strings.TrimPrefix(e.srv.URL, "http") + fmt.Sprintf("/ws?room=%s&who=%d&after=%d&addr=%s", roomID, who.ID, after, url.QueryEscape(addr))
 	conn, _, err := websocket.DefaultDialer.Dial(u, nil)
 	if err != nil {
 		e.t.Fatalf("dial: %v", err)

@@ -24,6 +24,8 @@ var (
 	ErrRoomGone      = &Refusal{Code: CloseRoomGone, Reason: "This room was not found or has closed."}
 	ErrNeedsPassword = &Refusal{Code: CloseNeedsPassword, Reason: "This room is private: enter its password first."}
 	ErrFull          = &Refusal{Code: CloseFull, Reason: "This room is full."}
+	ErrLocked        = &Refusal{Code: CloseLocked, Reason: "This room is locked by its owner: nobody new may enter."}
+	ErrBanned        = &Refusal{Code: CloseKicked, Reason: "The owner has banned you from this room."}
 	// ErrCheckFailed is a storage failure during a check (logged by the hub); try again.
 	ErrCheckFailed = &Refusal{Code: 1011, Reason: "The server could not check your entry; try again."}
 	errReplay      = &Refusal{Code: 1011, Reason: "The server could not load the messages you missed; try again."}
@@ -42,9 +44,9 @@ func barredRefusal(until, now time.Time) *Refusal {
 // no-JS post, the GIF upload and the history pages; a socket's Join applies the same rule.
 // It returns nil or a *Refusal: ErrRoomGone, ErrNeedsPassword, a barred refusal, ErrFull or
 // ErrCheckFailed.
-func (h *Hub) Admit(ctx context.Context, who db.Identity) error {
+func (h *Hub) Admit(ctx context.Context, who db.Identity, addr string) error {
 	var err error
-	if !h.call(func() { err = h.admission(ctx, who) }) {
+	if !h.call(func() { err = h.admission(ctx, who, addr) }) {
 		return ErrRoomGone
 	}
 	return err
@@ -52,9 +54,10 @@ func (h *Hub) Admit(ctx context.Context, who db.Identity) error {
 
 // admission decides, on the hub goroutine and so atomically with every join and kick: the
 // room still exists; someone present stays admitted; anyone else must have entered a private
-// room's password (its owner need not), must not be barred, and needs a free place (places
-// count people, not tabs).
-func (h *Hub) admission(ctx context.Context, who db.Identity) error {
+// room's password (its owner need not), must not be barred (neither the person nor their
+// address: a kick or ban is not undone by a fresh cookie), must find the room unlocked, and
+// needs a free place (places count people, not tabs).
+func (h *Hub) admission(ctx context.Context, who db.Identity, addr string) error {
 	if h.closed {
 		return ErrRoomGone
 	}
@@ -72,12 +75,23 @@ func (h *Hub) admission(ctx context.Context, who db.Identity) error {
 		}
 	}
 	until, err := h.rooms.store.BarredUntil(ctx, h.id, who.ID)
+	if err == nil && addr != "" {
+		var byAddr int64
+		byAddr, err = h.rooms.store.AddressBarredUntil(ctx, h.id, addr)
+		until = max(until, byAddr)
+	}
 	if err != nil {
 		h.log.Error("admission: bar check", "err", err)
 		return ErrCheckFailed
 	}
+	if until == db.BanUntil {
+		return ErrBanned
+	}
 	if now := h.cfg.Clock.Now(); until > now.UnixMilli() {
 		return barredRefusal(time.UnixMilli(until), now)
+	}
+	if h.room.Locked && h.room.OwnerID != who.ID {
+		return ErrLocked
 	}
 	if len(h.people) >= h.room.Capacity {
 		return ErrFull
@@ -98,7 +112,7 @@ func (h *Hub) Join(ctx context.Context, c *Client, afterSeq int64) error {
 
 func (h *Hub) join(ctx context.Context, c *Client, afterSeq int64) error {
 	who := c.identity
-	if err := h.admission(ctx, who); err != nil {
+	if err := h.admission(ctx, who, c.addr); err != nil {
 		return err
 	}
 	p := h.people[who.ID]

@@ -2,10 +2,7 @@ package realtime
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sort"
-	"time"
 
 	"gifchat/components"
 	"gifchat/db"
@@ -179,35 +176,4 @@ func (h *Hub) members() []components.Member {
 
 func (h *Hub) updateLobby() {
 	h.rooms.lobby.Upsert(RoomCardView(h.room, len(h.people)), h.room.CreatedAt)
-}
-
-// kick removes a member at the owner's request: bar, notice, close with the reason.
-func (h *Hub) kick(ctx context.Context, by, member int64) error {
-	if by != h.room.OwnerID {
-		return errors.New("Only the room's owner can remove people.")
-	}
-	if member == by {
-		return errors.New("You cannot remove yourself; leave the room instead.")
-	}
-	p := h.people[member]
-	if p == nil {
-		return errors.New("That person is no longer here.")
-	}
-	until := h.cfg.Clock.Now().Add(h.cfg.KickBar)
-	if err := h.rooms.store.BarFromRoom(ctx, h.id, member, until.UnixMilli()); err != nil {
-		h.log.Error("kick: bar", "err", err)
-		return errors.New("The server could not remove that person; try again.")
-	}
-	mins := int(h.cfg.KickBar.Round(time.Minute) / time.Minute)
-	frag := h.render(components.RoomClosedOOB(fmt.Sprintf("You were removed by the owner. You can come back in %d minutes.", mins)))
-	for c := range p.sockets {
-		c.enqueue(frag)
-		c.close(CloseKicked, "removed by the owner")
-	}
-	if h.cfg.Hooks.Sockets != nil {
-		h.cfg.Hooks.Sockets(-len(p.sockets))
-	}
-	p.sockets = map[*Client]struct{}{}
-	h.depart(ctx, p, vocab.NoticeKicked)
-	return nil
 }

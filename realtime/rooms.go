@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/crypto/bcrypt"
 
 	"gifchat/components"
 	"gifchat/db"
@@ -24,6 +25,12 @@ type Store interface {
 	HasRoomEntry(ctx context.Context, roomID string, identityID int64) (bool, error)
 	BarFromRoom(ctx context.Context, roomID string, identityID, until int64) error
 	BarredUntil(ctx context.Context, roomID string, identityID int64) (int64, error)
+	BarAddresses(ctx context.Context, roomID string, identityID int64, addresses []string, until int64) error
+	AddressBarredUntil(ctx context.Context, roomID, address string) (int64, error)
+	Bans(ctx context.Context, roomID string) ([]db.Identity, error)
+	Unban(ctx context.Context, roomID string, identityID int64) error
+	SetRoomLocked(ctx context.Context, roomID string, locked bool) error
+	SetRoomPassword(ctx context.Context, roomID, hash string) error
 	InsertMessages(ctx context.Context, msgs []*db.Message) error
 	MessagesAfter(ctx context.Context, roomID string, viewerID, afterSeq int64, limit int) ([]db.Message, error)
 	LatestMessages(ctx context.Context, roomID string, viewerID int64, limit int) ([]db.Message, error)
@@ -61,6 +68,7 @@ type Config struct {
 	PongWait        time.Duration // 60s
 	WriteWait       time.Duration // 10s
 	Clock           Clock         // real time; tests move a fake one on
+	PasswordCost    int           // bcrypt.DefaultCost for a password the owner sets; tests lower it
 	Hooks           Hooks
 }
 
@@ -94,6 +102,9 @@ func (c *Config) defaults() {
 	}
 	if c.Clock == nil {
 		c.Clock = realClock{}
+	}
+	if c.PasswordCost == 0 {
+		c.PasswordCost = bcrypt.DefaultCost
 	}
 }
 
@@ -213,12 +224,16 @@ func (rs *Rooms) deleteRoom(ctx context.Context, id string) error {
 // The reader is a fresh goroutine, not the caller's, because a goroutine's stack only shrinks
 // back while it uses under a quarter of it: the admission's waits would leave every idle
 // socket's reader holding 4 KiB of stack instead of 2.
-func (rs *Rooms) Serve(sock Socket, roomID string, who db.Identity, afterSeq int64, ended func()) {
+//
+// addr is the client's address as bars key it (an IPv4 address, an IPv6 /64; "" if unknown):
+// a kick or ban bars it too, and a barred one is refused whatever cookie it brings.
+func (rs *Rooms) Serve(sock Socket, roomID string, who db.Identity, addr string, afterSeq int64, ended func()) {
 	if ended == nil {
 		ended = func() {}
 	}
 	conn := sock.Conn
 	c := newClient(conn, who, rs.cfg)
+	c.addr = addr
 	c.idle = sock.idle
 	h := rs.Hub(roomID)
 	var err error
@@ -259,6 +274,8 @@ func refusalLabel(code int) string {
 		return "gone"
 	case CloseKicked:
 		return "barred"
+	case CloseLocked:
+		return "locked"
 	case CloseTooMany:
 		return "too_many"
 	case CloseTryAgain:

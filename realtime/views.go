@@ -22,6 +22,15 @@ func PersonView(i db.Identity) components.Person {
 // The mapping from stored rows to the components' view structs lives here, in one place for
 // pages and sockets alike.
 
+// PeopleViews turns identities into what pages show.
+func PeopleViews(ids []db.Identity) []components.Person {
+	out := make([]components.Person, len(ids))
+	for i, id := range ids {
+		out[i] = PersonView(id)
+	}
+	return out
+}
+
 // MessageView turns a stored message into what the log shows.
 func MessageView(m db.Message) components.Message {
 	v := components.Message{

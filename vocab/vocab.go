@@ -38,10 +38,18 @@ const (
 	NoticeKicked = "kicked" // the owner removed the subject
 	NoticeOwner  = "owner"  // the subject is the room's owner now
 	NoticeClosed = "closed" // the subject (the owner) closed the room
+	// The owner's tools; the subject is whom it concerns (the banned person, or the owner).
+	NoticeBanned          = "banned"
+	NoticeUnbanned        = "unbanned"
+	NoticeLocked          = "locked"
+	NoticeUnlocked        = "unlocked"
+	NoticePasswordChanged = "password-changed"
+	NoticePasswordRemoved = "password-removed"
 )
 
 // Notices lists every notice kind.
-var Notices = []string{NoticeJoined, NoticeLeft, NoticeKicked, NoticeOwner, NoticeClosed}
+var Notices = []string{NoticeJoined, NoticeLeft, NoticeKicked, NoticeOwner, NoticeClosed,
+	NoticeBanned, NoticeUnbanned, NoticeLocked, NoticeUnlocked, NoticePasswordChanged, NoticePasswordRemoved}
 
 // Actions a browser sends over a room socket, as the "action" field of its JSON frame.
 const (
@@ -53,10 +61,16 @@ const (
 	ActionDelete        = "delete"         // delete entry "seq" (yours, or any as the owner)
 	ActionReact         = "react"          // toggle your reaction "emoji" to entry "seq"
 	ActionTyping        = "typing"         // you are typing (sent at most every few seconds)
+	ActionBan           = "ban"            // owner: remove "member" until the room closes
+	ActionUnban         = "unban"          // owner: let "member" back in
+	ActionLock          = "lock"           // owner: nobody new may enter
+	ActionUnlock        = "unlock"         // owner: open the room again
+	ActionPassword      = "password"       // owner: set the password to "text" ("" removes it)
 )
 
 // Actions lists every socket action.
-var Actions = []string{ActionSay, ActionWhisperTo, ActionWhisperCancel, ActionKick, ActionEdit, ActionDelete, ActionReact, ActionTyping}
+var Actions = []string{ActionSay, ActionWhisperTo, ActionWhisperCancel, ActionKick, ActionEdit, ActionDelete, ActionReact, ActionTyping,
+	ActionBan, ActionUnban, ActionLock, ActionUnlock, ActionPassword}
 
 // Kinds of room status (the status-KIND class of the line above the log).
 const (

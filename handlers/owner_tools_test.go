@@ -1,0 +1,62 @@
+package handlers_test
+
+// The owner's tools through the real server: a kick bars the client's address (as the trusted
+// proxy reports it), so a fresh cookie from there gets neither the page nor a socket, while
+// another address does.
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	. "gifchat/handlers"
+)
+
+func TestKickStaysAgainstAFreshCookie(t *testing.T) {
+	ts := newTestServer(t, withConfig(Config{TrustProxy: true}))
+	owner, troll := ts.newPerson(t), ts.newPerson(t)
+	room := ts.createRoom(t, owner, "Kick sticks", 0, "")
+	o := ts.joined(t, owner, room)
+
+	dialFrom := func(person *http.Client, addr string) *websocket.Conn {
+		t.Helper()
+		u := strings.Replace(ts.URL, "http", "ws", 1) + "/rooms/" + room + "/ws?after=0"
+		h := http.Header{"Origin": {ts.URL}, "X-Forwarded-For": {addr}}
+		if ck := ts.sessionCookie(person); ck != nil {
+			h.Set("Cookie", ck.String())
+		}
+		conn, _, err := (&websocket.Dialer{HandshakeTimeout: 10 * time.Second}).Dial(u, h)
+		if err != nil {
+			t.Fatalf("dial from %s: %v", addr, err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return conn
+	}
+	trollSocket := watch(dialFrom(troll, "203.0.113.50"))
+	trollSocket.waitFor(t, memberPanel)
+	trollID := ts.identity(t, troll).ID
+	o.send(t, map[string]any{"action": "kick", "member": fmt.Sprint(trollID)})
+	o.waitFor(t, "was removed by the owner")
+
+	// A new cookie from the same address: the page says why, the socket is refused.
+	fresh := noRedirect(ts.newPerson(t))
+	req, _ := http.NewRequest(http.MethodGet, ts.URL+"/rooms/"+room, nil)
+	req.Header.Set("X-Forwarded-For", "203.0.113.50")
+	resp, page := ts.do(t, fresh, req)
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(page, "can come back in") {
+		t.Errorf("a fresh cookie from the kicked address gets %s:\n%s", resp.Status, page)
+	}
+	if code := readUntilClose(t, dialFrom(fresh, "203.0.113.50")); code != 4008 {
+		t.Errorf("a fresh cookie's socket from the kicked address closed with %d, want 4008", code)
+	}
+	// Another address is welcome.
+	req, _ = http.NewRequest(http.MethodGet, ts.URL+"/rooms/"+room, nil)
+	req.Header.Set("X-Forwarded-For", "198.51.100.60")
+	if resp, _ := ts.do(t, fresh, req); resp.StatusCode != http.StatusOK {
+		t.Errorf("a fresh cookie from another address gets %s", resp.Status)
+	}
+}
