@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"gifchat/vocab"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -28,6 +29,16 @@ func FuzzDecodeFrame(f *testing.F) {
 		`{"action":"whisper-cancel"}`,
 		`{"action":"kick","member":"9"}`,
 		`{"action":"kick","member":"-1"}`,
+		`{"action":"edit","seq":"12","text":"fixed"}`,
+		`{"action":"delete","seq":"12"}`,
+		`{"action":"react","seq":"12","emoji":"👍"}`,
+		`{"action":"react","seq":"12","emoji":"💩"}`,
+		`{"action":"typing","seq":"","emoji":"","text":""}`,
+		`{"action":"ban","member":"9"}`,
+		`{"action":"unban","member":"9"}`,
+		`{"action":"lock"}`,
+		`{"action":"unlock"}`,
+		`{"action":"password","text":"open sesame"}`,
 		`{"action":"say","text":1}`,
 		`{"action":"say","text":"a","extra":true}`,
 		`{"action":"say"} {"action":"say"}`,
@@ -79,6 +90,45 @@ func FuzzDecodeFrame(f *testing.F) {
 			again = Frame{Action: vocab.ActionKick, Member: strconv.FormatInt(c.member, 10)}
 		case whisperCancelCmd:
 			again = Frame{Action: vocab.ActionWhisperCancel}
+		case banCmd:
+			if c.member <= 0 {
+				t.Fatalf("ban with bad id %d accepted", c.member)
+			}
+			again = Frame{Action: vocab.ActionBan, Member: strconv.FormatInt(c.member, 10)}
+		case unbanCmd:
+			if c.member <= 0 {
+				t.Fatalf("unban with bad id %d accepted", c.member)
+			}
+			again = Frame{Action: vocab.ActionUnban, Member: strconv.FormatInt(c.member, 10)}
+		case lockCmd:
+			again = Frame{Action: fr.Action}
+		case passwordCmd:
+			if c.password != fr.Text {
+				t.Fatalf("password decoded as %q from %q", c.password, fr.Text)
+			}
+			again = Frame{Action: vocab.ActionPassword, Text: c.password}
+		case typingCmd:
+			again = Frame{Action: vocab.ActionTyping}
+		case changeCmd:
+			switch ch := c.change.(type) {
+			case editCmd:
+				if ch.seq <= 0 || ch.text != fr.Text {
+					t.Fatalf("edit decoded as %+v from %+v", ch, fr)
+				}
+				again = Frame{Action: vocab.ActionEdit, Seq: strconv.FormatInt(ch.seq, 10), Text: ch.text}
+			case deleteCmd:
+				if ch.seq <= 0 {
+					t.Fatalf("delete with bad seq %d accepted", ch.seq)
+				}
+				again = Frame{Action: vocab.ActionDelete, Seq: strconv.FormatInt(ch.seq, 10)}
+			case reactCmd:
+				if ch.seq <= 0 || !slices.Contains(vocab.Reactions, ch.emoji) {
+					t.Fatalf("reaction %+v accepted", ch)
+				}
+				again = Frame{Action: vocab.ActionReact, Seq: strconv.FormatInt(ch.seq, 10), Emoji: ch.emoji}
+			default:
+				t.Fatalf("unknown change %#v accepted", ch)
+			}
 		default:
 			t.Fatalf("unknown command %#v accepted", cmd)
 		}
