@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -95,7 +96,7 @@ func handleUploadGIF(d Deps) http.Handler {
 			return
 		}
 
-		up, name, err := receiveGIF(r, d.GIFs)
+		up, name, to, err := receiveGIF(r, d.GIFs)
 		if err != nil {
 			var ref *gifRefusal
 			if errors.As(err, &ref) {
@@ -119,9 +120,11 @@ func handleUploadGIF(d Deps) http.Handler {
 		// will be stored, and the file must still be there when it is.
 		ctx := context.WithoutCancel(r.Context())
 		err = d.GIFs.Publish(ctx, up, func(ctx context.Context, info media.GIFInfo) error {
-			return hub.Post(ctx, me, &db.Message{
-				Kind: vocab.KindGIF, GIF: info.SHA256, GIFWidth: info.Width, GIFHeight: info.Height, Body: name,
-			})
+			msg := &db.Message{Kind: vocab.KindGIF, GIF: info.SHA256, GIFWidth: info.Width, GIFHeight: info.Height, Body: name}
+			if to != 0 { // the composer is whispering: so is the GIF
+				msg.Kind, msg.RecipientID = vocab.KindWhisper, to
+			}
+			return hub.Post(ctx, me, msg)
 		})
 		if errors.Is(err, realtime.ErrRoomGone) && d.Rooms.Stopping() {
 			gifRestarting(w, r)
@@ -129,6 +132,11 @@ func handleUploadGIF(d Deps) http.Handler {
 		}
 		if errors.Is(err, realtime.ErrRoomGone) {
 			gifRefuse(w, r, http.StatusNotFound, "This room has closed; your GIF was not posted.")
+			return
+		}
+		var refusal *realtime.Refusal
+		if errors.As(err, &refusal) {
+			gifRefuse(w, r, http.StatusConflict, refusal.Reason+" Your GIF was not posted.")
 			return
 		}
 		if err != nil {
@@ -148,9 +156,10 @@ func handleUploadGIF(d Deps) http.Handler {
 }
 
 // receiveGIF reads the multipart body as a stream: exactly one file, validated and staged as
-// it arrives (nothing is buffered whole in memory or spooled by the multipart package), and
-// its original name. Refusals are *gifRefusal; on any error nothing is left on disk.
-func receiveGIF(r *http.Request, store GIFStore) (up *media.Upload, name string, err error) {
+// it arrives (nothing is buffered whole in memory or spooled by the multipart package), its
+// original name, and whom it whispers to (a "to" field, as the composer in whisper mode has;
+// 0 for the whole room). Refusals are *gifRefusal; on any error nothing is left on disk.
+func receiveGIF(r *http.Request, store GIFStore) (up *media.Upload, name string, to int64, err error) {
 	defer func() {
 		if err != nil && up != nil {
 			up.Discard()
@@ -159,7 +168,7 @@ func receiveGIF(r *http.Request, store GIFStore) (up *media.Upload, name string,
 	}()
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return nil, "", &gifRefusal{http.StatusBadRequest, "Send the GIF as a file upload (a multipart form)."}
+		return nil, "", 0, &gifRefusal{http.StatusBadRequest, "Send the GIF as a file upload (a multipart form)."}
 	}
 	for parts := 0; ; parts++ {
 		part, err := mr.NextPart()
@@ -167,15 +176,27 @@ func receiveGIF(r *http.Request, store GIFStore) (up *media.Upload, name string,
 			break
 		}
 		if err != nil {
-			return up, "", readRefusal(err)
+			return up, "", 0, readRefusal(err)
 		}
 		if parts >= maxUploadParts {
-			return up, "", &gifRefusal{http.StatusBadRequest, "That form has too many parts; send one GIF."}
+			return up, "", 0, &gifRefusal{http.StatusBadRequest, "That form has too many parts; send one GIF."}
 		}
 		filename, isFile := uploadFileName(part.Header.Get("Content-Disposition"))
+		if !isFile && part.FormName() == "to" {
+			v, err := io.ReadAll(io.LimitReader(part, 32))
+			if err != nil {
+				return up, "", 0, readRefusal(err)
+			}
+			if len(v) > 0 {
+				if to, err = strconv.ParseInt(string(v), 10, 64); err != nil || to <= 0 {
+					return up, "", 0, &gifRefusal{http.StatusBadRequest, "That whisper's recipient could not be read."}
+				}
+			}
+			continue
+		}
 		if !isFile && part.FormName() != gifField {
 			if _, err := io.Copy(io.Discard, part); err != nil { // bounded by the body limit
-				return up, "", readRefusal(err)
+				return up, "", 0, readRefusal(err)
 			}
 			continue
 		}
@@ -185,25 +206,25 @@ func receiveGIF(r *http.Request, store GIFStore) (up *media.Upload, name string,
 			if _, err := body.Peek(1); err == io.EOF {
 				continue
 			} else if err != nil {
-				return up, "", readRefusal(err)
+				return up, "", 0, readRefusal(err)
 			}
 		}
 		if up != nil {
-			return up, "", &gifRefusal{http.StatusBadRequest, "Send one GIF at a time: this upload has more than one file."}
+			return up, "", 0, &gifRefusal{http.StatusBadRequest, "Send one GIF at a time: this upload has more than one file."}
 		}
 		if reason := checkFileName(filename); reason != "" {
-			return nil, "", &gifRefusal{http.StatusBadRequest, reason}
+			return nil, "", 0, &gifRefusal{http.StatusBadRequest, reason}
 		}
 		up, err = store.Stage(body)
 		if err != nil {
-			return nil, "", stageRefusal(err)
+			return nil, "", 0, stageRefusal(err)
 		}
 		name = filename
 	}
 	if up == nil {
-		return nil, "", &gifRefusal{http.StatusBadRequest, "Choose a GIF to upload: none was sent."}
+		return nil, "", 0, &gifRefusal{http.StatusBadRequest, "Choose a GIF to upload: none was sent."}
 	}
-	return up, name, nil
+	return up, name, to, nil
 }
 
 // checkGIFQuota refuses a GIF that would take all stored GIFs past -max-gif-store-bytes

@@ -477,3 +477,37 @@ func TestGIFQuotas(t *testing.T) {
 		t.Error("the refused GIF left its file")
 	}
 }
+
+// A GIF uploaded while the composer whispers is a whisper too: only its two people get it,
+// and a whisper to someone gone is refused with the reason, nothing posted.
+func TestGIFInWhisperModeIsAWhisper(t *testing.T) {
+	ts := startGIFServer(t, gifServerOptions{})
+	alice, bob, carol := ts.newPerson(t), ts.newPerson(t), ts.newPerson(t)
+	room := ts.createRoom(t, alice, "Quiet GIFs", 0, "")
+	a := ts.joined(t, alice, room)
+	b := ts.joined(t, bob, room)
+	c := ts.joined(t, carol, room)
+	a.waitFor(t, ts.identity(t, carol).Nickname+" joined")
+	bobID := ts.identity(t, bob).ID
+
+	body, ctype := multipartBody(t, gifPart{"to", "-", []byte(fmt.Sprint(bobID))}, gifPart{"gif", "secret.gif", testGIF(t, 9, 9, 1, 77)})
+	if resp, text := ts.upload(t, alice, room, body, ctype, true, false); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("whispered upload: %s\n%s", resp.Status, text)
+	}
+	b.waitFor(t, `alt="GIF from `)
+	a.waitFor(t, `alt="GIF from `)
+	c.say(t, "sync")
+	c.waitFor(t, "sync")
+	if strings.Contains(c.received(), `alt="GIF from `) {
+		t.Error("a GIF whispered to bob reached carol")
+	}
+	if !strings.Contains(b.received(), `data-kind="whisper"`) {
+		t.Error("bob's GIF is not shown as a whisper")
+	}
+
+	body, ctype = multipartBody(t, gifPart{"to", "-", []byte("987654")}, gifPart{"gif", "nobody.gif", testGIF(t, 9, 9, 1, 78)})
+	resp, text := ts.upload(t, alice, room, body, ctype, true, false)
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(text, "That person has left") {
+		t.Errorf("a GIF whispered to nobody here: %s\n%s", resp.Status, text)
+	}
+}

@@ -228,8 +228,25 @@ type postCmd struct {
 func (postCmd) action() string { return "" } // the handler has rate-limited the request
 func (postCmd) batched() bool  { return true }
 
+// Whispers posted over HTTP (a GIF in whisper mode) are refused as the socket's are; no
+// socket closes for them, so they carry no close code.
+var (
+	ErrWhisperToSelf = &Refusal{Reason: "You cannot whisper to yourself."}
+	ErrWhisperGone   = &Refusal{Reason: "That person has left; your whisper was not sent."}
+)
+
 func (p *postCmd) run(_ context.Context, h *Hub, _ *Client) {
 	p.msg.RoomID, p.msg.AuthorID = h.id, p.author.ID
+	if p.msg.Kind == vocab.KindWhisper {
+		if _, here := h.people[p.msg.RecipientID]; p.msg.RecipientID == p.author.ID || !here {
+			if p.msg.RecipientID == p.author.ID {
+				p.done <- ErrWhisperToSelf
+			} else {
+				p.done <- ErrWhisperGone
+			}
+			return
+		}
+	}
 	h.pending = append(h.pending, &pendingMsg{author: p.author, msg: p.msg, done: p.done})
 }
 

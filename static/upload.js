@@ -79,6 +79,9 @@
     }
     var name = file.name || "pasted.gif";
     var data = new FormData();
+    // In whisper mode the GIF is whispered too, to the composer's recipient.
+    var to = document.querySelector('#message-form input[name="to"]');
+    if (to && to.value) data.append("to", to.value);
     data.append("gif", file, name);
 
     var xhr = new XMLHttpRequest();
