@@ -106,7 +106,7 @@ func TestRegressionRefreshDoesNotDeleteTheRoom(t *testing.T) {
 // uses; whichever way the room goes (the owner's delete, or empty past the grace).
 func TestRoomRemovalDeletesUnusedGIFs(t *testing.T) {
 	// The grace is short so that room C's removal is quick.
-	ts := startGIFServer(t, gifServerOptions{realtime: realtime.Config{LeaveDebounce: 20 * time.Millisecond, EmptyRoomGrace: 250 * time.Millisecond}})
+	ts := startGIFServer(t, gifServerOptions{realtime: realtime.Config{LeaveDebounce: 20 * time.Millisecond, EmptyRoomGrace: 250 * time.Millisecond, FormPresence: 20 * time.Millisecond}})
 	alice, bob := ts.newPerson(t), ts.newPerson(t)
 	// Bob stays in each room until the test lets it go, so the grace cannot remove a room
 	// early once he is in.

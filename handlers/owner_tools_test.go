@@ -7,6 +7,7 @@ package handlers_test
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -58,5 +59,30 @@ func TestKickStaysAgainstAFreshCookie(t *testing.T) {
 	req.Header.Set("X-Forwarded-For", "198.51.100.60")
 	if resp, _ := ts.do(t, fresh, req); resp.StatusCode != http.StatusOK {
 		t.Errorf("a fresh cookie from another address gets %s", resp.Status)
+	}
+}
+
+// Someone who posts without JS (no socket) is in the room for a while: in the members panel,
+// holding a place, and the owner can kick them, after which their posts are refused.
+func TestNoJSPosterIsPresentAndKickable(t *testing.T) {
+	ts := newTestServer(t)
+	owner, quiet := ts.newPerson(t), noRedirect(ts.newPerson(t))
+	room := ts.createRoom(t, owner, "Plain forms", 0, "")
+	o := ts.joined(t, owner, room)
+	quietID := ts.identity(t, quiet)
+
+	if resp, body := ts.postForm(t, quiet, "/rooms/"+room+"/messages", url.Values{"text": {"hello without JS"}}, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("no-JS post: %s\n%s", resp.Status, body)
+	}
+	o.waitFor(t, quietID.Nickname+" joined")
+	o.waitFor(t, fmt.Sprintf(`id="member-%d"`, quietID.ID))
+	if people, here := ts.Rooms.Hub(room).Occupancy(quietID.ID); !here || people != 2 {
+		t.Errorf("the no-JS poster holds no place: %d people, present %v", people, here)
+	}
+	o.send(t, map[string]any{"action": "kick", "member": fmt.Sprint(quietID.ID)})
+	o.waitFor(t, quietID.Nickname+" was removed by the owner")
+	resp, page := ts.postForm(t, quiet, "/rooms/"+room+"/messages", url.Values{"text": {"still here?"}}, nil)
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(page, "can come back in") {
+		t.Errorf("a kicked no-JS poster posts again: %s\n%s", resp.Status, page)
 	}
 }

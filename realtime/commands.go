@@ -235,7 +235,7 @@ var (
 	ErrWhisperGone   = &Refusal{Reason: "That person has left; your whisper was not sent."}
 )
 
-func (p *postCmd) run(_ context.Context, h *Hub, _ *Client) {
+func (p *postCmd) run(ctx context.Context, h *Hub, _ *Client) {
 	p.msg.RoomID, p.msg.AuthorID = h.id, p.author.ID
 	if p.msg.Kind == vocab.KindWhisper {
 		if _, here := h.people[p.msg.RecipientID]; p.msg.RecipientID == p.author.ID || !here {
@@ -247,6 +247,7 @@ func (p *postCmd) run(_ context.Context, h *Hub, _ *Client) {
 			return
 		}
 	}
+	h.postedWithoutSocket(ctx, p.author)
 	h.pending = append(h.pending, &pendingMsg{author: p.author, msg: p.msg, done: p.done})
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"gifchat/db"
 	"gifchat/vocab"
 )
 
@@ -183,5 +184,36 @@ func TestChangeAndRemovePassword(t *testing.T) {
 	}
 	if got := strings.Join(notices, " "); !strings.Contains(got, "password-changed password-removed") {
 		t.Errorf("notices stored: %s", got)
+	}
+}
+
+// A no-JS poster's presence lasts FormPresence after their last post, and keeps the room.
+func TestFormPresenceExpires(t *testing.T) {
+	clock := newFakeClock()
+	e := newEnv(t, Config{Clock: clock, FormPresence: 5 * time.Minute, EmptyRoomGrace: time.Minute, LeaveDebounce: time.Second})
+	owner := e.person("owner")
+	room := e.room(owner, 10, "")
+	e.settle(room.ID)
+	hub := e.rooms.Hub(room.ID)
+	if err := hub.Post(context.Background(), owner, &db.Message{Kind: vocab.KindText, Body: "from a form"}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(4 * time.Minute) // past the empty-room grace, within the form presence
+	e.settle(room.ID)
+	if _, here := hub.Occupancy(owner.ID); !here || e.rooms.Hub(room.ID) == nil {
+		t.Fatal("the no-JS poster's room was removed under them")
+	}
+	if err := hub.Post(context.Background(), owner, &db.Message{Kind: vocab.KindText, Body: "again"}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(4 * time.Minute) // 8 minutes after the first post, 4 after the last
+	e.settle(room.ID)
+	if _, here := hub.Occupancy(owner.ID); !here {
+		t.Fatal("a later post did not extend the presence")
+	}
+	clock.Advance(time.Minute + time.Second)
+	e.settle(room.ID)
+	if _, here := hub.Occupancy(owner.ID); here {
+		t.Error("still present FormPresence after the last post")
 	}
 }

@@ -54,6 +54,41 @@ func (h *Hub) arrive(ctx context.Context, c *Client) {
 	}
 }
 
+// postedWithoutSocket keeps a person who posts over plain HTTP (the no-JS form, a GIF upload)
+// present for FormPresence after their last post: shown in the members panel, holding a place,
+// kickable, and keeping the room from being removed under them. Someone with a socket is
+// present anyway.
+func (h *Hub) postedWithoutSocket(ctx context.Context, who db.Identity) {
+	p := h.people[who.ID]
+	if p != nil && len(p.sockets) > 0 {
+		return
+	}
+	if p == nil {
+		h.flush(ctx) // what was sent before the arrival is stored before the join notice
+		if h.empty != nil {
+			h.empty.Stop()
+			h.empty = nil
+		}
+		h.joinSeq++
+		p = &presence{identity: who, sockets: map[*Client]struct{}{}, seq: h.joinSeq}
+		h.people[who.ID] = p
+		frag := h.render(components.MemberJoinedOOB(components.Member{Person: PersonView(who), Owner: who.ID == h.room.OwnerID}))
+		h.eachSocket(func(o *Client) { o.enqueue(frag) })
+		h.updateLobby()
+		h.notice(ctx, vocab.NoticeJoined, who)
+	}
+	if p.leaving != nil {
+		p.leaving.Stop()
+	}
+	p.leaving = h.cfg.Clock.AfterFunc(max(h.cfg.FormPresence, h.cfg.LeaveDebounce), func() {
+		h.do(func() {
+			if h.people[who.ID] == p && len(p.sockets) == 0 {
+				h.depart(context.Background(), p, vocab.NoticeLeft)
+			}
+		})
+	})
+}
+
 // attached reports whether a socket is still one of the room's (not left, not kicked).
 func (h *Hub) attached(c *Client) bool {
 	p := h.people[c.identity.ID]

@@ -62,6 +62,7 @@ type Config struct {
 	MaxTabsPerRoom  int           // 8 sockets (tabs) per person in one room
 	EditWindow      time.Duration // 15m: how long after sending a message may be edited
 	TypingFor       time.Duration // 5s: "… is typing" is gone this long after the last sign of it
+	FormPresence    time.Duration // 5m: someone posting without a socket (no JS) stays present this long
 	ReplayLimit     int           // 1000 messages replayed after a reconnect; beyond, the log reloads
 	HistoryPage     int           // 50 messages per page of history
 	PingInterval    time.Duration // 25s
@@ -91,6 +92,7 @@ func (c *Config) defaults() {
 	set(&c.WriteWait, 10*time.Second)
 	set(&c.EditWindow, 15*time.Minute)
 	set(&c.TypingFor, 5*time.Second)
+	set(&c.FormPresence, 5*time.Minute)
 	seti(&c.SendQueue, 256)
 	seti(&c.MaxBatch, 256)
 	seti(&c.MaxMessageRunes, 2000)
