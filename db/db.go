@@ -121,12 +121,16 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	r.SetMaxOpenConns(opts.ReadConns)
 	r.SetMaxIdleConns(opts.ReadConns)
-	s := &Store{write: w, read: r, dialect: sqlite}
-	if err := s.migrate(ctx); err != nil {
-		s.Close()
-		return nil, err
+	return ready(ctx, &Store{write: w, read: r, dialect: sqlite})
+}
+
+// ready migrates a freshly opened store and prepares its statements, or closes it.
+func ready(ctx context.Context, s *Store) (*Store, error) {
+	err := s.migrate(ctx)
+	if err == nil {
+		err = s.prepare(ctx)
 	}
-	if err := s.prepare(ctx); err != nil {
+	if err != nil {
 		s.Close()
 		return nil, err
 	}

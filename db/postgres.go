@@ -54,16 +54,7 @@ func OpenPostgres(ctx context.Context, url string, opts PostgresOptions) (*Store
 		pool.Close()
 		return nil, fmt.Errorf("db: PostgreSQL at %s:%d (database %q) does not answer: %w", cfg.Host, cfg.Port, cfg.Database, oneLine{err})
 	}
-	s := &Store{write: pool, read: pool, dialect: postgres}
-	if err := s.migrate(ctx); err != nil {
-		s.Close()
-		return nil, err
-	}
-	if err := s.prepare(ctx); err != nil {
-		s.Close()
-		return nil, err
-	}
-	return s, nil
+	return ready(ctx, &Store{write: pool, read: pool, dialect: postgres})
 }
 
 // oneLine is an error whose text fits one log line: pgx lists each address it tried on a

@@ -59,25 +59,8 @@ func (h *Hub) DeleteMessage(ctx context.Context, who db.Identity, seq int64) err
 }
 
 func (h *Hub) change(ctx context.Context, who db.Identity, c change) error {
-	cmd := httpChange{change: c, who: who, done: make(chan error, 1)}
-	select {
-	case h.inbox <- inbound{cmd: cmd}:
-	case <-h.done:
-		return ErrRoomGone
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-cmd.done:
-		return err
-	case <-h.done:
-		select {
-		case err := <-cmd.done:
-			return err
-		default:
-			return ErrRoomGone
-		}
-	}
+	done := make(chan error, 1)
+	return h.await(ctx, httpChange{change: c, who: who, done: done}, done)
 }
 
 // Refusals of changes, fit to show.

@@ -254,7 +254,14 @@ func (p *postCmd) run(ctx context.Context, h *Hub, _ *Client) {
 // Post stores and delivers a message that did not come from a socket, and waits until it
 // is stored and fanned out. The caller has checked Admit.
 func (h *Hub) Post(ctx context.Context, author db.Identity, msg *db.Message) error {
-	cmd := &postCmd{author: author, msg: msg, done: make(chan error, 1)}
+	done := make(chan error, 1)
+	return h.await(ctx, &postCmd{author: author, msg: msg, done: done}, done)
+}
+
+// await queues a command from an HTTP request and waits for its outcome, which the command
+// sends on done. Once queued, the outcome is waited for whatever ctx does: the caller must
+// know whether, say, its message was stored.
+func (h *Hub) await(ctx context.Context, cmd command, done chan error) error {
 	select {
 	case h.inbox <- inbound{cmd: cmd}:
 	case <-h.done:
@@ -262,17 +269,15 @@ func (h *Hub) Post(ctx context.Context, author db.Identity, msg *db.Message) err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	// Once queued, the outcome is waited for whatever ctx does: the caller must know whether
-	// the message was stored.
 	select {
-	case err := <-cmd.done:
+	case err := <-done:
 		return err
 	case <-h.done:
 		select {
-		case err := <-cmd.done:
+		case err := <-done:
 			return err
 		default:
-			return ErrRoomGone // queued after the hub's last look at its inbox: never stored
+			return ErrRoomGone // queued after the hub's last look at its inbox: never run
 		}
 	}
 }
