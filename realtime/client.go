@@ -55,13 +55,14 @@ func newClient(conn *websocket.Conn, identity db.Identity, cfg *Config) *Client 
 		readerDone: make(chan struct{}),
 		done:       make(chan struct{}),
 	}
-	c.out = newOutbox((*clientSink)(c), cfg.SendQueue)
+	c.out = newOutbox((*clientSink)(c), cfg.SendQueue, cfg.SendQueueBytes)
 	c.seen.Store(time.Now().UnixNano())
 	return c
 }
 
-// enqueue hands a fragment to the writer without blocking. A client whose queue is full is
-// closed instead of slowing the room: it reconnects and replays what it missed.
+// enqueue hands a fragment to the writer without blocking. A client whose queue is full (in
+// fragments, SendQueue, or in bytes, SendQueueBytes) is closed instead of slowing the room:
+// it reconnects and replays what it missed.
 func (c *Client) enqueue(frag []byte) bool {
 	if c.out.push(frag) {
 		return true

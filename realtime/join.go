@@ -3,6 +3,7 @@ package realtime
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -129,46 +130,75 @@ func (h *Hub) join(ctx context.Context, c *Client, afterSeq int64) error {
 }
 
 // replay queues what a socket missed: every entry after afterSeq the person may see, or,
-// past ReplayLimit, the latest page in place of the whole log.
+// past ReplayLimit entries or ReplayBytes rendered, the latest page in place of the whole
+// log. One queue entry for the whole replay: a socket that missed more than its queue holds
+// in fragments must not be dropped as slow before it has caught up (and loop doing so); the
+// byte bound keeps that entry, built on the room's goroutine, small enough for the queue.
 func (h *Hub) replay(ctx context.Context, c *Client, afterSeq int64) error {
-	who := c.identity
-	missed, err := h.rooms.store.MessagesAfter(ctx, h.id, who.ID, afterSeq, h.cfg.ReplayLimit+1)
-	if err != nil {
-		h.log.Error("admission: replay", "err", err)
-		return errReplay
-	}
-	if len(missed) > h.cfg.ReplayLimit {
-		// Too much to replay as a stream: start over from the latest page instead.
-		latest, err := h.rooms.store.LatestMessages(ctx, h.id, who.ID, h.cfg.HistoryPage)
-		if err != nil {
-			h.log.Error("admission: reload", "err", err)
-			return errReplay
-		}
-		c.enqueue(h.render(components.HistoryReplaceOOB(HistoryView(h.id, latest, h.cfg.HistoryPage))))
-		return nil
-	}
-	if len(missed) == 0 {
-		return nil
-	}
-	// One queue entry for the whole replay: a socket that missed more than its queue holds
-	// must not be dropped as slow before it has caught up (and loop doing so). Entries come
-	// in their latest state; events (edits, deletions, reactions) of entries the page already
-	// holds put those entries' latest state in place, once each, after the new entries.
 	var buf bytes.Buffer
+	err := h.renderMissed(ctx, c.identity.ID, afterSeq, &buf)
+	if errors.Is(err, errReplayTooLong) {
+		buf = bytes.Buffer{} // let go of what was rendered before the bound was passed
+		var page []byte
+		if page, err = h.renderLatestPage(ctx, c.identity.ID); err == nil {
+			c.enqueue(page)
+		}
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if buf.Len() > 0 {
+		c.enqueue(buf.Bytes())
+	}
+	return nil
+}
+
+// errReplayTooLong stops renderMissed at ReplayLimit entries or ReplayBytes.
+var errReplayTooLong = errors.New("replay: too much missed")
+
+// replayRows is how many missed entries are read from storage at a time, so that the rows
+// held while rendering stay few even when a replay runs to ReplayLimit.
+const replayRows = 100
+
+// renderMissed renders into buf every entry after afterSeq that viewer may see, in their
+// latest state; events (edits, deletions, reactions) of entries the page already holds put
+// those entries' latest state in place, once each, after the new entries. It stops with
+// errReplayTooLong as soon as more than ReplayLimit entries are missed or buf has grown past
+// ReplayBytes, so buf never holds much more than ReplayBytes.
+func (h *Hub) renderMissed(ctx context.Context, viewer, afterSeq int64, buf *bytes.Buffer) error {
 	replayed := map[int64]bool{}
 	var changed []int64
-	for _, m := range missed {
-		if m.TargetSeq != 0 {
-			if !replayed[m.TargetSeq] {
-				replayed[m.TargetSeq] = true
-				changed = append(changed, m.TargetSeq)
-			}
-			continue
-		}
-		replayed[m.Seq] = true
-		if err := components.MessageOOB(MessageView(m)).Render(ctx, &buf); err != nil {
-			h.log.Error("render replay", "err", err)
+	entries := 0
+	for from := afterSeq; ; {
+		missed, err := h.rooms.store.MessagesAfter(ctx, h.id, viewer, from, replayRows)
+		if err != nil {
+			h.log.Error("admission: replay", "err", err)
 			return errReplay
+		}
+		for _, m := range missed {
+			if entries++; entries > h.cfg.ReplayLimit {
+				return errReplayTooLong
+			}
+			from = m.Seq
+			if m.TargetSeq != 0 {
+				if !replayed[m.TargetSeq] {
+					replayed[m.TargetSeq] = true
+					changed = append(changed, m.TargetSeq)
+				}
+				continue
+			}
+			replayed[m.Seq] = true
+			if err := components.MessageOOB(MessageView(m)).Render(ctx, buf); err != nil {
+				h.log.Error("render replay", "err", err)
+				return errReplay
+			}
+			if buf.Len() > h.cfg.ReplayBytes {
+				return errReplayTooLong
+			}
+		}
+		if len(missed) < replayRows {
+			break
 		}
 	}
 	for _, seq := range changed {
@@ -180,13 +210,40 @@ func (h *Hub) replay(ctx context.Context, c *Client, afterSeq int64) error {
 			h.log.Error("replay: changed entry", "err", err, "seq", seq)
 			return errReplay
 		}
-		if err := components.MessageReplaceOOB(MessageView(m)).Render(ctx, &buf); err != nil {
+		if err := components.MessageReplaceOOB(MessageView(m)).Render(ctx, buf); err != nil {
 			h.log.Error("render replay", "err", err)
 			return errReplay
 		}
-	}
-	if buf.Len() > 0 {
-		c.enqueue(buf.Bytes())
+		if buf.Len() > h.cfg.ReplayBytes {
+			return errReplayTooLong
+		}
 	}
 	return nil
+}
+
+// renderLatestPage renders the reload that replaces a long replay: the latest page of the
+// log in place of the whole log. A page of very long messages that would pass ReplayBytes
+// keeps only its newer half (the rest is one "older" away), and so on, down to one message.
+func (h *Hub) renderLatestPage(ctx context.Context, viewer int64) ([]byte, error) {
+	latest, err := h.rooms.store.LatestMessages(ctx, h.id, viewer, h.cfg.HistoryPage)
+	if err != nil {
+		h.log.Error("admission: reload", "err", err)
+		return nil, errReplay
+	}
+	hist := HistoryView(h.id, latest, h.cfg.HistoryPage)
+	for {
+		page, err := renderBytes(components.HistoryReplaceOOB(hist))
+		if err != nil {
+			h.log.Error("render reload", "err", err)
+			return nil, errReplay
+		}
+		if h.cfg.Hooks.Render != nil {
+			h.cfg.Hooks.Render()
+		}
+		if len(page) <= h.cfg.ReplayBytes || len(hist.Messages) <= 1 {
+			return page, nil
+		}
+		hist.Messages = hist.Messages[len(hist.Messages)/2:]
+		hist.OlderBefore = hist.Messages[0].Seq
+	}
 }

@@ -18,12 +18,18 @@ type sink interface {
 // that runs only while there is something to send. An idle connection therefore costs no
 // goroutine, no stack and no queue memory; a busy one keeps its writer, which takes all that
 // piled up while it was writing as one batch.
+//
+// The queue is bounded in fragments and, when maxBytes is set, in bytes: a fragment count
+// alone lets a socket fall 256 long messages behind (megabytes each with escaping), and a
+// connection that far behind is better dropped and caught up from storage.
 type outbox struct {
-	sink  sink
-	limit int
+	sink     sink
+	limit    int // fragments waiting
+	maxBytes int // bytes waiting or being sent; 0: no byte bound
 
 	mu      sync.Mutex
 	queue   [][]byte
+	bytes   int      // the bytes of queue and of the batch being sent
 	spare   [][]byte // the writer's last batch, reused as the next queue while it runs
 	running bool     // a writer goroutine is on its way or at work
 	poke    bool     // a keepalive is due
@@ -32,10 +38,15 @@ type outbox struct {
 	ended   bool     // end has run or is about to: nothing more is sent
 }
 
-func newOutbox(s sink, limit int) *outbox { return &outbox{sink: s, limit: limit} }
+func newOutbox(s sink, limit, maxBytes int) *outbox {
+	return &outbox{sink: s, limit: limit, maxBytes: maxBytes}
+}
 
 // push queues frag without blocking and starts the writer if none runs. It reports false
-// only when the queue is full; after the outbox has ended, fragments are let go silently.
+// only when the queue is full, in fragments or in bytes; after the outbox has ended,
+// fragments are let go silently. A fragment larger than the byte bound still goes to an
+// outbox with nothing in it: a connection is slow when it is behind, not when one message
+// is long.
 func (o *outbox) push(frag []byte) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -45,6 +56,10 @@ func (o *outbox) push(frag []byte) bool {
 	if len(o.queue) >= o.limit {
 		return false
 	}
+	if o.maxBytes > 0 && o.bytes > 0 && o.bytes+len(frag) > o.maxBytes {
+		return false
+	}
+	o.bytes += len(frag)
 	o.queue = append(o.queue, frag)
 	o.startLocked()
 	return true
@@ -87,6 +102,9 @@ func (o *outbox) write() {
 	for {
 		o.mu.Lock()
 		if o.drop {
+			for _, f := range o.queue {
+				o.bytes -= len(f)
+			}
 			clear(o.queue)
 			o.queue, o.poke = o.queue[:0], false
 		}
@@ -106,7 +124,11 @@ func (o *outbox) write() {
 		o.mu.Unlock()
 
 		var err error
+		sent := 0
 		if len(batch) > 0 {
+			for _, f := range batch {
+				sent += len(f)
+			}
 			err = o.sink.send(batch)
 			clear(batch) // the fragments are sent; don't keep them alive
 		}
@@ -114,6 +136,7 @@ func (o *outbox) write() {
 			err = o.sink.keepalive()
 		}
 		o.mu.Lock()
+		o.bytes -= sent
 		if err != nil {
 			o.ended = true
 			o.queue, o.spare, o.running = nil, nil, false

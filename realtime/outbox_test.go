@@ -87,7 +87,7 @@ func waitTaken(o *outbox) {
 
 func TestOutboxSendsInOrderAndBatchesWhatPiledUp(t *testing.T) {
 	s := newRecordingSink()
-	o := newOutbox(s, 100)
+	o := newOutbox(s, 100, 0)
 	s.gate.Lock() // the first send blocks: the rest pile up behind it
 	o.push([]byte("a"))
 	waitTaken(o)
@@ -115,7 +115,7 @@ func TestOutboxSendsInOrderAndBatchesWhatPiledUp(t *testing.T) {
 
 func TestOutboxKeepaliveAfterQueued(t *testing.T) {
 	s := newRecordingSink()
-	o := newOutbox(s, 10)
+	o := newOutbox(s, 10, 0)
 	o.keepalive() // on an idle outbox: the writer starts, sends it, and leaves
 	writerIdle(t, o)
 	s.gate.Lock()
@@ -140,7 +140,7 @@ func TestOutboxKeepaliveAfterQueued(t *testing.T) {
 
 func TestOutboxFullQueueRefuses(t *testing.T) {
 	s := newRecordingSink()
-	o := newOutbox(s, 3)
+	o := newOutbox(s, 3, 0)
 	s.gate.Lock()
 	o.push([]byte("in flight"))
 	waitTaken(o)
@@ -165,7 +165,7 @@ func TestOutboxFullQueueRefuses(t *testing.T) {
 
 func TestOutboxCloseSendsQueueThenEndsOnce(t *testing.T) {
 	s := newRecordingSink()
-	o := newOutbox(s, 10)
+	o := newOutbox(s, 10, 0)
 	o.push([]byte("reason"))
 	o.close(false)
 	o.close(true) // later calls change nothing
@@ -181,7 +181,7 @@ func TestOutboxCloseSendsQueueThenEndsOnce(t *testing.T) {
 
 	// Closing an outbox that never sent anything still ends it.
 	s2 := newRecordingSink()
-	newOutbox(s2, 10).close(false)
+	newOutbox(s2, 10, 0).close(false)
 	select {
 	case <-s2.ended:
 	case <-time.After(5 * time.Second):
@@ -192,7 +192,7 @@ func TestOutboxCloseSendsQueueThenEndsOnce(t *testing.T) {
 func TestOutboxFailedSendEnds(t *testing.T) {
 	s := newRecordingSink()
 	s.fail = errors.New("broken pipe")
-	o := newOutbox(s, 10)
+	o := newOutbox(s, 10, 0)
 	o.push([]byte("a"))
 	<-s.ended
 	o.push([]byte("b"))

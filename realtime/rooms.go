@@ -56,6 +56,7 @@ type Config struct {
 	EmptyRoomGrace  time.Duration // 60s: an empty room is removed after it
 	KickBar         time.Duration // 10m: how long a kicked person stays out
 	SendQueue       int           // 256 fragments per socket before it is dropped as slow
+	SendQueueBytes  int           // 4 MiB queued (or being written) per socket before it is dropped as slow
 	MaxBatch        int           // 256 messages per group commit
 	MaxFrameBytes   int64         // 16 KiB per client frame (larger: close 1009)
 	MaxMessageRunes int           // 2000 characters per message
@@ -64,6 +65,7 @@ type Config struct {
 	TypingFor       time.Duration // 5s: "… is typing" is gone this long after the last sign of it
 	FormPresence    time.Duration // 5m: someone posting without a socket (no JS) stays present this long
 	ReplayLimit     int           // 1000 messages replayed after a reconnect; beyond, the log reloads
+	ReplayBytes     int           // 1 MiB of rendered replay; beyond, the log reloads (keep under SendQueueBytes)
 	HistoryPage     int           // 50 messages per page of history
 	PingInterval    time.Duration // 25s
 	PongWait        time.Duration // 60s
@@ -98,6 +100,8 @@ func (c *Config) defaults() {
 	seti(&c.MaxMessageRunes, 2000)
 	seti(&c.MaxTabsPerRoom, 8)
 	seti(&c.ReplayLimit, 1000)
+	seti(&c.SendQueueBytes, 4<<20)
+	seti(&c.ReplayBytes, min(1<<20, c.SendQueueBytes/2))
 	seti(&c.HistoryPage, 50)
 	if c.MaxFrameBytes <= 0 {
 		c.MaxFrameBytes = 16 << 10
