@@ -138,6 +138,8 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.Lobby = realtime.NewLobby(realtime.LobbyHooks{
 		Subscribers: both1(cfg.LobbyHooks.Subscribers, mx.LobbySubscribers),
 		Dropped:     both0(cfg.LobbyHooks.Dropped, mx.LobbyDropped),
+		// Not a metric: the snapshot is rendered once per change of the list at most.
+		SnapshotRendered: cfg.LobbyHooks.SnapshotRendered,
 	})
 	a.Rooms = realtime.NewRooms(a.Store, a.Lobby, rt, log, a.GIFs.OnRoomRemoved)
 	mx.RoomsLive(a.Rooms.Count)

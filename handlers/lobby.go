@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base32"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/a-h/templ"
 	"golang.org/x/crypto/bcrypt"
 
 	"gifchat/components"
@@ -262,7 +264,9 @@ func newRoomID() string {
 
 // handleLobbyEvents streams the room list: a snapshot on every connect, then one event per
 // change, a heartbeat every 20 s. A subscriber that falls behind is dropped by the lobby and
-// its stream ends; the browser reconnects and gets a fresh snapshot.
+// its stream ends; the browser reconnects and gets a fresh snapshot. A stream over the
+// lobby's caps (per person, per client address: Lobby.SetLimits) is refused with 429 and
+// the reason, before anything else is written.
 //
 // On HTTP/1.1 the connection is hijacked and served by a fresh goroutine with the response
 // head written by hand, so net/http's per-connection buffers and the handler's deep stack are
@@ -270,6 +274,18 @@ func newRoomID() string {
 // the stream is served in the handler.
 func handleLobbyEvents(lobby *realtime.Lobby, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		release, err := lobby.Reserve(identityFrom(r.Context()).ID, clientAddrFrom(r.Context()))
+		if err != nil {
+			var refusal *realtime.LobbyRefusal
+			if !errors.As(err, &refusal) {
+				serverError(w, r, err)
+				return
+			}
+			log.Debug("lobby stream refused", "reason", refusal.Reason)
+			w.Header().Set("Retry-After", "60")
+			render(w, r, http.StatusTooManyRequests, lobbyStreamRefused(refusal.Reason))
+			return
+		}
 		h := w.Header()
 		h.Set("Content-Type", "text/event-stream")
 		h.Set("Cache-Control", "no-cache")
@@ -277,14 +293,18 @@ func handleLobbyEvents(lobby *realtime.Lobby, log *slog.Logger) http.Handler {
 		if conn, ok := hijackStream(w); ok {
 			// The lobby writes to the connection from its own writers, only while there is
 			// something to send; this goroutine (and its stack and net/http's buffers) ends.
-			if conn != nil {
-				if _, err := lobby.Subscribe(connStream{conn}); err != nil {
-					log.Error("lobby snapshot", "err", err)
-					conn.Close()
-				}
+			if conn == nil {
+				release()
+				return
+			}
+			if _, err := lobby.Subscribe(connStream{conn: conn, release: release}); err != nil {
+				log.Error("lobby snapshot", "err", err)
+				conn.Close()
+				release()
 			}
 			return
 		}
+		defer release()
 		rc := http.NewResponseController(w)
 		// The server's WriteTimeout would cut a long stream: each write gets its own deadline.
 		rc.SetWriteDeadline(time.Now().Add(sseWriteWait))
@@ -312,7 +332,11 @@ func handleLobbyEvents(lobby *realtime.Lobby, log *slog.Logger) http.Handler {
 const sseWriteWait = 10 * time.Second
 
 // connStream is a lobby stream on a hijacked connection: a batch of events is one writev.
-type connStream struct{ conn net.Conn }
+// Its place under the lobby's caps is released when it closes.
+type connStream struct {
+	conn    net.Conn
+	release func()
+}
 
 func (s connStream) Send(events [][]byte) error {
 	s.conn.SetWriteDeadline(time.Now().Add(sseWriteWait))
@@ -321,7 +345,22 @@ func (s connStream) Send(events [][]byte) error {
 	return err
 }
 
-func (s connStream) Close() { s.conn.Close() }
+func (s connStream) Close() {
+	s.conn.Close()
+	s.release()
+}
+
+// lobbyStreamRefused is the answer to a lobby stream over a cap. htmx swaps the answer to a
+// stream's first request into its element, whose hx-swap is none, so only this partial
+// shows: the reason above the room list, which stays as the page rendered it. (Reconnects
+// that are refused are retried with htmx's back-off, silently.)
+func lobbyStreamRefused(reason string) templ.Component {
+	return templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
+		_, err := io.WriteString(w, `<hx-partial hx-target="#room-list" hx-swap="beforebegin"><p class="status status-error" role="alert">`+
+			templ.EscapeString(reason)+`</p></hx-partial>`)
+		return err
+	})
+}
 
 // responseStream is a lobby stream on a response that could not be hijacked (HTTP/2).
 type responseStream struct {

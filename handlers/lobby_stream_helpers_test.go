@@ -32,10 +32,19 @@ type sseStream struct {
 // have arrived. The stream is closed when the test ends.
 func (ts *testServer) openLobbyStream(t *testing.T, person *http.Client) *sseStream {
 	t.Helper()
+	return ts.openLobbyStreamWith(t, person, nil)
+}
+
+// openLobbyStreamWith is openLobbyStream with more request headers (X-Forwarded-For, ...).
+func (ts *testServer) openLobbyStreamWith(t *testing.T, person *http.Client, header http.Header) *sseStream {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+"/rooms/events", nil)
 	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("HX-Request", "true")
+	for k, v := range header {
+		req.Header[k] = v
+	}
 	c := *person
 	c.Timeout = 0 // the stream outlives any request timeout
 	resp, err := c.Do(req)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -35,6 +36,13 @@ const DefaultMaxGIFBytes = 5 << 20
 // DefaultMaxRooms is how many rooms the server holds at once unless configured.
 const DefaultMaxRooms = 1000
 
+// DefaultMaxSocketsPerAddress and DefaultMaxLobbyStreamsPerAddress cap the connections one
+// client address may hold open unless configured: room sockets and lobby streams.
+const (
+	DefaultMaxSocketsPerAddress      = 256
+	DefaultMaxLobbyStreamsPerAddress = 64
+)
+
 // DefaultMaxGIFBytesPerRoom and DefaultMaxGIFStoreBytes bound the disk GIFs take, per room
 // and in all, unless configured: 50 MiB and 1 GiB.
 const (
@@ -51,7 +59,12 @@ type Config struct {
 	MaxRoomsPerPerson   int   // 5 rooms owned at once
 	MaxRooms            int   // 1000 rooms on the server at once
 	MaxSocketsPerPerson int   // 8 room sockets open at once per person, over all rooms
-	MaxCapacity         int   // 100 places per room; load tests raise it
+	// MaxSocketsPerAddress: 256 room sockets open at once per client address (people share
+	// addresses, so far more than one person's).
+	MaxSocketsPerAddress      int
+	MaxLobbyStreamsPerPerson  int // 8 lobby streams (GET /rooms/events) open at once per person
+	MaxLobbyStreamsPerAddress int // 64 lobby streams open at once per client address
+	MaxCapacity               int // 100 places per room; load tests raise it
 	// TrustProxy honours X-Forwarded-Proto: https from the one reverse proxy in front (as
 	// RateLimitConfig.TrustProxy does X-Forwarded-For): the session cookie is then Secure
 	// and __Host-, and answers carry HSTS, as over TLS.
@@ -88,6 +101,15 @@ func (c *Config) defaults() {
 	if c.MaxSocketsPerPerson <= 0 {
 		c.MaxSocketsPerPerson = 8
 	}
+	if c.MaxSocketsPerAddress <= 0 {
+		c.MaxSocketsPerAddress = DefaultMaxSocketsPerAddress
+	}
+	if c.MaxLobbyStreamsPerPerson <= 0 {
+		c.MaxLobbyStreamsPerPerson = 8
+	}
+	if c.MaxLobbyStreamsPerAddress <= 0 {
+		c.MaxLobbyStreamsPerAddress = DefaultMaxLobbyStreamsPerAddress
+	}
 	if c.MaxCapacity < MaxCapacity {
 		c.MaxCapacity = MaxCapacity
 	}
@@ -112,8 +134,9 @@ type Deps struct {
 	// Events observe what the handlers do (metrics); nil fields are skipped.
 	Events Events
 
-	sockets   *socketCounter    // set by NewServer: open room sockets per person
-	passwords *PasswordAttempts // set by NewServer: wrong room passwords per room
+	sockets     *socketCounter           // set by NewServer: open room sockets per person
+	addrSockets *connCounter[netip.Addr] // set by NewServer: open room sockets per client address
+	passwords   *PasswordAttempts        // set by NewServer: wrong room passwords per room
 }
 
 // Events are the handlers' observation points; nil fields are skipped.
@@ -140,7 +163,10 @@ func NewServer(d Deps) http.Handler {
 	if d.Guard == nil {
 		d.Guard = allowAll{}
 	}
-	d.sockets = &socketCounter{open: map[int64]int{}}
+	d.sockets = newConnCounter[int64]()
+	d.addrSockets = newConnCounter[netip.Addr]()
+	// The lobby counts its own streams (it knows when each ends); the caps are the handlers'.
+	d.Lobby.SetLimits(realtime.LobbyLimits{PerSession: d.Config.MaxLobbyStreamsPerPerson, PerAddress: d.Config.MaxLobbyStreamsPerAddress})
 	d.passwords = NewPasswordAttempts(PasswordBackoff{})
 	mux := http.NewServeMux()
 	addRoutes(mux, d)
@@ -148,6 +174,7 @@ func NewServer(d Deps) http.Handler {
 	h = limitBodies(d.Config.MaxFormBytes, d.Config.MaxGIFBytes, h)
 	h = crossOrigin(h)
 	h = securityHeaders(d.Config.TrustProxy, h)
+	h = withClientAddr(d.Config.TrustProxy, h)
 	h = recoverPanics(d.Log, h)
 	return h
 }

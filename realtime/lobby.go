@@ -4,6 +4,8 @@ package realtime
 
 import (
 	"bytes"
+	"fmt"
+	"net/netip"
 	"sort"
 	"sync"
 	"time"
@@ -24,18 +26,25 @@ const LobbyHeartbeat = 20 * time.Second
 // connect and for the events after it; taking the snapshot and registering happen under one
 // lock, so a subscriber never misses an event nor sees one twice.
 //
-// Events are rendered and framed once and the same bytes queued for every subscriber. Each
-// subscriber's outbox runs a writer only while it has something to send, so an idle stream
-// costs no goroutine: ten thousand open lobbies are ten thousand connections and queues.
+// Events are rendered and framed once and the same bytes queued for every subscriber; so is
+// the snapshot, rendered again only after the list has changed. Each subscriber's outbox
+// runs a writer only while it has something to send, so an idle stream costs no goroutine:
+// ten thousand open lobbies are ten thousand connections and queues.
 type Lobby struct {
 	mu    sync.Mutex
 	rooms map[string]lobbyRoom
 	subs  map[*LobbySubscription]struct{}
 	hooks LobbyHooks
+	// snapshot is the whole list, rendered and framed, as the next subscriber gets it; nil
+	// once the list has changed. Every room needs mu, so it is not held to render the list
+	// for each connect.
+	snapshot []byte
 	// closed is set by Close: later subscriptions end at once instead of outliving shutdown.
 	closed    bool
 	heartbeat time.Duration
 	beat      *time.Timer // runs while there are subscribers
+
+	streams lobbyStreams
 }
 
 type lobbyRoom struct {
@@ -47,6 +56,9 @@ type lobbyRoom struct {
 type LobbyHooks struct {
 	Subscribers func(n int)
 	Dropped     func()
+	// SnapshotRendered is told each time the whole list is rendered for subscribers: once
+	// per change of the list at most, however many subscribe in between.
+	SnapshotRendered func()
 }
 
 // LobbyStream is where one subscriber's events go: an event-stream response.
@@ -75,16 +87,18 @@ func NewLobby(hooks LobbyHooks) *Lobby {
 func (l *Lobby) Subscribe(stream LobbyStream) (*LobbySubscription, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	snapshot, err := renderBytes(components.RoomListOOB(l.sortedLocked()))
+	snapshot, err := l.snapshotLocked()
 	if err != nil {
 		return nil, err
 	}
 	s := &LobbySubscription{lobby: l, stream: stream}
-	s.out = newOutbox((*lobbySink)(s), LobbySubscriberQueue)
+	// No byte bound: what a subscriber holds are events and the snapshot, the same bytes for
+	// every subscriber, and at most LobbySubscriberQueue of them.
+	s.out = newOutbox((*lobbySink)(s), LobbySubscriberQueue, 0)
 	if l.closed {
 		// A stream opened during shutdown gets its snapshot and ends, so it cannot hold the
 		// server's graceful shutdown open until its timeout.
-		s.out.push(frameSSE(snapshot))
+		s.out.push(snapshot)
 		s.out.close(false)
 		return s, nil
 	}
@@ -93,8 +107,24 @@ func (l *Lobby) Subscribe(stream LobbyStream) (*LobbySubscription, error) {
 		l.beat = time.AfterFunc(l.heartbeat, l.beatAll)
 	}
 	l.countLocked()
-	s.out.push(frameSSE(snapshot))
+	s.out.push(snapshot)
 	return s, nil
+}
+
+// snapshotLocked returns the whole list as one framed event: the bytes rendered for an
+// earlier subscriber while the list has not changed since, else freshly rendered ones.
+func (l *Lobby) snapshotLocked() ([]byte, error) {
+	if l.snapshot == nil {
+		frag, err := renderBytes(components.RoomListOOB(l.sortedLocked()))
+		if err != nil {
+			return nil, err
+		}
+		l.snapshot = frameSSE(frag)
+		if l.hooks.SnapshotRendered != nil {
+			l.hooks.SnapshotRendered()
+		}
+	}
+	return l.snapshot, nil
 }
 
 // Unsubscribe ends a subscription: what is queued is dropped and the stream closed (safe to
@@ -196,6 +226,7 @@ func (l *Lobby) Upsert(card components.RoomCard, createdAt int64) {
 		createdAt = old.created
 	}
 	l.rooms[card.ID] = lobbyRoom{card: card, created: createdAt}
+	l.snapshot = nil
 	frag, err := renderBytes(components.RoomItemOOB(card, !exists))
 	if err != nil {
 		return
@@ -211,6 +242,7 @@ func (l *Lobby) Remove(id string) {
 		return
 	}
 	delete(l.rooms, id)
+	l.snapshot = nil
 	frag, err := renderBytes(components.RoomGoneOOB(id))
 	if err != nil {
 		return
@@ -275,4 +307,71 @@ func (l *Lobby) sortedLocked() []components.RoomCard {
 		out[i] = r.card
 	}
 	return out
+}
+
+// LobbyLimits caps the lobby streams open at once; a zero field is no cap. Each open stream
+// holds a connection and a queue, and every change is queued to each.
+type LobbyLimits struct {
+	PerSession int // one person's tabs
+	PerAddress int // everyone behind one client address (a home, an office, a NAT)
+}
+
+// LobbyRefusal is why a lobby stream may not open, in words for the person.
+type LobbyRefusal struct{ Reason string }
+
+func (r *LobbyRefusal) Error() string { return r.Reason }
+
+// lobbyStreams counts open streams per session and per client address, under a lock of its
+// own: a connect must not wait on the lobby's lock, which every room needs.
+type lobbyStreams struct {
+	mu        sync.Mutex
+	limits    LobbyLimits
+	bySession map[int64]int
+	byAddress map[netip.Addr]int
+}
+
+// SetLimits sets the caps Reserve applies from now on.
+func (l *Lobby) SetLimits(limits LobbyLimits) {
+	l.streams.mu.Lock()
+	defer l.streams.mu.Unlock()
+	l.streams.limits = limits
+}
+
+// Reserve takes a place for one more stream of session from addr (the client address as
+// the caller counts it), before the stream is opened, or refuses with a *LobbyRefusal that
+// says which cap was reached. release gives the place back when the stream has ended; later
+// calls do nothing.
+func (l *Lobby) Reserve(session int64, addr netip.Addr) (release func(), err error) {
+	st := &l.streams
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if n := st.bySession[session]; st.limits.PerSession > 0 && n >= st.limits.PerSession {
+		return nil, &LobbyRefusal{Reason: fmt.Sprintf("You have the lobby open in %d tabs already, the most one person may have, so this list of rooms does not update. Close a tab, then reload this one.", n)}
+	}
+	if n := st.byAddress[addr]; st.limits.PerAddress > 0 && n >= st.limits.PerAddress {
+		return nil, &LobbyRefusal{Reason: fmt.Sprintf("The lobby is open in %d tabs from your network already, the most one address may have, so this list of rooms does not update. Close some tabs, then reload this one.", n)}
+	}
+	if st.bySession == nil {
+		st.bySession, st.byAddress = map[int64]int{}, map[netip.Addr]int{}
+	}
+	st.bySession[session]++
+	st.byAddress[addr]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			st.mu.Lock()
+			defer st.mu.Unlock()
+			decrement(st.bySession, session)
+			decrement(st.byAddress, addr)
+		})
+	}, nil
+}
+
+// decrement counts one fewer for k, forgetting k at zero so that the map holds only what is open.
+func decrement[K comparable](m map[K]int, k K) {
+	if m[k] <= 1 {
+		delete(m, k)
+	} else {
+		m[k]--
+	}
 }
