@@ -105,8 +105,10 @@ func TestRegressionRefreshDoesNotDeleteTheRoom(t *testing.T) {
 // Removing a room deletes the GIF files only it used and keeps those another room still
 // uses; whichever way the room goes (the owner's delete, or empty past the grace).
 func TestRoomRemovalDeletesUnusedGIFs(t *testing.T) {
-	// The grace is short so that room C's removal is quick.
-	ts := startGIFServer(t, gifServerOptions{realtime: realtime.Config{LeaveDebounce: 20 * time.Millisecond, EmptyRoomGrace: 250 * time.Millisecond, FormPresence: 20 * time.Millisecond}})
+	// The grace is short so that room C's removal is quick. Alice posts without a socket, so
+	// she is present in each room for FormPresence after her last post there: long enough for
+	// her to still be the owner when she deletes room A, short enough for room C to empty.
+	ts := startGIFServer(t, gifServerOptions{realtime: realtime.Config{LeaveDebounce: 20 * time.Millisecond, EmptyRoomGrace: 250 * time.Millisecond, FormPresence: 5 * time.Second}})
 	alice, bob := ts.newPerson(t), ts.newPerson(t)
 	// Bob stays in each room until the test lets it go, so the grace cannot remove a room
 	// early once he is in.

@@ -166,10 +166,9 @@ func handleRoomSocket(d Deps) http.Handler {
 			d.Rooms.Refuse(conn, &realtime.Refusal{Code: realtime.CloseTryAgain, Reason: reason})
 			return
 		}
-		release, open := d.sockets.acquire(me.ID, d.Config.MaxSocketsPerPerson)
-		if release == nil {
-			d.Rooms.Refuse(conn, &realtime.Refusal{Code: realtime.CloseTooMany,
-				Reason: fmt.Sprintf("You have %d rooms or tabs connected already, the most one person may have; close one first.", open)})
+		release, refusal := acquireSocket(d, r, me.ID)
+		if refusal != nil {
+			d.Rooms.Refuse(conn, refusal)
 			return
 		}
 		// Serve reads the socket on a fresh goroutine and this one (with the deep stack of

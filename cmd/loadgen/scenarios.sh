@@ -28,7 +28,7 @@ start_server() {
     store=(-postgres "$PG&search_path=$schema")
   fi
   bin/gifchat -addr "$ADDR" -data "$data" "${store[@]}" -max-capacity 1000 -rate-limits=false \
-    -max-sockets-per-person 100000 -empty-room-grace 30m -log-level warn 2>>"$OUT/server.log" &
+    -max-sockets-per-person 100000 -max-sockets-per-address 100000 -max-lobby-streams-per-address 100000 -empty-room-grace 30m -log-level warn 2>>"$OUT/server.log" &
   server_pid=$!
   for _ in $(seq 100); do curl -fs "http://$ADDR/healthz" >/dev/null 2>&1 && return; sleep 0.1; done
   echo "server did not start" >&2; exit 1
