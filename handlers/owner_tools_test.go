@@ -86,3 +86,21 @@ func TestNoJSPosterIsPresentAndKickable(t *testing.T) {
 		t.Errorf("a kicked no-JS poster posts again: %s\n%s", resp.Status, page)
 	}
 }
+
+// Room sockets are counted per client address as well as per person: many fresh sessions
+// from one address cannot open sockets without end.
+func TestRoomSocketsCappedPerAddress(t *testing.T) {
+	ts := newTestServer(t, withConfig(Config{MaxSocketsPerAddress: 2}))
+	owner := ts.newPerson(t)
+	room := ts.createRoom(t, owner, "Crowded address", 0, "")
+	ts.joined(t, owner, room)
+	ts.joined(t, ts.newPerson(t), room)
+	third := ts.dialRoom(t, ts.newPerson(t), room, 0)
+	_, frame, err := third.ReadMessage()
+	if err != nil || !strings.Contains(string(frame), "connected from your network already") {
+		t.Errorf("the third socket from one address was shown %q (%v)", frame, err)
+	}
+	if code := readUntilClose(t, third); code != 4029 {
+		t.Errorf("the third socket from one address closed with %d, want 4029", code)
+	}
+}
