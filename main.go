@@ -57,6 +57,7 @@ type config struct {
 	maxSocketsPer  int
 	maxSocketsAddr int
 	maxLobbyAddr   int
+	maxLobbyPer    int
 	replayBytes    int64
 	sendQueueBytes int64
 	maxGIFStore    int64
@@ -128,6 +129,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.identityTTL, "identity-ttl", envDur("GIFCHAT_IDENTITY_TTL", app.DefaultIdentityTTL), "delete sessions unused this long, and their identities once nothing in a room refers to them (env GIFCHAT_IDENTITY_TTL)")
 	maxSockets := fs.Int("max-sockets-per-person", int(envInt("GIFCHAT_MAX_SOCKETS_PER_PERSON", 8)), "room connections (tabs) one person may have open at once (env GIFCHAT_MAX_SOCKETS_PER_PERSON)")
 	fs.IntVar(&c.maxSocketsAddr, "max-sockets-per-address", int(envInt("GIFCHAT_MAX_SOCKETS_PER_ADDRESS", handlers.DefaultMaxSocketsPerAddress)), "room connections open at once from one client address (IPv6: one /64), for everyone behind it together (env GIFCHAT_MAX_SOCKETS_PER_ADDRESS)")
+	fs.IntVar(&c.maxLobbyPer, "max-lobby-streams-per-person", int(envInt("GIFCHAT_MAX_LOBBY_STREAMS_PER_PERSON", 8)), "lobby streams (open lobby tabs) at once for one person; one more is refused with 429 (env GIFCHAT_MAX_LOBBY_STREAMS_PER_PERSON)")
 	fs.IntVar(&c.maxLobbyAddr, "max-lobby-streams-per-address", int(envInt("GIFCHAT_MAX_LOBBY_STREAMS_PER_ADDRESS", handlers.DefaultMaxLobbyStreamsPerAddress)), "lobby streams (open lobby tabs) at once from one client address; one more is refused with 429 (env GIFCHAT_MAX_LOBBY_STREAMS_PER_ADDRESS)")
 	fs.Int64Var(&c.replayBytes, "replay-bytes", envInt("GIFCHAT_REPLAY_BYTES", 1<<20), "most bytes of missed messages sent to a reconnecting socket; beyond, its log is replaced by the latest page (env GIFCHAT_REPLAY_BYTES)")
 	fs.Int64Var(&c.sendQueueBytes, "send-queue-bytes", envInt("GIFCHAT_SEND_QUEUE_BYTES", 4<<20), "bytes waiting for one room socket before it is dropped as too slow (1013) and catches up on reconnect; more than -replay-bytes (env GIFCHAT_SEND_QUEUE_BYTES)")
@@ -182,8 +184,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, errors.New("-max-rooms must be at least 1")
 	case *maxSockets < 1:
 		return c, errors.New("-max-sockets-per-person must be at least 1")
-	case c.maxSocketsAddr < 1 || c.maxLobbyAddr < 1:
-		return c, errors.New("-max-sockets-per-address and -max-lobby-streams-per-address must be at least 1")
+	case c.maxSocketsAddr < 1 || c.maxLobbyAddr < 1 || c.maxLobbyPer < 1:
+		return c, errors.New("-max-sockets-per-address, -max-lobby-streams-per-address and -max-lobby-streams-per-person must be at least 1")
 	case c.replayBytes < 64<<10:
 		return c, errors.New("-replay-bytes must be at least 65536 (a page of long messages)")
 	case c.sendQueueBytes <= c.replayBytes || c.sendQueueBytes > 1<<30:
@@ -253,7 +255,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		},
 		Handlers: handlers.Config{MaxGIFBytes: cfg.maxGIFBytes, MaxCapacity: cfg.maxCapacity, Dev: cfg.dev,
 			MaxFormBytes: cfg.maxBodyBytes, MaxRoomsPerPerson: cfg.maxRoomsPer, MaxSocketsPerPerson: cfg.maxSocketsPer,
-			MaxSocketsPerAddress: cfg.maxSocketsAddr, MaxLobbyStreamsPerAddress: cfg.maxLobbyAddr,
+			MaxSocketsPerAddress: cfg.maxSocketsAddr, MaxLobbyStreamsPerAddress: cfg.maxLobbyAddr, MaxLobbyStreamsPerPerson: cfg.maxLobbyPer,
 			MaxRooms: cfg.maxRoomsAll, TrustProxy: cfg.trustProxy, MaxGIFStoreBytes: cfg.maxGIFStore, MaxGIFBytesPerRoom: cfg.maxGIFPerRoom},
 		RateLimits:  limits,
 		IdentityTTL: cfg.identityTTL,

@@ -32,6 +32,7 @@ func TestMemoryAndConnectionBoundFlags(t *testing.T) {
 		{"-replay-bytes", "1024"},
 		{"-max-sockets-per-address", "0"},
 		{"-max-lobby-streams-per-address", "0"},
+		{"-max-lobby-streams-per-person", "0"},
 	} {
 		if _, err := parseConfig(args, noEnv, io.Discard); err == nil {
 			t.Errorf("%v accepted; want a refusal", args)
