@@ -217,3 +217,39 @@ func TestFormPresenceExpires(t *testing.T) {
 		t.Error("still present FormPresence after the last post")
 	}
 }
+
+// Frames from a socket whose person was kicked are dropped, even while the socket's close is
+// still on its way: a kicked socket that stops reading cannot go on posting.
+func TestKickedSocketFramesDropped(t *testing.T) {
+	e := newEnv(t, Config{})
+	owner, troll := e.person("owner"), e.person("troll")
+	room := e.room(owner, 10, "")
+	o := e.dial(owner, room.ID, 0)
+	e.dial(troll, room.ID, 0)
+	o.waitText(troll.Nickname + " joined")
+	hub := e.rooms.Hub(room.ID)
+	var sockets []*Client
+	hub.call(func() {
+		for c := range hub.people[troll.ID].sockets {
+			sockets = append(sockets, c)
+		}
+	})
+	o.send(fmt.Sprintf(`{"action":"kick","member":"%d"}`, troll.ID))
+	o.waitText(troll.Nickname + " was removed by the owner")
+	for _, c := range sockets {
+		hub.receive(c, []byte(`{"action":"say","text":"after the kick"}`))
+	}
+	o.say("sync")
+	o.waitText("sync")
+	for _, m := range o.messages() {
+		if strings.Contains(m.Text, "after the kick") {
+			t.Fatal("a kicked socket's frame was posted")
+		}
+	}
+	msgs, _ := e.store.LatestMessages(context.Background(), room.ID, owner.ID, 50)
+	for _, m := range msgs {
+		if m.Body == "after the kick" {
+			t.Fatal("a kicked socket's frame was stored")
+		}
+	}
+}
