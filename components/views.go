@@ -72,6 +72,9 @@ type Message struct {
 	Edited    bool
 	Deleted   bool
 	Reactions []Reaction
+	// Controls renders the edit and delete forms in the entry (pages, which work without JS);
+	// live fragments leave them to app.js.
+	Controls bool
 }
 
 // Reaction is one emoji's reactions to an entry: how many, who (Label: "A, B and 3 others"),

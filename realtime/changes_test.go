@@ -100,6 +100,7 @@ func TestDeleteRules(t *testing.T) {
 	a := e.dial(alice, room.ID, 0)
 	b := e.dial(bob, room.ID, 0)
 	c := e.dial(carol, room.ID, 0)
+	a.waitText(bob.Nickname + " joined") // the handshake returns before the join is done
 	a.waitText(carol.Nickname + " joined")
 	b.say("words of bob")
 	a.waitText("words of bob")
@@ -145,6 +146,7 @@ func TestReactionsToggleAndCount(t *testing.T) {
 	a := e.dial(alice, room.ID, 0)
 	b := e.dial(bob, room.ID, 0)
 	c := e.dial(carol, room.ID, 0)
+	a.waitText(bob.Nickname + " joined") // the handshake returns before the join is done
 	a.waitText(carol.Nickname + " joined")
 	a.say("react to me")
 	c.waitText("react to me")
@@ -183,6 +185,7 @@ func TestTypingLine(t *testing.T) {
 	a := e.dial(alice, room.ID, 0)
 	b := e.dial(bob, room.ID, 0)
 	c := e.dial(carol, room.ID, 0)
+	a.waitText(bob.Nickname + " joined") // the handshake returns before the join is done
 	a.waitText(carol.Nickname + " joined")
 	typing := `{"action":"typing","seq":"","emoji":"","text":""}`
 	line := func(s string) string {

@@ -180,6 +180,7 @@ func TestWhisperReachesOnlyTheTwo(t *testing.T) {
 	a := e.dial(alice, room.ID, 0)
 	b := e.dial(bob, room.ID, 0)
 	c := e.dial(carol, room.ID, 0)
+	a.waitText(bob.Nickname + " joined") // the handshake returns before the join is done
 	a.waitText(carol.Nickname + " joined")
 
 	// Whisper mode: clicking bob puts alice's composer in whisper mode.

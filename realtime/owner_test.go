@@ -64,6 +64,7 @@ func TestBanAndUnban(t *testing.T) {
 	o := e.dial(owner, room.ID, 0)
 	b := e.dialFrom(bob, room.ID, 0, "2001:db8:1:2::")
 	c := e.dial(carol, room.ID, 0)
+	o.waitText(bob.Nickname + " joined") // the handshake returns before the join is done
 	o.waitText(carol.Nickname + " joined")
 
 	c.send(fmt.Sprintf(`{"action":"ban","member":"%d"}`, bob.ID))

@@ -92,6 +92,7 @@ func HistoryView(roomID string, page []db.Message, pageSize int) components.Hist
 	h := components.History{RoomID: roomID, Messages: make([]components.Message, len(page))}
 	for i, m := range page {
 		h.Messages[i] = MessageView(m)
+		h.Messages[i].Controls = true // a page works without JS
 	}
 	if len(page) > 0 && len(page) == pageSize {
 		h.OlderBefore = page[0].Seq

@@ -170,6 +170,51 @@
     if (evt.key === "Escape" && pickerFor) closePicker();
   });
 
+  // Live entries come without controls (every byte goes to every member): give each entry
+  // "Add reaction" and the edit and delete forms (me.css shows those to whom they are for).
+  function addTools() {
+    var tools = document.getElementById("message-tools");
+    var room = document.getElementById("room");
+    if (!tools || !room) return;
+    var base = "/rooms/" + room.getAttribute("data-room") + "/messages/";
+    var items = document.querySelectorAll("#messages > .msg[data-seq]:not([data-tools])");
+    for (var i = 0; i < items.length; i++) {
+      var msg = items[i];
+      msg.setAttribute("data-tools", "");
+      var kind = msg.getAttribute("data-kind");
+      if (kind === "system" || msg.hasAttribute("data-deleted")) continue;
+      var seq = msg.getAttribute("data-seq");
+      var foot = msg.querySelector(".msg-foot");
+      if (!foot) {
+        foot = document.createElement("footer");
+        foot.className = "msg-foot";
+        msg.appendChild(foot);
+      }
+      var parts = tools.content.cloneNode(true);
+      var reactions = foot.querySelector(".reactions");
+      var add = parts.querySelector(".reaction-add");
+      if (reactions) {
+        reactions.appendChild(add);
+        parts.querySelector(".reactions").remove();
+      }
+      if (!foot.querySelector(".msg-controls")) {
+        var edit = parts.querySelector(".msg-edit-open");
+        if (kind === "gif") edit.remove();
+        else edit.action = base + seq + "/edit";
+        parts.querySelector(".msg-delete-form").action = base + seq + "/delete";
+      } else {
+        parts.querySelector(".msg-controls").remove();
+      }
+      foot.insertBefore(parts, foot.querySelector(".msg-controls"));
+      // Keep the order: reactions, then controls.
+      var r = foot.querySelector(".reactions");
+      if (r && foot.firstElementChild !== r) foot.insertBefore(r, foot.firstElementChild);
+    }
+  }
+  document.addEventListener("DOMContentLoaded", addTools);
+  document.addEventListener("htmx:ws:after:message:incoming", addTools);
+  document.addEventListener("htmx:after:swap", addTools);
+
   // A reaction bar is rendered once for everybody: mark the viewer's own reactions pressed.
   function markPressed() {
     var room = document.getElementById("room");
