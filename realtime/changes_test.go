@@ -68,6 +68,7 @@ func TestEditOwnMessageWithinTheWindow(t *testing.T) {
 	a.change(vocab.ActionEdit, 1, "a notice", "") // seq 1 is alice's join notice
 	a.waitText("Only text messages can be edited.")
 
+	e.settle(room.ID) // everything before (the form resets) is rendered
 	before := e.renders.Load()
 	a.change(vocab.ActionEdit, seq, "hello", "")
 	for _, s := range []*sock{a, b} {
@@ -152,6 +153,7 @@ func TestReactionsToggleAndCount(t *testing.T) {
 	c.waitText("react to me")
 	seq := c.lastSeq()
 
+	e.settle(room.ID) // everything before (alice's form reset) is rendered
 	before := e.renders.Load()
 	b.change(vocab.ActionReact, seq, "", "👍")
 	a.waitFor("bob's 👍", func(string) bool { return strings.Contains(a.replaced(seq), `React with 👍`) })
