@@ -15,12 +15,15 @@ import (
 // HSTS, so the browser never asks over plain HTTP again, and is marked for the session
 // cookie's Secure flag and __Host- name.
 func securityHeaders(trustProxy bool, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, outer *http.Request) {
 		h := w.Header()
+		r := outer
 		if isSecure(r, trustProxy) {
 			h.Set("Strict-Transport-Security", "max-age=31536000")
 			if r.TLS == nil {
 				r = withSecure(r, true)
+				// The mux records the route it matched on the copy; the metrics read theirs.
+				defer func() { outer.Pattern = r.Pattern }()
 			}
 		}
 		if !strings.HasPrefix(r.URL.Path, "/gifs/") {
