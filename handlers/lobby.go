@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/base32"
 	"errors"
@@ -18,7 +17,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/a-h/templ"
 	"golang.org/x/crypto/bcrypt"
 
 	"gifchat/components"
@@ -283,7 +281,7 @@ func handleLobbyEvents(lobby *realtime.Lobby, log *slog.Logger) http.Handler {
 			}
 			log.Debug("lobby stream refused", "reason", refusal.Reason)
 			w.Header().Set("Retry-After", "60")
-			render(w, r, http.StatusTooManyRequests, lobbyStreamRefused(refusal.Reason))
+			render(w, r, http.StatusTooManyRequests, components.LobbyStreamRefused(refusal.Reason))
 			return
 		}
 		h := w.Header()
@@ -348,18 +346,6 @@ func (s connStream) Send(events [][]byte) error {
 func (s connStream) Close() {
 	s.conn.Close()
 	s.release()
-}
-
-// lobbyStreamRefused is the answer to a lobby stream over a cap. htmx swaps the answer to a
-// stream's first request into its element, whose hx-swap is none, so only this partial
-// shows: the reason above the room list, which stays as the page rendered it. (Reconnects
-// that are refused are retried with htmx's back-off, silently.)
-func lobbyStreamRefused(reason string) templ.Component {
-	return templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
-		_, err := io.WriteString(w, `<hx-partial hx-target="#room-list" hx-swap="beforebegin"><p class="status status-error" role="alert">`+
-			templ.EscapeString(reason)+`</p></hx-partial>`)
-		return err
-	})
 }
 
 // responseStream is a lobby stream on a response that could not be hijacked (HTTP/2).
