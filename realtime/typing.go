@@ -1,7 +1,9 @@
 package realtime
 
 import (
+	"cmp"
 	"context"
+	"slices"
 
 	"gifchat/components"
 	"gifchat/vocab"
@@ -9,9 +11,9 @@ import (
 
 // "… is typing": a person's typing signal is never stored and never leaves the room; the line
 // under the log names who is typing, to everyone but themselves. The line changes only when
-// someone starts or stops: a person's further signals (app.js sends one at most every
-// TypingEvery while they type) only keep them on it, until TypingFor after the last one or
-// until they send.
+// someone starts or stops: a person's further signals (app.js sends one at most every 3 s
+// while they type) only keep them on it, until TypingFor after the last one or until they
+// send.
 
 // typer is someone typing now.
 type typer struct {
@@ -63,11 +65,7 @@ func (h *Hub) stopTyping(id int64) {
 // sendTyping sends the typing line: one rendering for those not typing, and one for each
 // typer without their own name (at most 1 + typers renderings, never one per socket).
 func (h *Hub) sendTyping() {
-	ids := make([]int64, 0, len(h.typers))
-	for id := range h.typers {
-		ids = append(ids, id)
-	}
-	slicesSortByStart(ids, h.typers)
+	ids := h.typerIDs()
 	names := func(except int64) []string {
 		var out []string
 		for _, id := range ids {
@@ -99,12 +97,7 @@ func (h *Hub) typingLineFor(c *Client) {
 		return
 	}
 	var names []string
-	ids := make([]int64, 0, len(h.typers))
-	for id := range h.typers {
-		ids = append(ids, id)
-	}
-	slicesSortByStart(ids, h.typers)
-	for _, id := range ids {
+	for _, id := range h.typerIDs() {
 		if id != c.identity.ID {
 			names = append(names, h.typers[id].name)
 		}
@@ -112,10 +105,12 @@ func (h *Hub) typingLineFor(c *Client) {
 	c.enqueue(h.render(components.TypingOOB(components.TypingText(names))))
 }
 
-func slicesSortByStart(ids []int64, typers map[int64]*typer) {
-	for i := 1; i < len(ids); i++ {
-		for j := i; j > 0 && typers[ids[j]].started < typers[ids[j-1]].started; j-- {
-			ids[j], ids[j-1] = ids[j-1], ids[j]
-		}
+// typerIDs lists who is typing in the order they started.
+func (h *Hub) typerIDs() []int64 {
+	ids := make([]int64, 0, len(h.typers))
+	for id := range h.typers {
+		ids = append(ids, id)
 	}
+	slices.SortFunc(ids, func(a, b int64) int { return cmp.Compare(h.typers[a].started, h.typers[b].started) })
+	return ids
 }
