@@ -32,9 +32,10 @@ func requestAddr(r *http.Request, trustProxy bool) netip.Addr {
 	return addrKey(addr)
 }
 
-// barAddr is the client's address as room bars key it ("" when unknown).
-func barAddr(r *http.Request, d Deps) string {
-	a := requestAddr(r, d.Config.TrustProxy)
+// barAddr is the client's address as room bars key it ("" when unknown): the one
+// withClientAddr noted for the request.
+func barAddr(r *http.Request) string {
+	a := clientAddrFrom(r.Context())
 	if !a.IsValid() {
 		return ""
 	}

@@ -73,7 +73,7 @@ func handleUploadGIF(d Deps) http.Handler {
 		room := hub.Room()
 		// Admitted means what joining means (the room's one rule): in the room now, or
 		// allowed in with a place free to take.
-		if err := hub.Admit(r.Context(), me, barAddr(r, d)); err != nil {
+		if err := hub.Admit(r.Context(), me, barAddr(r)); err != nil {
 			var ref *realtime.Refusal
 			switch {
 			case !errors.As(err, &ref) || ref == realtime.ErrCheckFailed:

@@ -34,7 +34,7 @@ func roomFor(w http.ResponseWriter, r *http.Request, d Deps) (*realtime.Hub, db.
 // when it refuses, answers with the fitting page: the password form (status is its code: 200
 // at the room's entrance, 403 for what lies behind it), barred, full or not found.
 func admitPage(w http.ResponseWriter, r *http.Request, d Deps, hub *realtime.Hub, room db.Room, me db.Identity, status int) bool {
-	err := hub.Admit(r.Context(), me, barAddr(r, d))
+	err := hub.Admit(r.Context(), me, barAddr(r))
 	var ref *realtime.Refusal
 	switch {
 	case err == nil:
@@ -174,7 +174,7 @@ func handleRoomSocket(d Deps) http.Handler {
 		// Serve reads the socket on a fresh goroutine and this one (with the deep stack of
 		// the middleware and session lookup, and net/http's connection buffers) ends: the
 		// connection is hijacked, so an idle socket then costs only its own small goroutine.
-		d.Rooms.Serve(sock, id, me, barAddr(r, d), after, release)
+		d.Rooms.Serve(sock, id, me, barAddr(r), after, release)
 	})
 }
 

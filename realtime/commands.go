@@ -57,7 +57,7 @@ var actions = map[string]func(Frame) (command, error){
 	vocab.ActionWhisperCancel: func(Frame) (command, error) { return whisperCancelCmd{}, nil },
 	vocab.ActionKick: func(f Frame) (command, error) {
 		member, err := parseID(f.Member)
-		return kickCmd{member: member}, err
+		return removeCmd{member: member}, err
 	},
 	vocab.ActionEdit: func(f Frame) (command, error) {
 		seq, err := parseID(f.Seq)
@@ -77,7 +77,7 @@ var actions = map[string]func(Frame) (command, error){
 	vocab.ActionTyping: func(Frame) (command, error) { return typingCmd{}, nil },
 	vocab.ActionBan: func(f Frame) (command, error) {
 		member, err := parseID(f.Member)
-		return banCmd{member: member}, err
+		return removeCmd{member: member, ban: true}, err
 	},
 	vocab.ActionUnban: func(f Frame) (command, error) {
 		member, err := parseID(f.Member)

@@ -83,18 +83,13 @@ func FuzzDecodeFrame(f *testing.F) {
 				t.Fatalf("whisper-to with bad id %d accepted", c.to)
 			}
 			again = Frame{Action: vocab.ActionWhisperTo, To: strconv.FormatInt(c.to, 10)}
-		case kickCmd:
+		case removeCmd:
 			if c.member <= 0 {
-				t.Fatalf("kick with bad id %d accepted", c.member)
+				t.Fatalf("%s with bad id %d accepted", fr.Action, c.member)
 			}
-			again = Frame{Action: vocab.ActionKick, Member: strconv.FormatInt(c.member, 10)}
+			again = Frame{Action: c.action(), Member: strconv.FormatInt(c.member, 10)}
 		case whisperCancelCmd:
 			again = Frame{Action: vocab.ActionWhisperCancel}
-		case banCmd:
-			if c.member <= 0 {
-				t.Fatalf("ban with bad id %d accepted", c.member)
-			}
-			again = Frame{Action: vocab.ActionBan, Member: strconv.FormatInt(c.member, 10)}
 		case unbanCmd:
 			if c.member <= 0 {
 				t.Fatalf("unban with bad id %d accepted", c.member)

@@ -21,25 +21,22 @@ import (
 
 var errOwnerOnly = errors.New("Only the room's owner can do that.")
 
-// kickCmd is the owner removing someone for KickBar; banCmd until the room closes.
-type kickCmd struct{ member int64 }
-
-func (kickCmd) action() string { return vocab.ActionKick }
-func (kickCmd) batched() bool  { return false }
-
-func (k kickCmd) run(ctx context.Context, h *Hub, from *Client) {
-	if err := h.removeMember(ctx, from.identity.ID, k.member, false); err != nil {
-		h.refuseFrame(from, err.Error())
-	}
+// removeCmd is the owner removing someone: for KickBar (kick), or until the room closes (ban).
+type removeCmd struct {
+	member int64
+	ban    bool
 }
 
-type banCmd struct{ member int64 }
+func (r removeCmd) action() string {
+	if r.ban {
+		return vocab.ActionBan
+	}
+	return vocab.ActionKick
+}
+func (removeCmd) batched() bool { return false }
 
-func (banCmd) action() string { return vocab.ActionBan }
-func (banCmd) batched() bool  { return false }
-
-func (b banCmd) run(ctx context.Context, h *Hub, from *Client) {
-	if err := h.removeMember(ctx, from.identity.ID, b.member, true); err != nil {
+func (r removeCmd) run(ctx context.Context, h *Hub, from *Client) {
+	if err := h.removeMember(ctx, from.identity.ID, r.member, r.ban); err != nil {
 		h.refuseFrame(from, err.Error())
 	}
 }
