@@ -638,14 +638,14 @@ func Gallery(me Person) templ.Component {
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
-						templ_7745c5c3_Err = MessageItem(sampleReacted(35, sampleOtter, "one reaction", Reaction{Emoji: "👍", Count: 1, Label: sampleLynx.Name, Reactors: " -2 "})).Render(ctx, templ_7745c5c3_Buffer)
+						templ_7745c5c3_Err = MessageItem(sampleReacted(35, sampleOtter, "one reaction", Reaction{Emoji: "👍", Count: 1, Names: []string{sampleLynx.Name}, Reactors: " -2 "})).Render(ctx, templ_7745c5c3_Buffer)
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
 						templ_7745c5c3_Err = MessageItem(sampleReacted(36, sampleLynx, "lots of them",
-							Reaction{Emoji: "👍", Count: 5, Label: sampleOtter.Name + ", " + sampleHeron.Name + " and 3 others", Reactors: " -1 -3 -4 -5 -6 "},
-							Reaction{Emoji: "❤️", Count: 2, Label: sampleOtter.Name + " and " + sampleCapybara.Name, Reactors: " -1 -4 "},
-							Reaction{Emoji: "🎉", Count: 1, Label: sampleHeron.Name, Reactors: " -3 "})).Render(ctx, templ_7745c5c3_Buffer)
+							Reaction{Emoji: "👍", Count: 5, Names: []string{sampleOtter.Name, sampleHeron.Name, sampleCapybara.Name, sampleLynx.Name, "keen-fox-01"}, Reactors: " -1 -3 -4 -5 -6 "},
+							Reaction{Emoji: "❤️", Count: 2, Names: []string{sampleOtter.Name, sampleCapybara.Name}, Reactors: " -1 -4 "},
+							Reaction{Emoji: "🎉", Count: 1, Names: []string{sampleHeron.Name}, Reactors: " -3 "})).Render(ctx, templ_7745c5c3_Buffer)
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
@@ -736,9 +736,9 @@ func Gallery(me Person) templ.Component {
 						return templ_7745c5c3_Err
 					}
 					var templ_7745c5c3_Var27 string
-					templ_7745c5c3_Var27, templ_7745c5c3_Err = templ.JoinStringErrs(TypingText([]string{sampleOtter.Name}))
+					templ_7745c5c3_Var27, templ_7745c5c3_Err = templ.JoinStringErrs(TypingText(ctx, []string{sampleOtter.Name}))
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 283, Col: 63}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 283, Col: 68}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var27))
 					if templ_7745c5c3_Err != nil {
@@ -749,9 +749,9 @@ func Gallery(me Person) templ.Component {
 						return templ_7745c5c3_Err
 					}
 					var templ_7745c5c3_Var28 string
-					templ_7745c5c3_Var28, templ_7745c5c3_Err = templ.JoinStringErrs(TypingText([]string{sampleOtter.Name, sampleLynx.Name}))
+					templ_7745c5c3_Var28, templ_7745c5c3_Err = templ.JoinStringErrs(TypingText(ctx, []string{sampleOtter.Name, sampleLynx.Name}))
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 284, Col: 80}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 284, Col: 85}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var28))
 					if templ_7745c5c3_Err != nil {
@@ -762,9 +762,9 @@ func Gallery(me Person) templ.Component {
 						return templ_7745c5c3_Err
 					}
 					var templ_7745c5c3_Var29 string
-					templ_7745c5c3_Var29, templ_7745c5c3_Err = templ.JoinStringErrs(TypingText([]string{sampleOtter.Name, sampleLynx.Name, sampleHeron.Name, sampleCapybara.Name, "keen-fox-01"}))
+					templ_7745c5c3_Var29, templ_7745c5c3_Err = templ.JoinStringErrs(TypingText(ctx, []string{sampleOtter.Name, sampleLynx.Name, sampleHeron.Name, sampleCapybara.Name, "keen-fox-01"}))
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 285, Col: 134}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/gallery.templ`, Line: 285, Col: 139}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var29))
 					if templ_7745c5c3_Err != nil {

@@ -3,6 +3,7 @@
 package components
 
 import (
+	"context"
 	"strconv"
 	"time"
 
@@ -77,12 +78,13 @@ type Message struct {
 	Controls bool
 }
 
-// Reaction is one emoji's reactions to an entry: how many, who (Label: "A, B and 3 others"),
-// and their ids as " 3 7 " (Reactors), for app.js to mark the viewer's own as pressed.
+// Reaction is one emoji's reactions to an entry: how many, who (Names, worded by WhoList as
+// "A, B and 3 others"), and their ids as " 3 7 " (Reactors), for app.js to mark the viewer's
+// own as pressed.
 type Reaction struct {
 	Emoji    string
 	Count    int
-	Label    string
+	Names    []string
 	Reactors string
 }
 
@@ -167,48 +169,45 @@ func roomURL(id string) string { return "/rooms/" + id }
 
 func messageURL(room string, seq int64) string { return roomURL(room) + "/messages/" + itoa(seq) }
 
-// NoticeText puts a notice into words.
-func NoticeText(m Message) string {
-	who := m.Subject.Name
+// NoticeText puts a notice into words, in the language the context renders in.
+func NoticeText(ctx context.Context, m Message) string {
 	switch m.Notice {
-	case vocab.NoticeJoined:
-		return who + " joined"
-	case vocab.NoticeLeft:
-		return who + " left"
-	case vocab.NoticeKicked:
-		return who + " was removed by the owner"
-	case vocab.NoticeOwner:
-		return who + " is now the owner"
-	case vocab.NoticeClosed:
-		return who + " closed the room"
-	case vocab.NoticeBanned:
-		return who + " was banned by the owner"
-	case vocab.NoticeUnbanned:
-		return who + " may come back: the owner lifted the ban"
-	case vocab.NoticeLocked:
-		return who + " locked the room: nobody new may enter"
-	case vocab.NoticeUnlocked:
-		return who + " unlocked the room"
-	case vocab.NoticePasswordChanged:
-		return who + " changed the room's password"
-	case vocab.NoticePasswordRemoved:
-		return who + " removed the room's password: anyone may enter"
+	case vocab.NoticeJoined, vocab.NoticeLeft, vocab.NoticeKicked, vocab.NoticeOwner, vocab.NoticeClosed,
+		vocab.NoticeBanned, vocab.NoticeUnbanned, vocab.NoticeLocked, vocab.NoticeUnlocked,
+		vocab.NoticePasswordChanged, vocab.NoticePasswordRemoved:
+		return t(ctx, "notice."+m.Notice, "Name", m.Subject.Name)
 	}
 	return m.Text
 }
 
 // TypingText words who is typing: "A is typing…", "A and B are typing…", "A, B and 3 others
 // are typing…", or nothing.
-func TypingText(names []string) string {
+func TypingText(ctx context.Context, names []string) string {
 	switch len(names) {
 	case 0:
 		return ""
 	case 1:
-		return names[0] + " is typing…"
+		return t(ctx, "typing.one", "A", names[0])
 	case 2:
-		return names[0] + " and " + names[1] + " are typing…"
+		return t(ctx, "typing.two", "A", names[0], "B", names[1])
 	case 3:
-		return names[0] + ", " + names[1] + " and " + names[2] + " are typing…"
+		return t(ctx, "typing.three", "A", names[0], "B", names[1], "C", names[2])
 	}
-	return names[0] + ", " + names[1] + " and " + strconv.Itoa(len(names)-2) + " others are typing…"
+	return t(ctx, "typing.more", "A", names[0], "B", names[1], "Count", len(names)-2)
+}
+
+// WhoList names up to three people, then counts the rest: "A", "A and B", "A, B and C",
+// "A, B and 3 others".
+func WhoList(ctx context.Context, names []string) string {
+	switch len(names) {
+	case 0:
+		return ""
+	case 1:
+		return names[0]
+	case 2:
+		return t(ctx, "who.two", "A", names[0], "B", names[1])
+	case 3:
+		return t(ctx, "who.three", "A", names[0], "B", names[1], "C", names[2])
+	}
+	return t(ctx, "who.more", "A", names[0], "B", names[1], "Count", len(names)-2)
 }

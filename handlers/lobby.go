@@ -17,6 +17,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"gifchat/i18n"
+
 	"golang.org/x/crypto/bcrypt"
 
 	"gifchat/components"
@@ -295,7 +297,7 @@ func handleLobbyEvents(lobby *realtime.Lobby, log *slog.Logger) http.Handler {
 				release()
 				return
 			}
-			if _, err := lobby.Subscribe(connStream{conn: conn, release: release}); err != nil {
+			if _, err := lobby.Subscribe(connStream{conn: conn, release: release}, i18n.From(r.Context())); err != nil {
 				log.Error("lobby snapshot", "err", err)
 				conn.Close()
 				release()
@@ -313,7 +315,7 @@ func handleLobbyEvents(lobby *realtime.Lobby, log *slog.Logger) http.Handler {
 		// Without a hijack the response is only ours while this handler runs: wait here
 		// until the stream ends.
 		stream := &responseStream{w: w, rc: rc, done: make(chan struct{})}
-		sub, err := lobby.Subscribe(stream)
+		sub, err := lobby.Subscribe(stream, i18n.From(r.Context()))
 		if err != nil {
 			log.Error("lobby snapshot", "err", err)
 			return

@@ -159,16 +159,15 @@ func handleRoomSocket(d Deps) http.Handler {
 		if err != nil {
 			return // the upgrader has answered (403 for a foreign origin, 400 otherwise)
 		}
-		conn := sock.Conn
 		if reason := d.Guard.Allow(r, me.ID, ActionConnect); reason != "" {
 			// 1013, not 4xxx: a rate limit must not stop the browser for good; it comes back
 			// after its back-off.
-			d.Rooms.Refuse(conn, &realtime.Refusal{Code: realtime.CloseTryAgain, Reason: reason})
+			d.Rooms.Refuse(sock, &realtime.Refusal{Code: realtime.CloseTryAgain, Reason: reason})
 			return
 		}
 		release, refusal := acquireSocket(d, r, me.ID)
 		if refusal != nil {
-			d.Rooms.Refuse(conn, refusal)
+			d.Rooms.Refuse(sock, refusal)
 			return
 		}
 		// Serve reads the socket on a fresh goroutine and this one (with the deep stack of

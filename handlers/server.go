@@ -173,6 +173,7 @@ func NewServer(d Deps) http.Handler {
 	var h http.Handler = mux
 	h = limitBodies(d.Config.MaxFormBytes, d.Config.MaxGIFBytes, h)
 	h = crossOrigin(h)
+	h = withLang(h)
 	h = securityHeaders(d.Config.TrustProxy, h)
 	h = withClientAddr(d.Config.TrustProxy, h)
 	h = recoverPanics(d.Log, h)

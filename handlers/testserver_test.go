@@ -387,7 +387,7 @@ func (ts *testServer) storedTexts(t *testing.T, room string, viewer int64) []str
 	for _, m := range msgs {
 		if m.Kind == vocab.KindNotice {
 			// Notices are stored as data; this is how a reader sees them.
-			out = append(out, components.NoticeText(realtime.MessageView(m)))
+			out = append(out, components.NoticeText(context.Background(), realtime.MessageView(m)))
 			continue
 		}
 		out = append(out, m.Body)

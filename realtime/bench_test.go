@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"gifchat/i18n"
+
 	"github.com/gorilla/websocket"
 
 	"gifchat/components"
@@ -22,7 +24,7 @@ func BenchmarkRenderMessage(b *testing.B) {
 		Text: "Hello there, this is a fairly ordinary chat message of ordinary length.", At: time.Now()}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := renderBytes(components.MessageOOB(m)); err != nil {
+		if _, err := renderIn(i18n.En, components.MessageOOB(m)); err != nil {
 			b.Fatal(err)
 		}
 	}

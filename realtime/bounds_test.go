@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"gifchat/i18n"
+
 	"github.com/gorilla/websocket"
 
 	"gifchat/db"
@@ -144,7 +146,7 @@ func TestLatestPageOfLongMessagesKeepsNewestUnderBound(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	page, err := hub.renderLatestPage(context.Background(), alice.ID)
+	page, err := hub.renderLatestPage(context.Background(), alice.ID, i18n.En)
 	if err != nil {
 		t.Fatal(err)
 	}

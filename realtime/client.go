@@ -9,6 +9,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"gifchat/db"
+	"gifchat/i18n"
 )
 
 // Close codes sent to browsers. htmx reconnects on 1012 and the 1xxx "try again" codes and
@@ -31,7 +32,8 @@ const (
 type Client struct {
 	conn     *websocket.Conn
 	identity db.Identity
-	addr     string // the client's address as bars key it ("" unknown); see Rooms.Serve
+	addr     string    // the client's address as bars key it ("" unknown); see Rooms.Serve
+	lang     i18n.Lang // the language its fragments are rendered in
 	hub      *Hub
 	cfg      *Config
 	out      *outbox

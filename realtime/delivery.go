@@ -7,6 +7,7 @@ import (
 
 	"gifchat/components"
 	"gifchat/db"
+	"gifchat/i18n"
 	"gifchat/vocab"
 )
 
@@ -101,18 +102,18 @@ func (h *Hub) fanOut(m db.Message, author db.Identity) {
 
 // deliver queues a fragment about entry m for everyone who may see m: everybody, or a
 // whisper's two people.
-func (h *Hub) deliver(m db.Message, frag []byte) {
+func (h *Hub) deliver(m db.Message, frag *frag) {
 	if m.Kind == vocab.KindWhisper {
 		for _, id := range []int64{m.AuthorID, m.RecipientID} {
 			if p := h.people[id]; p != nil {
 				for c := range p.sockets {
-					c.enqueue(frag)
+					c.send(frag)
 				}
 			}
 		}
 		return
 	}
-	h.eachSocket(func(c *Client) { c.enqueue(frag) })
+	h.eachSocket(func(c *Client) { c.send(frag) })
 }
 
 // sendForm resets or re-shows one socket's composer; whisperTo (if present) keeps whisper
@@ -126,7 +127,7 @@ func (h *Hub) sendForm(c *Client, f components.MessageForm, whisperTo int64) {
 		who := PersonView(p.identity)
 		f.WhisperTo = &who
 	}
-	c.enqueue(h.render(components.ComposerOOB(f)))
+	c.send(h.render(components.ComposerOOB(f)))
 }
 
 // refuseFrame tells one socket why what it sent was not done.
@@ -134,12 +135,17 @@ func (h *Hub) refuseFrame(c *Client, reason string) {
 	if h.draining {
 		return
 	}
-	c.enqueue(h.render(components.RoomStatusOOB(vocab.StatusError, reason)))
+	c.send(h.render(components.RoomStatusOOB(vocab.StatusError, reason)))
 }
 
-// render turns a component into bytes once; the result is shared by every recipient.
-func (h *Hub) render(c templ.Component) []byte {
-	b, err := renderBytes(c)
+// render prepares a component for its recipients: it is rendered once per language they read,
+// when the first of them needs it, and the bytes are shared by all who read that language.
+func (h *Hub) render(c templ.Component) *frag {
+	return &frag{comp: c, render: h.renderIn}
+}
+
+func (h *Hub) renderIn(l i18n.Lang, c templ.Component) []byte {
+	b, err := renderIn(l, c)
 	if err != nil {
 		h.log.Error("render", "err", err)
 		return nil

@@ -9,6 +9,7 @@ import (
 
 	"gifchat/components"
 	"gifchat/db"
+	"gifchat/i18n"
 )
 
 // Refusal is why someone may not see or post to a room: the close code a socket gets and
@@ -136,11 +137,11 @@ func (h *Hub) join(ctx context.Context, c *Client, afterSeq int64) error {
 // byte bound keeps that entry, built on the room's goroutine, small enough for the queue.
 func (h *Hub) replay(ctx context.Context, c *Client, afterSeq int64) error {
 	var buf bytes.Buffer
-	err := h.renderMissed(ctx, c.identity.ID, afterSeq, &buf)
+	err := h.renderMissed(i18n.With(ctx, c.lang), c.identity.ID, afterSeq, &buf)
 	if errors.Is(err, errReplayTooLong) {
 		buf = bytes.Buffer{} // let go of what was rendered before the bound was passed
 		var page []byte
-		if page, err = h.renderLatestPage(ctx, c.identity.ID); err == nil {
+		if page, err = h.renderLatestPage(ctx, c.identity.ID, c.lang); err == nil {
 			c.enqueue(page)
 		}
 		return err
@@ -161,7 +162,7 @@ var errReplayTooLong = errors.New("replay: too much missed")
 // held while rendering stay few even when a replay runs to ReplayLimit.
 const replayRows = 100
 
-// renderMissed renders into buf every entry after afterSeq that viewer may see, in their
+// renderMissed renders into buf, in ctx's language, every entry after afterSeq that viewer may see, in their
 // latest state; events (edits, deletions, reactions) of entries the page already holds put
 // those entries' latest state in place, once each, after the new entries. It stops with
 // errReplayTooLong as soon as more than ReplayLimit entries are missed or buf has grown past
@@ -224,7 +225,7 @@ func (h *Hub) renderMissed(ctx context.Context, viewer, afterSeq int64, buf *byt
 // renderLatestPage renders the reload that replaces a long replay: the latest page of the
 // log in place of the whole log. A page of very long messages that would pass ReplayBytes
 // keeps only its newer half (the rest is one "older" away), and so on, down to one message.
-func (h *Hub) renderLatestPage(ctx context.Context, viewer int64) ([]byte, error) {
+func (h *Hub) renderLatestPage(ctx context.Context, viewer int64, lang i18n.Lang) ([]byte, error) {
 	latest, err := h.rooms.store.LatestMessages(ctx, h.id, viewer, h.cfg.HistoryPage)
 	if err != nil {
 		h.log.Error("admission: reload", "err", err)
@@ -232,7 +233,7 @@ func (h *Hub) renderLatestPage(ctx context.Context, viewer int64) ([]byte, error
 	}
 	hist := HistoryView(h.id, latest, h.cfg.HistoryPage)
 	for {
-		page, err := renderBytes(components.HistoryReplaceOOB(hist))
+		page, err := renderIn(lang, components.HistoryReplaceOOB(hist))
 		if err != nil {
 			h.log.Error("render reload", "err", err)
 			return nil, errReplay

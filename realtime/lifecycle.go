@@ -60,7 +60,7 @@ func (h *Hub) remove(ctx context.Context, text string, code int) {
 	h.stop()
 	if text != "" {
 		frag := h.render(components.RoomClosedOOB(text))
-		h.eachSocket(func(c *Client) { c.enqueue(frag) })
+		h.eachSocket(func(c *Client) { c.send(frag) })
 	}
 	h.eachSocket(func(c *Client) { c.close(code, "room closed") })
 	h.people = map[int64]*presence{}

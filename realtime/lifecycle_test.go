@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"gifchat/i18n"
+
 	"gifchat/db"
 )
 
@@ -14,7 +16,7 @@ func TestEmptyRoomsRemovedAfterGrace(t *testing.T) {
 	debounce, grace := 100*time.Millisecond, 300*time.Millisecond
 	e := newEnv(t, Config{LeaveDebounce: debounce, EmptyRoomGrace: grace, Clock: clock})
 	stream := NewChanStream(64)
-	sub, err := e.lobby.Subscribe(stream)
+	sub, err := e.lobby.Subscribe(stream, i18n.En)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +117,7 @@ func TestOwnerDeletesRoom(t *testing.T) {
 	owner, bob := e.person("owner"), e.person("bob")
 	room := e.room(owner, 10, "")
 	stream := NewChanStream(64)
-	sub, err := e.lobby.Subscribe(stream)
+	sub, err := e.lobby.Subscribe(stream, i18n.En)
 	if err != nil {
 		t.Fatal(err)
 	}

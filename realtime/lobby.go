@@ -4,13 +4,17 @@ package realtime
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sort"
 	"sync"
 	"time"
 
+	"github.com/a-h/templ"
+
 	"gifchat/components"
+	"gifchat/i18n"
 )
 
 // LobbySubscriberQueue is how many events a lobby subscriber may fall behind before it is
@@ -35,10 +39,10 @@ type Lobby struct {
 	rooms map[string]lobbyRoom
 	subs  map[*LobbySubscription]struct{}
 	hooks LobbyHooks
-	// snapshot is the whole list, rendered and framed, as the next subscriber gets it; nil
-	// once the list has changed. Every room needs mu, so it is not held to render the list
-	// for each connect.
-	snapshot []byte
+	// snapshot is the whole list, rendered and framed in each language as the next
+	// subscriber reading it gets it; reset once the list has changed. Every room needs mu,
+	// so it is not held to render the list for each connect.
+	snapshot *frag
 	// closed is set by Close: later subscriptions end at once instead of outliving shutdown.
 	closed    bool
 	heartbeat time.Duration
@@ -72,6 +76,7 @@ type LobbyStream interface {
 // LobbySubscription is one open lobby stream.
 type LobbySubscription struct {
 	lobby  *Lobby
+	lang   i18n.Lang
 	stream LobbyStream
 	out    *outbox
 }
@@ -84,14 +89,16 @@ func NewLobby(hooks LobbyHooks) *Lobby {
 // Subscribe registers a stream and sends it a snapshot of the whole list first, then every
 // change and a heartbeat, until the stream fails, falls LobbySubscriberQueue events behind,
 // is unsubscribed or the lobby closes; the stream is then closed.
-func (l *Lobby) Subscribe(stream LobbyStream) (*LobbySubscription, error) {
+//
+// The stream's events are rendered in lang: once per language its subscribers read.
+func (l *Lobby) Subscribe(stream LobbyStream, lang i18n.Lang) (*LobbySubscription, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	snapshot, err := l.snapshotLocked()
-	if err != nil {
-		return nil, err
+	snapshot := l.snapshotLocked().In(lang)
+	if snapshot == nil {
+		return nil, errLobbyRender
 	}
-	s := &LobbySubscription{lobby: l, stream: stream}
+	s := &LobbySubscription{lobby: l, stream: stream, lang: lang}
 	// No byte bound: what a subscriber holds are events and the snapshot, the same bytes for
 	// every subscriber, and at most LobbySubscriberQueue of them.
 	s.out = newOutbox((*lobbySink)(s), LobbySubscriberQueue, 0)
@@ -111,20 +118,33 @@ func (l *Lobby) Subscribe(stream LobbyStream) (*LobbySubscription, error) {
 	return s, nil
 }
 
-// snapshotLocked returns the whole list as one framed event: the bytes rendered for an
-// earlier subscriber while the list has not changed since, else freshly rendered ones.
-func (l *Lobby) snapshotLocked() ([]byte, error) {
+// snapshotLocked returns the whole list as one framed event: in each language, the bytes
+// rendered for an earlier subscriber while the list has not changed since, else freshly
+// rendered ones.
+func (l *Lobby) snapshotLocked() *frag {
 	if l.snapshot == nil {
-		frag, err := renderBytes(components.RoomListOOB(l.sortedLocked()))
-		if err != nil {
-			return nil, err
-		}
-		l.snapshot = frameSSE(frag)
-		if l.hooks.SnapshotRendered != nil {
-			l.hooks.SnapshotRendered()
+		l.snapshot = l.event(components.RoomListOOB(l.sortedLocked()))
+		l.snapshot.render = func(lang i18n.Lang, c templ.Component) []byte {
+			if l.hooks.SnapshotRendered != nil {
+				l.hooks.SnapshotRendered()
+			}
+			return l.renderEvent(lang, c)
 		}
 	}
-	return l.snapshot, nil
+	return l.snapshot
+}
+
+var errLobbyRender = errors.New("lobby: the room list could not be rendered")
+
+// event prepares one framed event for every subscriber, rendered once per language read.
+func (l *Lobby) event(c templ.Component) *frag { return &frag{comp: c, render: l.renderEvent} }
+
+func (l *Lobby) renderEvent(lang i18n.Lang, c templ.Component) []byte {
+	b, err := renderIn(lang, c)
+	if err != nil {
+		return nil
+	}
+	return frameSSE(b)
 }
 
 // Unsubscribe ends a subscription: what is queued is dropped and the stream closed (safe to
@@ -227,11 +247,7 @@ func (l *Lobby) Upsert(card components.RoomCard, createdAt int64) {
 	}
 	l.rooms[card.ID] = lobbyRoom{card: card, created: createdAt}
 	l.snapshot = nil
-	frag, err := renderBytes(components.RoomItemOOB(card, !exists))
-	if err != nil {
-		return
-	}
-	l.publishLocked(frameSSE(frag))
+	l.publishLocked(l.event(components.RoomItemOOB(card, !exists)))
 }
 
 // Remove takes a room off the list and tells every subscriber.
@@ -243,11 +259,7 @@ func (l *Lobby) Remove(id string) {
 	}
 	delete(l.rooms, id)
 	l.snapshot = nil
-	frag, err := renderBytes(components.RoomGoneOOB(id))
-	if err != nil {
-		return
-	}
-	l.publishLocked(frameSSE(frag))
+	l.publishLocked(l.event(components.RoomGoneOOB(id)))
 }
 
 // Close ends every subscription after what is queued for it; their streams end.
@@ -268,10 +280,14 @@ func (l *Lobby) Close() {
 
 // publishLocked queues the same framed event for every subscriber without ever blocking: one
 // whose queue is full is dropped, and catches up from the snapshot when it reconnects.
-func (l *Lobby) publishLocked(event []byte) {
+func (l *Lobby) publishLocked(event *frag) {
 	dropped := false
 	for s := range l.subs {
-		if !s.out.push(event) {
+		b := event.In(s.lang)
+		if b == nil {
+			continue // a render error: its next snapshot, on reconnect, heals the list
+		}
+		if !s.out.push(b) {
 			delete(l.subs, s)
 			s.out.close(true)
 			dropped = true

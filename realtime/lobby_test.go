@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"gifchat/i18n"
+
 	"gifchat/components"
 	"gifchat/realtime"
 )
@@ -23,7 +25,7 @@ func card(id string, members int) components.RoomCard {
 func subscribe(t *testing.T, l *realtime.Lobby, n int) (*realtime.LobbySubscription, *realtime.ChanStream, string) {
 	t.Helper()
 	stream := realtime.NewChanStream(n)
-	sub, err := l.Subscribe(stream)
+	sub, err := l.Subscribe(stream, i18n.En)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +128,7 @@ func TestLobbyDropsFullQueue(t *testing.T) {
 		Subscribers: func(n int) { subscribers.Store(int64(n)) },
 	})
 	stalledStream := realtime.NewChanStream(0) // the snapshot's send blocks until the end
-	if _, err := l.Subscribe(stalledStream); err != nil {
+	if _, err := l.Subscribe(stalledStream, i18n.En); err != nil {
 		t.Fatal(err)
 	}
 	<-stalledStream.Sending // the writer holds the snapshot: the queue is empty behind it
@@ -191,7 +193,7 @@ func TestLobbySubscribeWhilePublishing(t *testing.T) {
 		wg.Go(func() {
 			<-start
 			stream := realtime.NewChanStream(rooms + 1)
-			sub, err := l.Subscribe(stream)
+			sub, err := l.Subscribe(stream, i18n.En)
 			if err != nil {
 				t.Error(err)
 				return

@@ -77,7 +77,7 @@ func (h *Hub) removeMember(ctx context.Context, by, member int64, ban bool) erro
 	}
 	frag := h.render(components.RoomClosedOOB(reason))
 	for c := range p.sockets {
-		c.enqueue(frag)
+		c.send(frag)
 		c.close(CloseKicked, "removed by the owner")
 	}
 	if h.cfg.Hooks.Sockets != nil {
@@ -138,7 +138,7 @@ func (h *Hub) sendBans(ctx context.Context) {
 		return
 	}
 	frag := h.render(components.BanListOOB(PeopleViews(bans)))
-	h.eachSocket(func(c *Client) { c.enqueue(frag) })
+	h.eachSocket(func(c *Client) { c.send(frag) })
 }
 
 // lockCmd locks the room (nobody new may enter; whoever is here stays) or unlocks it.
@@ -228,7 +228,7 @@ func (pw passwordCmd) run(ctx context.Context, h *Hub, from *Client) {
 // shows them to the owner alone).
 func (h *Hub) sendOwnerTools() {
 	frag := h.render(components.OwnerToolsOOB(h.room.Locked, h.room.Private()))
-	h.eachSocket(func(c *Client) { c.enqueue(frag) })
+	h.eachSocket(func(c *Client) { c.send(frag) })
 }
 
 // Bans returns the people banned from the room, for its page.

@@ -40,13 +40,13 @@ func (h *Hub) arrive(ctx context.Context, c *Client) {
 		h.cfg.Hooks.Sockets(1)
 	}
 	// The joining socket gets the whole panel; everyone else gets one added item.
-	c.enqueue(h.render(components.MemberListOOB(h.room.OwnerID, h.members())))
+	c.send(h.render(components.MemberListOOB(h.room.OwnerID, h.members())))
 	h.typingLineFor(c)
 	if newcomer {
 		frag := h.render(components.MemberJoinedOOB(components.Member{Person: PersonView(who), Owner: who.ID == h.room.OwnerID}))
 		h.eachSocket(func(o *Client) {
 			if o != c {
-				o.enqueue(frag)
+				o.send(frag)
 			}
 		})
 		h.updateLobby()
@@ -73,7 +73,7 @@ func (h *Hub) postedWithoutSocket(ctx context.Context, who db.Identity) {
 		p = &presence{identity: who, sockets: map[*Client]struct{}{}, seq: h.joinSeq}
 		h.people[who.ID] = p
 		frag := h.render(components.MemberJoinedOOB(components.Member{Person: PersonView(who), Owner: who.ID == h.room.OwnerID}))
-		h.eachSocket(func(o *Client) { o.enqueue(frag) })
+		h.eachSocket(func(o *Client) { o.send(frag) })
 		h.updateLobby()
 		h.notice(ctx, vocab.NoticeJoined, who)
 	}
@@ -138,7 +138,7 @@ func (h *Hub) depart(ctx context.Context, p *presence, notice string) {
 		h.sendMembers() // the owner mark moves: re-send the whole panel (rare)
 	} else {
 		frag := h.render(components.MemberLeftOOB(p.identity.ID))
-		h.eachSocket(func(c *Client) { c.enqueue(frag) })
+		h.eachSocket(func(c *Client) { c.send(frag) })
 	}
 	h.updateLobby()
 	if len(h.people) == 0 {
@@ -193,7 +193,7 @@ func (h *Hub) Room() db.Room {
 
 func (h *Hub) sendMembers() {
 	frag := h.render(components.MemberListOOB(h.room.OwnerID, h.members()))
-	h.eachSocket(func(c *Client) { c.enqueue(frag) })
+	h.eachSocket(func(c *Client) { c.send(frag) })
 }
 
 func (h *Hub) members() []components.Member {

@@ -241,6 +241,7 @@ func (rs *Rooms) Serve(sock Socket, roomID string, who db.Identity, addr string,
 	c := newClient(conn, who, rs.cfg)
 	c.addr = addr
 	c.idle = sock.idle
+	c.lang = sock.Lang
 	h := rs.Hub(roomID)
 	var err error
 	if h == nil {
@@ -262,7 +263,7 @@ func (rs *Rooms) Serve(sock Socket, roomID string, who db.Identity, addr string,
 		if !errors.As(err, &ref) {
 			ref = &Refusal{Code: 1011, Reason: "The server could not let you in; try again."}
 		}
-		rs.Refuse(conn, ref)
+		rs.Refuse(sock, ref)
 		ended()
 		return
 	}
@@ -293,7 +294,8 @@ func refusalLabel(code int) string {
 // refuse writes the visible reason and the close frame on a socket that was never admitted.
 // A refusal for now (1013: the browser comes back with its back-off) shows as an error
 // status; any other takes the composer away.
-func refuse(conn *websocket.Conn, cfg *Config, ref *Refusal) {
+func refuse(sock Socket, cfg *Config, ref *Refusal) {
+	conn := sock.Conn
 	defer conn.Close()
 	// A refused socket is read only for the browser's close reply: a small limit first.
 	conn.SetReadLimit(cfg.MaxFrameBytes)
@@ -302,7 +304,7 @@ func refuse(conn *websocket.Conn, cfg *Config, ref *Refusal) {
 		view = components.RoomStatusOOB(vocab.StatusError, ref.Reason)
 	}
 	conn.SetWriteDeadline(time.Now().Add(cfg.WriteWait))
-	if frag, err := renderBytes(view); err == nil {
+	if frag, err := renderIn(sock.Lang, view); err == nil {
 		conn.WriteMessage(websocket.TextMessage, frag)
 	}
 	conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(ref.Code, closeReason(ref.Reason)))
@@ -343,9 +345,9 @@ func (rs *Rooms) Shutdown(ctx context.Context) error {
 
 // Refuse closes a socket that may not join, with a code and visible reason; CloseTryAgain
 // (a rate limit) makes the browser retry with its back-off.
-func (rs *Rooms) Refuse(conn *websocket.Conn, ref *Refusal) {
+func (rs *Rooms) Refuse(sock Socket, ref *Refusal) {
 	if rs.cfg.Hooks.Refused != nil {
 		rs.cfg.Hooks.Refused(refusalLabel(ref.Code))
 	}
-	refuse(conn, rs.cfg, ref)
+	refuse(sock, rs.cfg, ref)
 }

@@ -7,6 +7,8 @@ import (
 	"net/http"
 
 	"github.com/gorilla/websocket"
+
+	"gifchat/i18n"
 )
 
 // ReadBufferSize is a room socket's read buffer: client frames are small JSON.
@@ -16,6 +18,8 @@ const ReadBufferSize = 512
 type Socket struct {
 	*websocket.Conn
 	idle *idleWait // nil where an idle socket cannot wait shallowly (TLS, other systems)
+	// Lang is the language the socket's fragments are rendered in: the request's.
+	Lang i18n.Lang
 }
 
 // Upgrade is u.Upgrade, except that the connection's read buffer is made here (u's
@@ -28,7 +32,7 @@ func Upgrade(u *websocket.Upgrader, w http.ResponseWriter, r *http.Request) (Soc
 	if err != nil {
 		return Socket{}, err
 	}
-	s := Socket{Conn: conn}
+	s := Socket{Conn: conn, Lang: i18n.From(r.Context())}
 	if u.ReadBufferSize == 0 && h.br != nil {
 		s.idle = newIdleWait(conn.NetConn(), h.br)
 	}

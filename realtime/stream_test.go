@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gifchat/i18n"
 )
 
 // ChanStream is a lobby stream for tests, the HTTP response's stand-in: each event arrives on
@@ -51,8 +53,8 @@ func TestLobbyHeartbeat(t *testing.T) {
 	l := NewLobby(LobbyHooks{})
 	l.heartbeat = 20 * time.Millisecond
 	a, b := NewChanStream(8), NewChanStream(8)
-	subA, _ := l.Subscribe(a)
-	subB, _ := l.Subscribe(b)
+	subA, _ := l.Subscribe(a, i18n.En)
+	subB, _ := l.Subscribe(b, i18n.En)
 	for _, s := range []*ChanStream{a, b} {
 		<-s.C // the snapshot
 		for range 2 {

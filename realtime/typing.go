@@ -75,10 +75,10 @@ func (h *Hub) sendTyping() {
 		}
 		return out
 	}
-	everyone := h.render(components.TypingOOB(components.TypingText(names(0))))
-	own := map[int64][]byte{}
+	everyone := h.render(components.TypingOOB(names(0)))
+	own := map[int64]*frag{}
 	for _, id := range ids {
-		own[id] = h.render(components.TypingOOB(components.TypingText(names(id))))
+		own[id] = h.render(components.TypingOOB(names(id)))
 	}
 	for id, p := range h.people {
 		frag := everyone
@@ -86,7 +86,7 @@ func (h *Hub) sendTyping() {
 			frag = f
 		}
 		for c := range p.sockets {
-			c.enqueue(frag)
+			c.send(frag)
 		}
 	}
 }
@@ -102,7 +102,7 @@ func (h *Hub) typingLineFor(c *Client) {
 			names = append(names, h.typers[id].name)
 		}
 	}
-	c.enqueue(h.render(components.TypingOOB(components.TypingText(names))))
+	c.send(h.render(components.TypingOOB(names)))
 }
 
 // typerIDs lists who is typing in the order they started.

@@ -1,9 +1,7 @@
 package realtime
 
 import (
-	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"gifchat/components"
@@ -54,7 +52,7 @@ func MessageView(m db.Message) components.Message {
 }
 
 // ReactionViews groups an entry's reactions by emoji, in vocab's order, each with who
-// reacted: "A", "A and B", "A, B and C", "A, B and 3 others".
+// reacted (components.WhoList words them).
 func ReactionViews(rs []db.Reaction) []components.Reaction {
 	var out []components.Reaction
 	for _, emoji := range vocab.Reactions {
@@ -67,22 +65,10 @@ func ReactionViews(rs []db.Reaction) []components.Reaction {
 			}
 		}
 		if len(names) > 0 {
-			out = append(out, components.Reaction{Emoji: emoji, Count: len(names), Label: whoList(names), Reactors: ids})
+			out = append(out, components.Reaction{Emoji: emoji, Count: len(names), Names: names, Reactors: ids})
 		}
 	}
 	return out
-}
-
-// whoList names up to three people, then counts the rest.
-func whoList(names []string) string {
-	switch n := len(names); {
-	case n == 1:
-		return names[0]
-	case n <= 3:
-		return strings.Join(names[:n-1], ", ") + " and " + names[n-1]
-	default:
-		return fmt.Sprintf("%s, %s and %d others", names[0], names[1], n-2)
-	}
 }
 
 // HistoryView is one page of a room's log (oldest first, as the store returns it) with the
