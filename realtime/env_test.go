@@ -20,6 +20,7 @@ import (
 
 	"gifchat/db"
 	"gifchat/db/dbtest"
+	"gifchat/i18n"
 )
 
 // testEnv is a real store on a file, a lobby, the room registry and an HTTP server whose
@@ -92,6 +93,9 @@ func newEnvTB(t testing.TB, dir string, cfg Config) *testEnv {
 			http.Error(w, "no such identity", http.StatusUnauthorized)
 			return
 		}
+		if l, ok := i18n.Parse(r.URL.Query().Get("lang")); ok { // as handlers' withLang would
+			r = r.WithContext(i18n.With(r.Context(), l))
+		}
 		sock, err := Upgrade(&up, w, r)
 		if err != nil {
 			return
@@ -162,7 +166,18 @@ func (e *testEnv) dial(who db.Identity, roomID string, after int64) *sock {
 // dialFrom is dial from a client address (as bars key it; "" unknown).
 func (e *testEnv) dialFrom(who db.Identity, roomID string, after int64, addr string) *sock {
 	e.t.Helper()
-	u := "ws" + strings.TrimPrefix(e.srv.URL, "http") + fmt.Sprintf("/ws?room=%s&who=%d&after=%d&addr=%s", roomID, who.ID, after, url.QueryEscape(addr))
+	return e.dialWith(who, roomID, after, addr, i18n.En)
+}
+
+// dialIn is dial for a browser that reads lang.
+func (e *testEnv) dialIn(who db.Identity, roomID string, lang i18n.Lang) *sock {
+	e.t.Helper()
+	return e.dialWith(who, roomID, 0, "", lang)
+}
+
+func (e *testEnv) dialWith(who db.Identity, roomID string, after int64, addr string, lang i18n.Lang) *sock {
+	e.t.Helper()
+	u := "ws" + strings.TrimPrefix(e.srv.URL, "http") + fmt.Sprintf("/ws?room=%s&who=%d&after=%d&addr=%s&lang=%s", roomID, who.ID, after, url.QueryEscape(addr), lang.Code())
 	conn, _, err := websocket.DefaultDialer.Dial(u, nil)
 	if err != nil {
 		e.t.Fatalf("dial: %v", err)

@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"gifchat/i18n"
-
 	"gifchat/components"
+	"gifchat/i18n"
 	"gifchat/realtime"
 )
 
@@ -272,4 +271,49 @@ func TestLobbyClose(t *testing.T) {
 	}
 	l.Unsubscribe(late)        // safe after the end
 	l.Upsert(card("r2", 0), 2) // publishing after Close is harmless
+}
+
+// The lobby renders its list and its events once per language its subscribers read, however
+// many subscribe, and each subscriber gets the bytes of its own language.
+func TestLobbyRendersOncePerLanguage(t *testing.T) {
+	var snapshots atomic.Int64
+	l := realtime.NewLobby(realtime.LobbyHooks{SnapshotRendered: func() { snapshots.Add(1) }})
+	defer l.Close()
+	l.Upsert(card("a", 1), 1)
+	streams := map[i18n.Lang][]*realtime.ChanStream{}
+	for range 3 {
+		for _, lang := range i18n.All {
+			s := realtime.NewChanStream(8)
+			if _, err := l.Subscribe(s, lang); err != nil {
+				t.Fatal(err)
+			}
+			streams[lang] = append(streams[lang], s)
+		}
+	}
+	if n := snapshots.Load(); n != int64(len(i18n.All)) {
+		t.Fatalf("the list was rendered %d times for 6 subscribers reading %d languages", n, len(i18n.All))
+	}
+	for _, lang := range i18n.All {
+		first := next(t, streams[lang][0])
+		for _, s := range streams[lang][1:] {
+			if got := next(t, s); got != first {
+				t.Fatalf("%s subscribers got different snapshots", lang.Code())
+			}
+		}
+	}
+	l.Upsert(card("b", 2), 2)
+	events := map[i18n.Lang]string{}
+	for _, lang := range i18n.All {
+		for _, s := range streams[lang] {
+			got := next(t, s)
+			if events[lang] == "" {
+				events[lang] = got
+			} else if got != events[lang] {
+				t.Fatalf("%s subscribers got different events", lang.Code())
+			}
+		}
+	}
+	if !strings.Contains(events[i18n.Ko], "Room b") || !strings.Contains(events[i18n.En], "Room b") {
+		t.Fatalf("the new room is missing from an event: %q / %q", events[i18n.En], events[i18n.Ko])
+	}
 }
