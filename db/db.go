@@ -152,9 +152,7 @@ func (s *Store) prepare(ctx context.Context) (err error) {
 		"UPDATE rooms SET last_seq = last_seq + ? WHERE id = ? RETURNING last_seq")); err != nil {
 		return fmt.Errorf("db: prepare: %w", err)
 	}
-	if s.insertMessage, err = s.write.PreparexContext(ctx, s.write.Rebind(`INSERT INTO messages
-		(room_id, seq, author_id, kind, body, gif_sha256, recipient_id, notice, subject_id, subject_name, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)); err != nil {
+	if s.insertMessage, err = s.write.PreparexContext(ctx, s.write.Rebind(insertMessageSQLite)); err != nil {
 		return fmt.Errorf("db: prepare: %w", err)
 	}
 	return nil

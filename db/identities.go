@@ -150,3 +150,19 @@ func (s *Store) IdentityByID(ctx context.Context, id int64) (Identity, error) {
 	}
 	return out, nil
 }
+
+// RenameIdentity gives an identity a new nickname and colour, or reports ErrNotFound. The
+// messages it has sent keep the name they were sent under (stored with each), so only what
+// shows people as they are now (members, reactions, room owners) changes.
+func (s *Store) RenameIdentity(ctx context.Context, id int64, nickname, colour string) error {
+	res, err := s.write.ExecContext(ctx, s.write.Rebind("UPDATE identities SET nickname = ?, colour = ? WHERE id = ?"), nickname, colour, id)
+	if err != nil {
+		return fmt.Errorf("db: rename identity: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("db: rename identity: %w", err)
+	} else if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}

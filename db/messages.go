@@ -15,7 +15,12 @@ import (
 // with no gaps), the cursor for replay and paging; ID is only the row's key. Kind is one of
 // vocab's kinds. AuthorID is 0 for notices, RecipientID is 0 unless the message is a
 // whisper. A notice is data: Notice is its kind, SubjectID and SubjectName the person it
-// names (the name they had then). Author and recipient names come joined for rendering.
+// names (the name they had then); a rename notice (vocab.NoticeRenamed) has the name before
+// as SubjectName and the name after as Body.
+//
+// The author's and the recipient's names and colours are the ones they had when the message
+// was sent: stored with it and read from its row, so renaming cannot rewrite history. The
+// sender fills them in; InsertMessages takes the identity's current ones for any left empty.
 //
 // An event (vocab's event kinds) changes the entry TargetSeq: the entry keeps its latest
 // state (Body, EditedAt, Deleted) and its Reactions, which the store attaches when it reads.
@@ -53,17 +58,15 @@ type Reaction struct {
 }
 
 const messageSelect = `SELECT m.id, m.seq, m.room_id, COALESCE(m.author_id, 0) AS author_id,
-	COALESCE(a.nickname, '') AS author_name, COALESCE(a.colour, '') AS author_colour,
+	COALESCE(m.author_name, '') AS author_name, COALESCE(m.author_colour, '') AS author_colour,
 	m.kind, m.body, COALESCE(m.gif_sha256, '') AS gif_sha256,
 	COALESCE(g.width, 0) AS gif_width, COALESCE(g.height, 0) AS gif_height,
 	COALESCE(m.recipient_id, 0) AS recipient_id,
-	COALESCE(r.nickname, '') AS recipient_name, COALESCE(r.colour, '') AS recipient_colour,
+	COALESCE(m.recipient_name, '') AS recipient_name, COALESCE(m.recipient_colour, '') AS recipient_colour,
 	COALESCE(m.notice, '') AS notice, COALESCE(m.subject_id, 0) AS subject_id,
 	COALESCE(m.subject_name, '') AS subject_name, m.created_at,
 	COALESCE(m.target_seq, 0) AS target_seq, COALESCE(m.edited_at, 0) AS edited_at, m.deleted
 	FROM messages m
-	LEFT JOIN identities a ON a.id = m.author_id
-	LEFT JOIN identities r ON r.id = m.recipient_id
 	LEFT JOIN gifs g ON g.sha256 = m.gif_sha256
 	LEFT JOIN messages t ON t.room_id = m.room_id AND t.seq = m.target_seq`
 
@@ -161,13 +164,28 @@ func (s *Store) takeSeqs(ctx context.Context, tx *sqlx.Tx, rooms []roomSeqs) err
 	return nil
 }
 
+// insertMessageSQLite stores one numbered message (insertRows' statement, prepared once). A
+// name or colour the sender left empty is the identity's current one: the name it is sent
+// under. COALESCE reads identities only then.
+const insertMessageSQLite = `INSERT INTO messages (room_id, seq, author_id, author_name, author_colour,
+	kind, body, gif_sha256, recipient_id, recipient_name, recipient_colour, notice, subject_id, subject_name, created_at)
+	VALUES (?1, ?2, ?3,
+		COALESCE(?4, (SELECT nickname FROM identities WHERE id = ?3)),
+		COALESCE(?5, (SELECT colour FROM identities WHERE id = ?3)),
+		?6, ?7, ?8, ?9,
+		COALESCE(?10, (SELECT nickname FROM identities WHERE id = ?9)),
+		COALESCE(?11, (SELECT colour FROM identities WHERE id = ?9)),
+		?12, ?13, ?14, ?15)`
+
 // insertRows inserts the numbered messages, a prepared insert each, and fills in their ids
 // (from LastInsertId: a RETURNING row costs a third of the throughput here).
 func (s *Store) insertRows(ctx context.Context, tx *sqlx.Tx, msgs []*Message) error {
 	insert := tx.StmtxContext(ctx, s.insertMessage)
 	for _, m := range msgs {
-		res, err := insert.ExecContext(ctx, m.RoomID, m.Seq, nullID(m.AuthorID), m.Kind, m.Body, nullString(m.GIF),
-			nullID(m.RecipientID), nullString(m.Notice), nullID(m.SubjectID), nullString(m.SubjectName), m.CreatedAt)
+		res, err := insert.ExecContext(ctx, m.RoomID, m.Seq, nullID(m.AuthorID),
+			nullString(m.AuthorName), nullString(m.AuthorColour), m.Kind, m.Body, nullString(m.GIF),
+			nullID(m.RecipientID), nullString(m.RecipientName), nullString(m.RecipientColour),
+			nullString(m.Notice), nullID(m.SubjectID), nullString(m.SubjectName), m.CreatedAt)
 		if err != nil {
 			return fmt.Errorf("db: insert message: %w", err)
 		}

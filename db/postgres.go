@@ -90,12 +90,14 @@ func redactURLError(err error) error {
 // round trip, and atomic without a transaction around it): each room's last_seq is raised by
 // its count of messages (that row's lock orders every writer of the room), and its messages
 // take the numbers after the old value, in the order given. A message for a room that does
-// not exist gets no number, and the NOT NULL on seq fails the whole statement.
+// not exist gets no number, and the NOT NULL on seq fails the whole statement. A name or colour
+// left empty is the identity's current one, as on SQLite (insertMessageSQLite).
 const insertBatchPostgres = `WITH batch AS (
 	SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[],
-		$7::text[], $8::bigint[], $9::text[], $10::bigint[])
+		$7::text[], $8::bigint[], $9::text[], $10::bigint[], $11::text[], $12::text[], $13::text[], $14::text[])
 		WITH ORDINALITY AS b(room_id, author_id, kind, body, gif_sha256, recipient_id, notice,
-			subject_id, subject_name, created_at, ord)
+			subject_id, subject_name, created_at, author_name, author_colour, recipient_name,
+			recipient_colour, ord)
 ), counts AS (
 	SELECT room_id, count(*) AS n FROM batch GROUP BY room_id
 ), taken AS (
@@ -103,10 +105,14 @@ const insertBatchPostgres = `WITH batch AS (
 	RETURNING r.id, r.last_seq - c.n AS base
 )
 INSERT INTO messages (room_id, seq, author_id, kind, body, gif_sha256, recipient_id, notice,
-	subject_id, subject_name, created_at)
+	subject_id, subject_name, created_at, author_name, author_colour, recipient_name, recipient_colour)
 SELECT b.room_id, t.base + row_number() OVER (PARTITION BY b.room_id ORDER BY b.ord),
 	b.author_id, b.kind, b.body, b.gif_sha256, b.recipient_id, b.notice, b.subject_id,
-	b.subject_name, b.created_at
+	b.subject_name, b.created_at,
+	COALESCE(b.author_name, (SELECT i.nickname FROM identities AS i WHERE i.id = b.author_id)),
+	COALESCE(b.author_colour, (SELECT i.colour FROM identities AS i WHERE i.id = b.author_id)),
+	COALESCE(b.recipient_name, (SELECT i.nickname FROM identities AS i WHERE i.id = b.recipient_id)),
+	COALESCE(b.recipient_colour, (SELECT i.colour FROM identities AS i WHERE i.id = b.recipient_id))
 FROM batch AS b LEFT JOIN taken AS t ON t.id = b.room_id
 ORDER BY b.ord
 RETURNING id, room_id, seq`
@@ -118,14 +124,19 @@ func (s *Store) insertMessagesPostgres(ctx context.Context, msgs []*Message) err
 	times := make([]int64, n)
 	authors, recipients, subjects := make([]*int64, n), make([]*int64, n), make([]*int64, n)
 	gifs, notices, subjectNames := make([]*string, n), make([]*string, n), make([]*string, n)
+	authorNames, authorColours := make([]*string, n), make([]*string, n)
+	recipientNames, recipientColours := make([]*string, n), make([]*string, n)
 	t := now()
 	for i, m := range msgs {
 		m.CreatedAt = t
 		roomIDs[i], kinds[i], bodies[i], times[i] = m.RoomID, m.Kind, m.Body, m.CreatedAt
 		authors[i], recipients[i], subjects[i] = optionalInt(m.AuthorID), optionalInt(m.RecipientID), optionalInt(m.SubjectID)
 		gifs[i], notices[i], subjectNames[i] = optionalString(m.GIF), optionalString(m.Notice), optionalString(m.SubjectName)
+		authorNames[i], authorColours[i] = optionalString(m.AuthorName), optionalString(m.AuthorColour)
+		recipientNames[i], recipientColours[i] = optionalString(m.RecipientName), optionalString(m.RecipientColour)
 	}
-	rows, err := s.insertMessage.QueryxContext(ctx, roomIDs, authors, kinds, bodies, gifs, recipients, notices, subjects, subjectNames, times)
+	rows, err := s.insertMessage.QueryxContext(ctx, roomIDs, authors, kinds, bodies, gifs, recipients, notices, subjects, subjectNames, times,
+		authorNames, authorColours, recipientNames, recipientColours)
 	if err != nil {
 		return insertFailed(err)
 	}
