@@ -176,6 +176,9 @@ func NoticeText(ctx context.Context, m Message) string {
 		vocab.NoticeBanned, vocab.NoticeUnbanned, vocab.NoticeLocked, vocab.NoticeUnlocked,
 		vocab.NoticePasswordChanged, vocab.NoticePasswordRemoved:
 		return t(ctx, "notice."+m.Notice, "Name", m.Subject.Name)
+	case vocab.NoticeRenamed:
+		// The name before is the subject's (the name they had then), the name after the text.
+		return t(ctx, "notice.renamed", "Name", m.Subject.Name, "New", m.Text)
 	}
 	return m.Text
 }

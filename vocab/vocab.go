@@ -45,11 +45,14 @@ const (
 	NoticeUnlocked        = "unlocked"
 	NoticePasswordChanged = "password-changed"
 	NoticePasswordRemoved = "password-removed"
+	// NoticeRenamed: the subject took another name. SubjectName is the name before (as for
+	// every notice: the name the subject had then) and the entry's text (Body) the name after.
+	NoticeRenamed = "renamed"
 )
 
 // Notices lists every notice kind.
 var Notices = []string{NoticeJoined, NoticeLeft, NoticeKicked, NoticeOwner, NoticeClosed,
-	NoticeBanned, NoticeUnbanned, NoticeLocked, NoticeUnlocked, NoticePasswordChanged, NoticePasswordRemoved}
+	NoticeBanned, NoticeUnbanned, NoticeLocked, NoticeUnlocked, NoticePasswordChanged, NoticePasswordRemoved, NoticeRenamed}
 
 // Actions a browser sends over a room socket, as the "action" field of its JSON frame.
 const (
