@@ -97,6 +97,17 @@ func (s *Store) DeleteRoom(ctx context.Context, roomID string) (orphanGIFs []str
 		return nil, fmt.Errorf("db: delete room: begin: %w", err)
 	}
 	defer tx.Rollback()
+	if orphanGIFs, err = deleteRoomTx(ctx, tx, roomID); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("db: delete room: commit: %w", err)
+	}
+	return orphanGIFs, nil
+}
+
+// deleteRoomTx is DeleteRoom's work inside a transaction of the caller's.
+func deleteRoomTx(ctx context.Context, tx *sqlx.Tx, roomID string) (orphanGIFs []string, err error) {
 	var used []string
 	if err := tx.SelectContext(ctx, &used, tx.Rebind("SELECT DISTINCT gif_sha256 FROM messages WHERE room_id = ? AND gif_sha256 IS NOT NULL"), roomID); err != nil {
 		return nil, fmt.Errorf("db: delete room: gifs: %w", err)
@@ -116,9 +127,6 @@ func (s *Store) DeleteRoom(ctx context.Context, roomID string) (orphanGIFs []str
 		if n == 0 {
 			orphanGIFs = append(orphanGIFs, sha)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("db: delete room: commit: %w", err)
 	}
 	return orphanGIFs, nil
 }
