@@ -88,7 +88,8 @@ func redactURLError(err error) error {
 
 // insertBatchPostgres stores a whole batch, for any number of rooms, in one statement (so one
 // round trip, and atomic without a transaction around it): each room's last_seq is raised by
-// its count of messages (that row's lock orders every writer of the room), and its messages
+// its count of messages (that row's lock orders every writer of the room; the rows are locked
+// in id order first, so two instances' batches over the same rooms cannot deadlock), and its messages
 // take the numbers after the old value, in the order given. A message for a room that does
 // not exist gets no number, and the NOT NULL on seq fails the whole statement. A name or colour
 // left empty is the identity's current one, as on SQLite (insertMessageSQLite).
@@ -100,8 +101,11 @@ const insertBatchPostgres = `WITH batch AS (
 			recipient_colour, ord)
 ), counts AS (
 	SELECT room_id, count(*) AS n FROM batch GROUP BY room_id
+), locked AS MATERIALIZED (
+	SELECT id FROM rooms WHERE id IN (SELECT room_id FROM counts) ORDER BY id FOR UPDATE
 ), taken AS (
-	UPDATE rooms AS r SET last_seq = r.last_seq + c.n FROM counts AS c WHERE r.id = c.room_id
+	UPDATE rooms AS r SET last_seq = r.last_seq + c.n FROM counts AS c, locked AS l
+	WHERE r.id = c.room_id AND l.id = r.id
 	RETURNING r.id, r.last_seq - c.n AS base
 )
 INSERT INTO messages (room_id, seq, author_id, kind, body, gif_sha256, recipient_id, notice,
