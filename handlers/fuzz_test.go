@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	. "gifchat/handlers"
+	"gifchat/i18n"
 
 	"regexp"
 	"strings"
@@ -41,7 +42,7 @@ func FuzzValidateRoomForm(f *testing.F) {
 		f.Add(c.title, c.capacity, c.password, c.max)
 	}
 	f.Fuzz(func(t *testing.T, title, capacity, password string, maxCapacity int) {
-		in, errs := ValidateRoomForm(title, capacity, password, maxCapacity)
+		in, errs := ValidateRoomForm(i18n.En, title, capacity, password, maxCapacity)
 		limit := max(maxCapacity, MaxCapacity)
 		for field, reason := range errs {
 			if field == "form" {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -36,18 +35,24 @@ const (
 	maxUploadParts  = 8 // a form with the file and a few fields; more is not our form
 )
 
-// gifRefusal is an upload refused with a status and a reason for the uploader.
+// gifRefusal is an upload refused with a status and a reason for the uploader (a catalog
+// message, errors.gif.* or errors.media.*, said in the uploader's language).
 type gifRefusal struct {
 	status int
-	reason string
+	why    *realtime.Refusal
 }
 
-func (e *gifRefusal) Error() string { return e.reason }
+func (e *gifRefusal) Error() string { return e.why.Error() }
+
+// refuseGIF is a gifRefusal said by the catalog message errors.gif.<key>.
+func refuseGIF(status int, key string, kv ...any) *gifRefusal {
+	return &gifRefusal{status, &realtime.Refusal{Key: "errors.gif." + key, Args: kv}}
+}
 
 // gifRestarting answers an upload that arrived while the server stops: not posted, try again.
 func gifRestarting(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Retry-After", "5")
-	gifRefuse(w, r, http.StatusServiceUnavailable, "The server is restarting; your GIF was not posted. Try again in a moment.")
+	gifRefuse(w, r, http.StatusServiceUnavailable, tr(r, "errors.gif.restarting"))
 }
 
 // handleUploadGIF posts a GIF to a room: checked like any post (admitted member), validated
@@ -58,7 +63,7 @@ func handleUploadGIF(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me := identityFrom(r.Context())
 		if d.GIFs == nil {
-			gifRefuse(w, r, http.StatusServiceUnavailable, "GIF uploads are not available on this server.")
+			gifRefuse(w, r, http.StatusServiceUnavailable, tr(r, "errors.gif.unavailable"))
 			return
 		}
 		id := r.PathValue("id")
@@ -67,7 +72,7 @@ func handleUploadGIF(d Deps) http.Handler {
 			hub = d.Rooms.Hub(id)
 		}
 		if hub == nil {
-			gifRefuse(w, r, http.StatusNotFound, "This room was not found or has closed.")
+			gifRefuse(w, r, http.StatusNotFound, reason(r, realtime.ErrRoomGone))
 			return
 		}
 		room := hub.Room()
@@ -81,18 +86,18 @@ func handleUploadGIF(d Deps) http.Handler {
 			case ref == realtime.ErrRoomGone && d.Rooms.Stopping():
 				gifRestarting(w, r)
 			case ref == realtime.ErrRoomGone:
-				gifRefuse(w, r, http.StatusNotFound, "This room was not found or has closed.")
+				gifRefuse(w, r, http.StatusNotFound, reason(r, ref))
 			case ref == realtime.ErrNeedsPassword:
-				gifRefuse(w, r, http.StatusForbidden, "This room is private: enter its password before posting.")
+				gifRefuse(w, r, http.StatusForbidden, tr(r, "errors.gif.needs_password"))
 			case ref == realtime.ErrFull:
-				gifRefuse(w, r, http.StatusConflict, "This room is full, so you cannot post in it.")
+				gifRefuse(w, r, http.StatusConflict, tr(r, "errors.gif.full"))
 			default:
-				gifRefuse(w, r, http.StatusForbidden, ref.Reason)
+				gifRefuse(w, r, http.StatusForbidden, reason(r, ref))
 			}
 			return
 		}
-		if reason := d.Guard.Allow(r, me.ID, ActionUpload); reason != "" {
-			gifRefuse(w, r, http.StatusTooManyRequests, reason)
+		if refused := d.Guard.Allow(r, me.ID, ActionUpload); refused != "" {
+			gifRefuse(w, r, http.StatusTooManyRequests, refused)
 			return
 		}
 
@@ -100,7 +105,7 @@ func handleUploadGIF(d Deps) http.Handler {
 		if err != nil {
 			var ref *gifRefusal
 			if errors.As(err, &ref) {
-				gifRefuse(w, r, ref.status, ref.reason)
+				gifRefuse(w, r, ref.status, reason(r, ref.why))
 				return
 			}
 			gifServerError(w, r, err)
@@ -110,7 +115,7 @@ func handleUploadGIF(d Deps) http.Handler {
 		if err := checkGIFQuota(r.Context(), d, room.ID, up.Info); err != nil {
 			var ref *gifRefusal
 			if errors.As(err, &ref) {
-				gifRefuse(w, r, ref.status, ref.reason)
+				gifRefuse(w, r, ref.status, reason(r, ref.why))
 				return
 			}
 			gifServerError(w, r, err)
@@ -131,12 +136,12 @@ func handleUploadGIF(d Deps) http.Handler {
 			return
 		}
 		if errors.Is(err, realtime.ErrRoomGone) {
-			gifRefuse(w, r, http.StatusNotFound, "This room has closed; your GIF was not posted.")
+			gifRefuse(w, r, http.StatusNotFound, tr(r, "errors.gif.room_closed"))
 			return
 		}
 		var refusal *realtime.Refusal
 		if errors.As(err, &refusal) {
-			gifRefuse(w, r, http.StatusConflict, refusal.Reason+" Your GIF was not posted.")
+			gifRefuse(w, r, http.StatusConflict, tr(r, "errors.gif.refused", "Reason", reason(r, refusal)))
 			return
 		}
 		if err != nil {
@@ -168,7 +173,7 @@ func receiveGIF(r *http.Request, store GIFStore) (up *media.Upload, name string,
 	}()
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return nil, "", 0, &gifRefusal{http.StatusBadRequest, "Send the GIF as a file upload (a multipart form)."}
+		return nil, "", 0, refuseGIF(http.StatusBadRequest, "not_multipart")
 	}
 	for parts := 0; ; parts++ {
 		part, err := mr.NextPart()
@@ -179,7 +184,7 @@ func receiveGIF(r *http.Request, store GIFStore) (up *media.Upload, name string,
 			return up, "", 0, readRefusal(err)
 		}
 		if parts >= maxUploadParts {
-			return up, "", 0, &gifRefusal{http.StatusBadRequest, "That form has too many parts; send one GIF."}
+			return up, "", 0, refuseGIF(http.StatusBadRequest, "too_many_parts")
 		}
 		filename, isFile := uploadFileName(part.Header.Get("Content-Disposition"))
 		if !isFile && part.FormName() == "to" {
@@ -189,7 +194,7 @@ func receiveGIF(r *http.Request, store GIFStore) (up *media.Upload, name string,
 			}
 			if len(v) > 0 {
 				if to, err = strconv.ParseInt(string(v), 10, 64); err != nil || to <= 0 {
-					return up, "", 0, &gifRefusal{http.StatusBadRequest, "That whisper's recipient could not be read."}
+					return up, "", 0, refuseGIF(http.StatusBadRequest, "bad_recipient")
 				}
 			}
 			continue
@@ -210,10 +215,10 @@ func receiveGIF(r *http.Request, store GIFStore) (up *media.Upload, name string,
 			}
 		}
 		if up != nil {
-			return up, "", 0, &gifRefusal{http.StatusBadRequest, "Send one GIF at a time: this upload has more than one file."}
+			return up, "", 0, refuseGIF(http.StatusBadRequest, "more_than_one")
 		}
-		if reason := checkFileName(filename); reason != "" {
-			return nil, "", 0, &gifRefusal{http.StatusBadRequest, reason}
+		if ref := checkFileName(filename); ref != nil {
+			return nil, "", 0, ref
 		}
 		up, err = store.Stage(body)
 		if err != nil {
@@ -222,7 +227,7 @@ func receiveGIF(r *http.Request, store GIFStore) (up *media.Upload, name string,
 		name = filename
 	}
 	if up == nil {
-		return nil, "", 0, &gifRefusal{http.StatusBadRequest, "Choose a GIF to upload: none was sent."}
+		return nil, "", 0, refuseGIF(http.StatusBadRequest, "none")
 	}
 	return up, name, to, nil
 }
@@ -237,12 +242,11 @@ func checkGIFQuota(ctx context.Context, d Deps, roomID string, info media.GIFInf
 		return err
 	}
 	if !u.Stored && u.TotalBytes+info.Bytes > d.Config.MaxGIFStoreBytes {
-		return &gifRefusal{http.StatusInsufficientStorage, "This server has no space left for new GIFs, so yours was not posted. Text messages still work."}
+		return refuseGIF(http.StatusInsufficientStorage, "store_full")
 	}
 	if !u.InRoom && u.RoomBytes+info.Bytes > d.Config.MaxGIFBytesPerRoom {
-		return &gifRefusal{http.StatusRequestEntityTooLarge, fmt.Sprintf(
-			"This room's GIFs take up %s of the %s a room may hold, and this one (%s) does not fit, so it was not posted.",
-			media.HumanBytes(u.RoomBytes), media.HumanBytes(d.Config.MaxGIFBytesPerRoom), media.HumanBytes(info.Bytes))}
+		return refuseGIF(http.StatusRequestEntityTooLarge, "room_quota", "Used", media.HumanBytes(u.RoomBytes),
+			"Limit", media.HumanBytes(d.Config.MaxGIFBytesPerRoom), "Size", media.HumanBytes(info.Bytes))
 	}
 	return nil
 }
@@ -261,22 +265,22 @@ func uploadFileName(disposition string) (string, bool) {
 // checkFileName refuses names that are not a plain file name. The name is never used on disk
 // (files are named by their hash); it is kept as the message's text, so it must be one
 // harmless line, and a name with a path in it is a client doing something odd.
-func checkFileName(name string) string {
+func checkFileName(name string) *gifRefusal {
 	switch {
 	case len(name) > maxGIFNameBytes:
-		return fmt.Sprintf("That file name is too long (at most %d bytes).", maxGIFNameBytes)
+		return refuseGIF(http.StatusBadRequest, "name_too_long", "Max", maxGIFNameBytes)
 	case !utf8.ValidString(name):
-		return "That file name is not valid text."
+		return refuseGIF(http.StatusBadRequest, "name_not_text")
 	case strings.ContainsAny(name, `/\`) || name == "." || name == "..":
-		return "That file name contains a path; send the file by its name alone."
+		return refuseGIF(http.StatusBadRequest, "name_path")
 	case strings.ContainsFunc(name, unicode.IsControl):
-		return "That file name contains control characters."
+		return refuseGIF(http.StatusBadRequest, "name_control")
 	case strings.ContainsFunc(name, isBidiControl):
 		// Kept as the message's text, it must be as plain as any message ("cat\u202egif.exe"
 		// reads "catexe.fig").
-		return "That file name contains text-direction control characters."
+		return refuseGIF(http.StatusBadRequest, "name_bidi")
 	}
-	return ""
+	return nil
 }
 
 // stageRefusal maps a media error to its status, once: a refusal of the file keeps its own
@@ -293,7 +297,7 @@ func stageRefusal(err error) error {
 		case errors.Is(err, media.ErrTooLarge):
 			status = http.StatusRequestEntityTooLarge
 		}
-		return &gifRefusal{status, ref.Reason}
+		return &gifRefusal{status, &realtime.Refusal{Key: ref.Key, Args: ref.Args}}
 	}
 	if errors.Is(err, media.ErrRead) {
 		return readRefusal(err)
@@ -304,9 +308,9 @@ func stageRefusal(err error) error {
 func readRefusal(err error) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return &gifRefusal{http.StatusRequestEntityTooLarge, "That upload is larger than this server accepts (" + media.HumanBytes(mbe.Limit) + ")."}
+		return refuseGIF(http.StatusRequestEntityTooLarge, "upload_too_large", "Size", media.HumanBytes(mbe.Limit))
 	}
-	return &gifRefusal{http.StatusBadRequest, "The upload was interrupted or could not be read; try again."}
+	return refuseGIF(http.StatusBadRequest, "interrupted")
 }
 
 // scripted reports a request made by our own script (upload.js) or htmx, which wants a
@@ -332,7 +336,7 @@ func gifRefuse(w http.ResponseWriter, r *http.Request, status int, reason string
 		render(w, r, status, components.GIFStatus("error", reason))
 		return
 	}
-	errorPage(w, r, status, "Your GIF was not posted", reason)
+	errorPage(w, r, status, tr(r, "errors.page.gif_not_posted.title"), reason)
 }
 
 func gifServerError(w http.ResponseWriter, r *http.Request, err error) {
@@ -345,7 +349,7 @@ func gifServerError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	// Logged like serverError; the uploader sees a plain reason, never err's text.
 	slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	render(w, r, http.StatusInternalServerError, components.GIFStatus("error", "The server could not post your GIF; please try again."))
+	render(w, r, http.StatusInternalServerError, components.GIFStatus("error", tr(r, "errors.gif.server")))
 }
 
 // gifHeaders are set on every served GIF: its type, no sniffing, a CSP that lets it do
@@ -363,7 +367,7 @@ func handleServeGIF(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
 		if d.GIFs == nil || !media.ValidName(name) {
-			gifNotFound(w)
+			gifNotFound(w, r)
 			return
 		}
 		f, err := d.GIFs.Open(r.Context(), name)
@@ -371,14 +375,14 @@ func handleServeGIF(d Deps) http.Handler {
 			if !errors.Is(err, os.ErrNotExist) {
 				d.Log.Error("open gif", "name", name, "err", err)
 			}
-			gifNotFound(w)
+			gifNotFound(w, r)
 			return
 		}
 		defer f.Close()
 		st, err := f.Stat()
 		if err != nil {
 			d.Log.Error("stat gif", "name", name, "err", err)
-			gifNotFound(w)
+			gifNotFound(w, r)
 			return
 		}
 		setGIFHeaders(w.Header())
@@ -389,11 +393,11 @@ func handleServeGIF(d Deps) http.Handler {
 
 // gifNotFound is a plain 404 under the same locked-down CSP as the images (the page CSP is
 // not applied under /gifs/).
-func gifNotFound(w http.ResponseWriter) {
+func gifNotFound(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
-	h.Set("Cache-Control", "no-store")
+	h.Set("Cache-Control", "no-store") // it is said in the request's language: keep no copy
 	w.WriteHeader(http.StatusNotFound)
-	io.WriteString(w, "GIF not found\n")
+	io.WriteString(w, tr(r, "errors.gif.not_found")+"\n")
 }

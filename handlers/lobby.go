@@ -53,23 +53,24 @@ const (
 	MaxPassword     = 72 // bcrypt's limit, in bytes
 )
 
-// ValidateRoomForm checks the create form; the map holds a reason per field, empty when valid.
-func ValidateRoomForm(title, capacity, password string, maxCapacity int) (RoomInput, map[string]string) {
+// ValidateRoomForm checks the create form; the map holds a reason per field, in l, empty
+// when valid.
+func ValidateRoomForm(l i18n.Lang, title, capacity, password string, maxCapacity int) (RoomInput, map[string]string) {
 	errs := map[string]string{}
 	in := RoomInput{Title: strings.TrimSpace(title), Password: password}
 	switch n := utf8.RuneCountInString(in.Title); {
 	case !utf8.ValidString(title):
-		errs["title"] = "The title must be text."
+		errs["title"] = l.T("errors.form.title_not_text")
 	case n == 0:
-		errs["title"] = "Give the room a title."
+		errs["title"] = l.T("errors.form.title_empty")
 	case n > MaxTitleRunes:
-		errs["title"] = fmt.Sprintf("The title is %d characters long; at most %d.", n, MaxTitleRunes)
+		errs["title"] = l.T("errors.form.title_too_long", "N", n, "Max", MaxTitleRunes)
 	case realtime.IsBlank(in.Title):
-		errs["title"] = "Give the room a title."
+		errs["title"] = l.T("errors.form.title_empty")
 	case strings.ContainsFunc(in.Title, isControl):
-		errs["title"] = "The title cannot contain control characters."
+		errs["title"] = l.T("errors.form.title_control")
 	case strings.ContainsFunc(in.Title, isBidiControl):
-		errs["title"] = "The title cannot contain text-direction control characters."
+		errs["title"] = l.T("errors.form.title_bidi")
 	}
 	if maxCapacity < MaxCapacity {
 		maxCapacity = MaxCapacity
@@ -78,17 +79,17 @@ func ValidateRoomForm(title, capacity, password string, maxCapacity int) (RoomIn
 	if capacity == "" {
 		in.Capacity = DefaultCapacity
 	} else if n, err := strconv.Atoi(capacity); err != nil {
-		errs["capacity"] = "Capacity must be a whole number."
+		errs["capacity"] = l.T("errors.form.capacity_number")
 	} else if n < MinCapacity || n > maxCapacity {
-		errs["capacity"] = fmt.Sprintf("Capacity must be between %d and %d.", MinCapacity, maxCapacity)
+		errs["capacity"] = l.T("errors.form.capacity_range", "Min", MinCapacity, "Max", maxCapacity)
 	} else {
 		in.Capacity = n
 	}
 	if password != "" {
 		if n := utf8.RuneCountInString(password); n < MinPassword {
-			errs["password"] = fmt.Sprintf("A password needs at least %d characters.", MinPassword)
+			errs["password"] = l.T("errors.form.password_short", "Min", MinPassword)
 		} else if len(password) > MaxPassword {
-			errs["password"] = fmt.Sprintf("A password can be at most %d bytes long.", MaxPassword)
+			errs["password"] = l.T("errors.form.password_long", "Max", MaxPassword)
 		}
 	}
 	return in, errs
@@ -107,7 +108,7 @@ func handleCreateRoom(d Deps) http.Handler {
 			formParseError(w, r, err)
 			return
 		}
-		in, errs := ValidateRoomForm(r.PostForm.Get("title"), r.PostForm.Get("capacity"), r.PostForm.Get("password"), d.Config.MaxCapacity)
+		in, errs := ValidateRoomForm(i18n.From(r.Context()), r.PostForm.Get("title"), r.PostForm.Get("capacity"), r.PostForm.Get("password"), d.Config.MaxCapacity)
 		form := components.CreateRoomForm{Title: r.PostForm.Get("title"), Capacity: r.PostForm.Get("capacity"), Errors: errs}
 		if len(errs) == 0 {
 			if reason := d.Guard.Allow(r, me.ID, "create-room"); reason != "" {
@@ -121,7 +122,7 @@ func handleCreateRoom(d Deps) http.Handler {
 			if !roomsLeft(w, r, d, me.ID, errs) {
 				return
 			}
-			if len(errs) == 0 && serverFull(d, errs) {
+			if len(errs) == 0 && serverFull(r, d, errs) {
 				form.Errors = errs
 				refuseFull(w, r, d, form)
 				return
@@ -155,7 +156,7 @@ func handleCreateRoom(d Deps) http.Handler {
 			return
 		}
 		roomCountLock.Lock()
-		if serverFull(d, errs) {
+		if serverFull(r, d, errs) {
 			roomCountLock.Unlock()
 			lock.Unlock()
 			refuseFull(w, r, d, form)
@@ -185,17 +186,17 @@ func roomsLeft(w http.ResponseWriter, r *http.Request, d Deps, owner int64, errs
 		return false
 	}
 	if owned >= d.Config.MaxRoomsPerPerson {
-		errs["form"] = fmt.Sprintf("You already own %d rooms, the most one person may have open at once.", owned)
+		errs["form"] = tr(r, "errors.form.rooms_owned", "Count", owned)
 	}
 	return true
 }
 
 // serverFull sets errs["form"] when the server holds as many rooms as -max-rooms allows.
-func serverFull(d Deps, errs map[string]string) bool {
+func serverFull(r *http.Request, d Deps, errs map[string]string) bool {
 	if d.Rooms.Count() < d.Config.MaxRooms {
 		return false
 	}
-	errs["form"] = fmt.Sprintf("This server already has %d rooms, the most it holds; a new one can be made when one closes (empty rooms close within minutes). Meanwhile, join one of those open.", d.Config.MaxRooms)
+	errs["form"] = tr(r, "errors.form.server_full", "Count", d.Config.MaxRooms)
 	return true
 }
 
@@ -248,7 +249,7 @@ func formParseError(w http.ResponseWriter, r *http.Request, err error) {
 		tooLarge(w, r, mbe.Limit)
 		return
 	}
-	errorPage(w, r, http.StatusBadRequest, "Bad request", "That form could not be read.")
+	errorPage(w, r, http.StatusBadRequest, tr(r, "errors.page.bad_request.title"), tr(r, "errors.page.bad_form.message"))
 }
 
 var roomIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
@@ -276,14 +277,14 @@ func handleLobbyEvents(lobby *realtime.Lobby, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		release, err := lobby.Reserve(identityFrom(r.Context()).ID, clientAddrFrom(r.Context()))
 		if err != nil {
-			var refusal *realtime.LobbyRefusal
+			var refusal *realtime.Refusal
 			if !errors.As(err, &refusal) {
 				serverError(w, r, err)
 				return
 			}
-			log.Debug("lobby stream refused", "reason", refusal.Reason)
+			log.Debug("lobby stream refused", "reason", refusal.Error())
 			w.Header().Set("Retry-After", "60")
-			render(w, r, http.StatusTooManyRequests, components.LobbyStreamRefused(refusal.Reason))
+			render(w, r, http.StatusTooManyRequests, components.LobbyStreamRefused(reason(r, refusal)))
 			return
 		}
 		h := w.Header()

@@ -43,7 +43,7 @@ func handleEditMessage(d Deps) http.Handler {
 		if r.Method == http.MethodGet {
 			m, err := d.Store.MessageBySeq(r.Context(), room.ID, seq)
 			if errors.Is(err, db.ErrNotFound) || (err == nil && (m.AuthorID != me.ID || m.Deleted)) {
-				errorPage(w, r, http.StatusNotFound, "Message not found", "That message was not found, or is not yours to edit.")
+				errorPage(w, r, http.StatusNotFound, tr(r, "errors.page.message_not_found.title"), tr(r, "errors.page.message_not_found.message"))
 				return
 			}
 			if err != nil {
@@ -59,8 +59,8 @@ func handleEditMessage(d Deps) http.Handler {
 			return
 		}
 		page.Text = r.PostForm.Get("text")
-		if reason := d.Guard.Allow(r, me.ID, ActionSay); reason != "" {
-			page.Error = reason
+		if refused := d.Guard.Allow(r, me.ID, ActionSay); refused != "" {
+			page.Error = refused
 			render(w, r, http.StatusTooManyRequests, components.EditMessagePage(page))
 			return
 		}
@@ -68,7 +68,7 @@ func handleEditMessage(d Deps) http.Handler {
 			if changeGone(w, r, d, err) {
 				return
 			}
-			page.Error = err.Error()
+			page.Error = reason(r, err)
 			render(w, r, http.StatusUnprocessableEntity, components.EditMessagePage(page))
 			return
 		}
@@ -83,15 +83,15 @@ func handleDeleteMessage(d Deps) http.Handler {
 		if !ok {
 			return
 		}
-		if reason := d.Guard.Allow(r, me.ID, ActionControl); reason != "" {
-			errorPage(w, r, http.StatusTooManyRequests, "Slow down", reason)
+		if refused := d.Guard.Allow(r, me.ID, ActionControl); refused != "" {
+			errorPage(w, r, http.StatusTooManyRequests, tr(r, "errors.page.slow_down.title"), refused)
 			return
 		}
 		if err := hub.DeleteMessage(r.Context(), me, seq); err != nil {
 			if changeGone(w, r, d, err) {
 				return
 			}
-			errorPage(w, r, http.StatusForbidden, "Not deleted", err.Error())
+			errorPage(w, r, http.StatusForbidden, tr(r, "errors.page.not_deleted.title"), reason(r, err))
 			return
 		}
 		http.Redirect(w, r, "/rooms/"+room.ID, http.StatusSeeOther)

@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"gifchat/i18n"
 	"gifchat/media"
 )
 
@@ -40,7 +41,7 @@ func securityHeaders(trustProxy bool, next http.Handler) http.Handler {
 func crossOrigin(next http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		errorPage(w, r, http.StatusForbidden, "Request refused", "That request came from another site and was refused.")
+		errorPage(w, r, http.StatusForbidden, tr(r, "errors.page.cross_origin.title"), tr(r, "errors.page.cross_origin.message"))
 	}))
 	return cop.Handler(next)
 }
@@ -66,7 +67,16 @@ func limitBodies(maxForm, maxGIF int64, next http.Handler) http.Handler {
 
 func tooLarge(w http.ResponseWriter, r *http.Request, limit int64) {
 	w.Header().Set("Connection", "close")
-	errorPage(w, r, http.StatusRequestEntityTooLarge, "Too large", "That request is larger than this server accepts ("+media.HumanBytes(limit)+").")
+	errorPage(w, r, http.StatusRequestEntityTooLarge, tr(r, "errors.page.too_large.title"),
+		tr(r, "errors.page.too_large.message", "Size", humanBytes(r, limit)))
+}
+
+// humanBytes says a size limit in the request's language: "5 MiB", "64 KiB", "100 bytes".
+func humanBytes(r *http.Request, n int64) string {
+	if n < 1<<10 {
+		return i18n.T(r.Context(), "errors.size.bytes", "Count", n)
+	}
+	return media.HumanBytes(n)
 }
 
 // recoverPanics turns a panic into a logged 500 instead of a dropped connection.

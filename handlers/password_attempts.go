@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 
 	"gifchat/components"
 	"gifchat/db"
+	"gifchat/i18n"
 )
 
 // Room passwords are limited per session and per address by the rate limits (ActionEnter),
@@ -193,8 +193,7 @@ func checkRoomPassword(w http.ResponseWriter, r *http.Request, d Deps, room db.R
 			secs = 1
 		}
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		page.Error = fmt.Sprintf("Too many wrong passwords have been tried for this room; it checks the next one in %s. Wait, then try again.",
-			humanWait(time.Duration(secs)*time.Second))
+		page.Error = tr(r, "errors.password.backoff", "Wait", i18n.From(r.Context()).Duration(waitToSay(time.Duration(secs)*time.Second)))
 		render(w, r, http.StatusTooManyRequests, components.PasswordForm(page))
 		return false
 	}
@@ -202,7 +201,7 @@ func checkRoomPassword(w http.ResponseWriter, r *http.Request, d Deps, room db.R
 	correct := len(pw) <= MaxPassword && bcrypt.CompareHashAndPassword([]byte(room.PasswordHash), []byte(pw)) == nil
 	d.passwords.Done(room.ID, correct)
 	if !correct {
-		page.Error = "That is the wrong password. Try again."
+		page.Error = tr(r, "errors.password.wrong")
 		render(w, r, http.StatusUnauthorized, components.PasswordForm(page))
 	}
 	return correct

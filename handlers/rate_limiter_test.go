@@ -70,23 +70,23 @@ func TestRateLimitsMemoryBounded(t *testing.T) {
 	rl := NewRateLimits(RateLimitConfig{Rates: only(map[string]string{ActionSay: "1/s:2"}), AddressFactor: 1,
 		MaxEntries: 100, IdleAfter: time.Minute, Now: clock.Now, OnLimited: hits.add})
 	for i := range 100 {
-		if reason := rl.AllowFrame(int64(i+1), vocab.ActionSay); reason != "" {
-			t.Fatalf("session %d refused: %q", i, reason)
+		if reason := rl.AllowFrame(int64(i+1), vocab.ActionSay); reason != nil {
+			t.Fatalf("session %d refused: %v", i, reason)
 		}
 	}
 	if rl.Len() != 100 {
 		t.Fatalf("%d buckets, want 100", rl.Len())
 	}
-	if reason := rl.AllowFrame(1000, vocab.ActionSay); !strings.Contains(reason, "busy") {
-		t.Fatalf("new key with a full table: %q", reason)
+	if reason := rl.AllowFrame(1000, vocab.ActionSay); reason == nil || !strings.Contains(reason.Error(), "busy") {
+		t.Fatalf("new key with a full table: %v", reason)
 	}
 	if hits.get("say/full") != 1 {
 		t.Error("the full table was not counted")
 	}
 	// A second later every bucket has refilled and is worth nothing: the next new key sweeps.
 	clock.Advance(time.Second)
-	if reason := rl.AllowFrame(1000, vocab.ActionSay); reason != "" {
-		t.Fatalf("after refill: %q", reason)
+	if reason := rl.AllowFrame(1000, vocab.ActionSay); reason != nil {
+		t.Fatalf("after refill: %v", reason)
 	}
 	if n := rl.Len(); n != 1 {
 		t.Errorf("%d buckets after the sweep, want 1", n)

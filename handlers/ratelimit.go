@@ -13,6 +13,8 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"gifchat/i18n"
+	"gifchat/realtime"
 	"gifchat/vocab"
 )
 
@@ -194,13 +196,18 @@ func NewRateLimits(cfg RateLimitConfig) *RateLimits {
 // Allow is the Guard for HTTP requests: both the session's and the address's bucket for the
 // action must have a token. A socket connect also records the session's address, so that
 // its frames count against the address too.
+//
+// The refusal is said in the request's language.
 func (rl *RateLimits) Allow(r *http.Request, identityID int64, action string) string {
 	addr := rl.clientAddr(r)
 	rl.mu.Lock()
 	defer rl.mu.Unlock()
 	now := rl.cfg.Now()
-	reason := rl.allowLocked(now, action, identityID, addr)
-	if action == ActionConnect && reason == "" && identityID != 0 && addr.IsValid() {
+	refusal := rl.allowLocked(now, action, identityID, addr)
+	if refusal != nil {
+		return refusal.Text(i18n.From(r.Context()))
+	}
+	if action == ActionConnect && identityID != 0 && addr.IsValid() {
 		if _, known := rl.addrOf[identityID]; !known && len(rl.addrOf) >= rl.cfg.MaxEntries {
 			rl.sweepLocked(now)
 		}
@@ -210,12 +217,13 @@ func (rl *RateLimits) Allow(r *http.Request, identityID int64, action string) st
 			rl.addrOf[identityID] = addrSeen{addr: addr, seen: now}
 		}
 	}
-	return reason
+	return ""
 }
 
 // AllowFrame is realtime's Hooks.Allow: a text message counts as ActionSay, any other frame
-// as ActionControl, against the session and the address it connected from.
-func (rl *RateLimits) AllowFrame(identityID int64, frameAction string) string {
+// as ActionControl, against the session and the address it connected from. A refusal is a
+// *realtime.Refusal, which the room says in the socket's language.
+func (rl *RateLimits) AllowFrame(identityID int64, frameAction string) error {
 	action := ActionControl
 	if frameAction == vocab.ActionSay {
 		action = ActionSay
@@ -228,15 +236,18 @@ func (rl *RateLimits) AllowFrame(identityID int64, frameAction string) string {
 		seen.seen = now
 		rl.addrOf[identityID] = seen
 	}
-	return rl.allowLocked(now, action, identityID, seen.addr)
+	if refusal := rl.allowLocked(now, action, identityID, seen.addr); refusal != nil {
+		return refusal
+	}
+	return nil
 }
 
 // allowLocked takes a token from each bucket that applies, or none: a refusal by the address
 // must not also spend the session's token, or a shared address would punish its sessions twice.
-func (rl *RateLimits) allowLocked(now time.Time, action string, session int64, addr netip.Addr) string {
+func (rl *RateLimits) allowLocked(now time.Time, action string, session int64, addr netip.Addr) *realtime.Refusal {
 	r, ok := rl.cfg.Rates[action]
 	if !ok || r.Off() {
-		return ""
+		return nil
 	}
 	rl.maybeSweepLocked(now)
 	var keys [2]bucketKey
@@ -255,7 +266,7 @@ func (rl *RateLimits) allowLocked(now time.Time, action string, session int64, a
 		b, err := rl.bucketLocked(now, keys[i], r)
 		if err != nil {
 			rl.limited(action, "full")
-			return "The server is very busy; try again in a minute."
+			return errBusy
 		}
 		bs[i] = b
 	}
@@ -269,7 +280,7 @@ func (rl *RateLimits) allowLocked(now time.Time, action string, session int64, a
 		bs[i].lim.AllowN(now, 1)
 		bs[i].used = now
 	}
-	return ""
+	return nil
 }
 
 var errTooManyBuckets = errors.New("rate limits: too many buckets")
@@ -328,45 +339,40 @@ func (rl *RateLimits) Len() int {
 	return len(rl.buckets)
 }
 
-// refusalFor is the reason the sender sees: what was refused and when to try again.
-func refusalFor(action string, lim *rate.Limiter, now time.Time) string {
-	wait := time.Duration(math.Ceil((1-lim.TokensAt(now))/float64(lim.Limit()))) * time.Second
-	if wait < time.Second {
-		wait = time.Second
-	}
-	again := "in " + humanWait(wait)
-	switch action {
-	case ActionSay:
-		return "You are sending messages too fast; wait a moment and send again (" + again + ")."
-	case ActionControl:
-		return "Too many actions at once; try again " + again + "."
-	case ActionCreateRoom:
-		return "You are creating rooms too fast; try again " + again + "."
-	case ActionUpload:
-		return "You are uploading GIFs too fast; try again " + again + "."
-	case ActionConnect:
-		return "Too many connections from you at once; retrying shortly."
-	case ActionEnter:
-		return "Too many password attempts; try again " + again + "."
-	case ActionNewSession:
-		return "Too many new visitors from your network at once; try again " + again + "."
-	}
-	return "Too many requests; try again " + again + "."
+// errBusy refuses anything when the limiter can track no more buckets.
+var errBusy = &realtime.Refusal{Key: "errors.rate.busy"}
+
+// rateReasons are the refusals' catalog messages by action; each takes the wait as "Wait".
+var rateReasons = map[string]string{
+	ActionSay:        "errors.rate.say",
+	ActionControl:    "errors.rate.control",
+	ActionCreateRoom: "errors.rate.create_room",
+	ActionUpload:     "errors.rate.upload",
+	ActionConnect:    "errors.rate.connect",
+	ActionEnter:      "errors.rate.enter",
+	ActionNewSession: "errors.rate.new_session",
 }
 
-func humanWait(d time.Duration) string {
+// refusalFor is the reason the sender sees: what was refused and when to try again.
+func refusalFor(action string, lim *rate.Limiter, now time.Time) *realtime.Refusal {
+	wait := time.Duration(math.Ceil((1-lim.TokensAt(now))/float64(lim.Limit()))) * time.Second
+	key, ok := rateReasons[action]
+	if !ok {
+		key = "errors.rate.other"
+	}
+	return &realtime.Refusal{Key: key, Args: []any{"Wait", waitToSay(wait)}}
+}
+
+// waitToSay is a wait as it is told: whole seconds (at least one) under a minute, else
+// minutes rounded up, so that "try again in 2 minutes" is never too soon.
+func waitToSay(d time.Duration) time.Duration {
+	if d < time.Second {
+		return time.Second
+	}
 	if d < time.Minute {
-		n := int(d / time.Second)
-		if n == 1 {
-			return "1 second"
-		}
-		return strconv.Itoa(n) + " seconds"
+		return d.Truncate(time.Second)
 	}
-	n := int(math.Ceil(d.Minutes()))
-	if n == 1 {
-		return "1 minute"
-	}
-	return strconv.Itoa(n) + " minutes"
+	return time.Duration(math.Ceil(d.Minutes())) * time.Minute
 }
 
 // clientAddr is the address the limits count against: the TCP peer, or with TrustProxy the

@@ -50,11 +50,11 @@ func admitPage(w http.ResponseWriter, r *http.Request, d Deps, hub *realtime.Hub
 	case ref == realtime.ErrRoomGone:
 		notFound(w, r)
 	case ref == realtime.ErrFull:
-		errorPage(w, r, http.StatusConflict, "This room is full", fmt.Sprintf("“%s” is full: all %d places are taken. Try again later.", room.Title, room.Capacity))
+		errorPage(w, r, http.StatusConflict, tr(r, "errors.page.full.title"), tr(r, "errors.page.full.message", "Title", room.Title, "Max", room.Capacity))
 	case ref == realtime.ErrLocked:
-		errorPage(w, r, http.StatusForbidden, "This room is locked", ref.Reason)
+		errorPage(w, r, http.StatusForbidden, tr(r, "errors.page.locked.title"), reason(r, ref))
 	case ref.Code == realtime.CloseKicked:
-		errorPage(w, r, http.StatusForbidden, "You cannot enter this room", ref.Reason)
+		errorPage(w, r, http.StatusForbidden, tr(r, "errors.page.barred.title"), reason(r, ref))
 	default:
 		serverError(w, r, err)
 	}
@@ -120,8 +120,8 @@ func handleEnter(d Deps) http.Handler {
 			return
 		}
 		page := components.PasswordPage{Me: realtime.PersonView(me), Room: realtime.RoomCardView(room, 0)}
-		if reason := d.Guard.Allow(r, me.ID, "enter"); reason != "" {
-			page.Error = reason
+		if refused := d.Guard.Allow(r, me.ID, ActionEnter); refused != "" {
+			page.Error = refused
 			render(w, r, http.StatusTooManyRequests, components.PasswordForm(page))
 			return
 		}
@@ -159,10 +159,10 @@ func handleRoomSocket(d Deps) http.Handler {
 		if err != nil {
 			return // the upgrader has answered (403 for a foreign origin, 400 otherwise)
 		}
-		if reason := d.Guard.Allow(r, me.ID, ActionConnect); reason != "" {
+		if refused := d.Guard.Allow(r, me.ID, ActionConnect); refused != "" {
 			// 1013, not 4xxx: a rate limit must not stop the browser for good; it comes back
-			// after its back-off.
-			d.Rooms.Refuse(sock, &realtime.Refusal{Code: realtime.CloseTryAgain, Reason: reason})
+			// after its back-off. The Guard has said it in the request's language.
+			d.Rooms.Refuse(sock, &realtime.Refusal{Code: realtime.CloseTryAgain, Key: "errors.said", Args: []any{"Reason", refused}})
 			return
 		}
 		release, refusal := acquireSocket(d, r, me.ID)
@@ -189,7 +189,7 @@ func handleHistory(d Deps) http.Handler {
 		}
 		before, err := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
 		if err != nil || before <= 0 {
-			render(w, r, http.StatusBadRequest, components.HistoryError("That page of history could not be found."))
+			render(w, r, http.StatusBadRequest, components.HistoryError(tr(r, "errors.history.not_found")))
 			return
 		}
 		msgs, err := d.Store.MessagesBefore(r.Context(), room.ID, me.ID, before, d.Config.HistoryPage)
@@ -218,14 +218,12 @@ func handlePostMessage(d Deps) http.Handler {
 		}
 		raw := r.PostForm.Get("text")
 		text, err := realtime.CleanText(raw, d.Rooms.Config().MaxMessageRunes)
-		status := http.StatusUnprocessableEntity
-		if err == nil {
-			if reason := d.Guard.Allow(r, me.ID, ActionSay); reason != "" {
-				err, status = errors.New(reason), http.StatusTooManyRequests
-			}
-		}
 		if err != nil {
-			renderRoom(w, r, d, hub, room, me, components.MessageForm{Text: raw, Error: err.Error()}, status)
+			renderRoom(w, r, d, hub, room, me, components.MessageForm{Text: raw, Error: reason(r, err)}, http.StatusUnprocessableEntity)
+			return
+		}
+		if refused := d.Guard.Allow(r, me.ID, ActionSay); refused != "" {
+			renderRoom(w, r, d, hub, room, me, components.MessageForm{Text: raw, Error: refused}, http.StatusTooManyRequests)
 			return
 		}
 		if err := hub.Post(r.Context(), me, &db.Message{Kind: vocab.KindText, Body: text}); err != nil {
@@ -258,7 +256,7 @@ func handleDeleteRoom(d Deps) http.Handler {
 			return
 		}
 		if room.OwnerID != me.ID {
-			errorPage(w, r, http.StatusForbidden, "Not yours to delete", "Only the room's owner can delete it.")
+			errorPage(w, r, http.StatusForbidden, tr(r, "errors.page.not_owner.title"), tr(r, "errors.page.not_owner.message"))
 			return
 		}
 		if r.PostForm.Get("confirm") != "yes" {
@@ -267,7 +265,7 @@ func handleDeleteRoom(d Deps) http.Handler {
 		}
 		if err := hub.Delete(r.Context(), me.ID); err != nil {
 			if errors.Is(err, realtime.ErrNotOwner) {
-				errorPage(w, r, http.StatusForbidden, "Not yours to delete", "Only the room's owner can delete it.")
+				errorPage(w, r, http.StatusForbidden, tr(r, "errors.page.not_owner.title"), tr(r, "errors.page.not_owner.message"))
 				return
 			}
 			notFound(w, r)

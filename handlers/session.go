@@ -141,9 +141,9 @@ func withSession(store sessionStore, guard Guard, next http.Handler) http.Handle
 				return
 			}
 		}
-		if reason := guard.Allow(r, 0, ActionNewSession); reason != "" {
+		if refused := guard.Allow(r, 0, ActionNewSession); refused != "" {
 			w.Header().Set("Retry-After", "10")
-			errorPage(w, r, http.StatusTooManyRequests, "Too many new visitors", reason)
+			errorPage(w, r, http.StatusTooManyRequests, tr(r, "errors.page.new_visitors.title"), refused)
 			return
 		}
 		token, err := newToken()

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/netip"
 	"sync"
@@ -55,14 +54,12 @@ func (sc *connCounter[K]) acquire(key K, limit int) (release func(), open int) {
 func acquireSocket(d Deps, r *http.Request, person int64) (release func(), refusal *realtime.Refusal) {
 	mine, open := d.sockets.acquire(person, d.Config.MaxSocketsPerPerson)
 	if mine == nil {
-		return nil, &realtime.Refusal{Code: realtime.CloseTooMany,
-			Reason: fmt.Sprintf("You have %d rooms or tabs connected already, the most one person may have; close one first.", open)}
+		return nil, &realtime.Refusal{Code: realtime.CloseTooMany, Key: "errors.sockets.per_person", Args: []any{"Count", open}}
 	}
 	ours, open := d.addrSockets.acquire(clientAddrFrom(r.Context()), d.Config.MaxSocketsPerAddress)
 	if ours == nil {
 		mine()
-		return nil, &realtime.Refusal{Code: realtime.CloseTooMany,
-			Reason: fmt.Sprintf("%d rooms or tabs are connected from your network already, the most one address may have; close some, here or on another device on your network, then reload.", open)}
+		return nil, &realtime.Refusal{Code: realtime.CloseTooMany, Key: "errors.sockets.per_address", Args: []any{"Count", open}}
 	}
 	return func() { ours(); mine() }, nil
 }
@@ -91,5 +88,5 @@ func clientAddrFrom(ctx context.Context) netip.Addr {
 // moment (the room is still there after the restart; "not found" would say otherwise).
 func restarting(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Retry-After", "5")
-	errorPage(w, r, http.StatusServiceUnavailable, "The server is restarting", "Your message was not posted: the server is restarting. Go back and send it again in a moment.")
+	errorPage(w, r, http.StatusServiceUnavailable, tr(r, "errors.page.restarting.title"), tr(r, "errors.page.restarting.message"))
 }

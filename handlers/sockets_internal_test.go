@@ -33,7 +33,7 @@ func TestAcquireSocketPerPersonAndAddress(t *testing.T) {
 		t.Helper()
 		release, refusal := acquireSocket(d, socketRequest(t, addr), person)
 		if refusal != nil {
-			t.Fatalf("person %d from %s refused: %q", person, addr, refusal.Reason)
+			t.Fatalf("person %d from %s refused: %q", person, addr, refusal.Error())
 		}
 		return release
 	}
@@ -43,8 +43,8 @@ func TestAcquireSocketPerPersonAndAddress(t *testing.T) {
 		if refusal == nil || release != nil {
 			t.Fatalf("person %d from %s: admitted; want a refusal", person, addr)
 		}
-		if refusal.Code != realtime.CloseTooMany || !strings.Contains(refusal.Reason, want) {
-			t.Fatalf("refusal %d %q; want %d saying %q", refusal.Code, refusal.Reason, realtime.CloseTooMany, want)
+		if refusal.Code != realtime.CloseTooMany || !strings.Contains(refusal.Error(), want) {
+			t.Fatalf("refusal %d %q; want %d saying %q", refusal.Code, refusal.Error(), realtime.CloseTooMany, want)
 		}
 	}
 

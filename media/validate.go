@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"image/gif"
 	"io"
+
+	"gifchat/i18n"
 )
 
 // GIFInfo is what validation learned about an upload.
@@ -66,17 +68,22 @@ var (
 // request limit): the upload did not arrive, which says nothing about the file.
 var ErrRead = errors.New("media: read upload")
 
-// Error is a refused upload. Reason is written for the uploader; Kind is one of the Err values.
+// Error is a refused upload. Reason is written for the uploader, in English; Key and Args say
+// it in any language (i18n.Lang.T(Key, Args...)). Kind is one of the Err values.
 type Error struct {
 	Kind   error
 	Reason string
+	Key    string // the reason's message id in the catalogs (errors.media.*)
+	Args   []any  // its fields, as name, value pairs
 }
 
 func (e *Error) Error() string { return e.Kind.Error() + ": " + e.Reason }
 func (e *Error) Unwrap() error { return e.Kind }
 
-func refuse(kind error, format string, args ...any) *Error {
-	return &Error{Kind: kind, Reason: fmt.Sprintf(format, args...)}
+// refuse is a refusal of kind, said by the catalog message errors.media.<key>.
+func refuse(kind error, key string, kv ...any) *Error {
+	key = "errors.media." + key
+	return &Error{Kind: kind, Reason: i18n.En.T(key, kv...), Key: key, Args: kv}
 }
 
 // Validate reads r to its end and reports what GIF it holds, refusing anything that is not a
@@ -99,7 +106,7 @@ func (l Limits) Validate(r io.Reader) (GIFInfo, error) {
 		// The file must end with its trailer: bytes after it are not part of any image and
 		// would only let a GIF carry something else (a polyglot).
 		if _, err := w.r.ReadByte(); err == nil {
-			werr = refuse(ErrBroken, "The file has extra data after the end of the GIF.")
+			werr = refuse(ErrBroken, "extra_data")
 		} else if err != io.EOF {
 			werr = err
 		}
@@ -110,7 +117,7 @@ func (l Limits) Validate(r io.Reader) (GIFInfo, error) {
 		// The body failed (client gone, request too large): report that, not a verdict on the file.
 		return GIFInfo{}, fmt.Errorf("%w: %w", ErrRead, src.err)
 	case limited.N <= 0:
-		return GIFInfo{}, refuse(ErrTooLarge, "That file is larger than %s, the most a GIF may be.", HumanBytes(l.MaxBytes))
+		return GIFInfo{}, refuse(ErrTooLarge, "too_large", "Size", HumanBytes(l.MaxBytes))
 	case werr != nil:
 		return GIFInfo{}, werr
 	}
@@ -140,7 +147,7 @@ type gifWalker struct {
 	limits Limits
 }
 
-var errTruncated = refuse(ErrBroken, "The GIF is cut off: the file ends before the image does.")
+var errTruncated = refuse(ErrBroken, "truncated")
 
 // GIF block introducers and the trailer (GIF89a spec, sections 20-27).
 const (
@@ -152,13 +159,13 @@ const (
 func (w *gifWalker) walk() (GIFInfo, error) {
 	sig, err := w.r.Peek(6)
 	if len(sig) == 0 && err == io.EOF {
-		return GIFInfo{}, refuse(ErrEmpty, "That file is empty.")
+		return GIFInfo{}, refuse(ErrEmpty, "empty")
 	}
 	if !bytes.Equal(sig, []byte("GIF87a")) && !bytes.Equal(sig, []byte("GIF89a")) {
 		if err != nil && err != io.EOF {
 			return GIFInfo{}, err
 		}
-		return GIFInfo{}, refuse(ErrNotGIF, "That file is not a GIF. Only GIF images (GIF87a or GIF89a) can be posted.")
+		return GIFInfo{}, refuse(ErrNotGIF, "not_gif")
 	}
 	// The header and global colour table are at most 13+768 bytes; image/gif decodes them
 	// from the peeked bytes, so the stream is read only once.
@@ -178,13 +185,13 @@ func (w *gifWalker) walk() (GIFInfo, error) {
 	}
 	cfg, err := gif.DecodeConfig(bytes.NewReader(headBytes))
 	if err != nil {
-		return GIFInfo{}, refuse(ErrBroken, "The GIF's header could not be read.")
+		return GIFInfo{}, refuse(ErrBroken, "header")
 	}
 	if cfg.Width == 0 || cfg.Height == 0 {
-		return GIFInfo{}, refuse(ErrBroken, "The GIF says it is %d × %d pixels; it needs a size.", cfg.Width, cfg.Height)
+		return GIFInfo{}, refuse(ErrBroken, "no_size", "W", cfg.Width, "H", cfg.Height)
 	}
 	if cfg.Width > w.limits.MaxSide || cfg.Height > w.limits.MaxSide {
-		return GIFInfo{}, refuse(ErrLimits, "That GIF is %d × %d pixels; at most %d × %d are allowed.", cfg.Width, cfg.Height, w.limits.MaxSide, w.limits.MaxSide)
+		return GIFInfo{}, refuse(ErrLimits, "too_big", "W", cfg.Width, "H", cfg.Height, "Max", w.limits.MaxSide)
 	}
 	w.r.Discard(headLen)
 	info := GIFInfo{Width: cfg.Width, Height: cfg.Height}
@@ -197,7 +204,7 @@ func (w *gifWalker) walk() (GIFInfo, error) {
 		switch intro {
 		case blockTrailer:
 			if info.Frames == 0 {
-				return GIFInfo{}, refuse(ErrBroken, "The GIF contains no image.")
+				return GIFInfo{}, refuse(ErrBroken, "no_image")
 			}
 			return info, nil
 		case blockExtension:
@@ -215,13 +222,13 @@ func (w *gifWalker) walk() (GIFInfo, error) {
 			info.Frames++
 			pixels += area
 			if info.Frames > w.limits.MaxFrames {
-				return GIFInfo{}, refuse(ErrLimits, "That GIF has more than %d frames, the most allowed.", w.limits.MaxFrames)
+				return GIFInfo{}, refuse(ErrLimits, "frames", "Max", w.limits.MaxFrames)
 			}
 			if pixels > w.limits.MaxTotalPixels {
-				return GIFInfo{}, refuse(ErrLimits, "That GIF has too many pixels across its frames to show safely; make it smaller or shorter.")
+				return GIFInfo{}, refuse(ErrLimits, "pixels")
 			}
 		default:
-			return GIFInfo{}, refuse(ErrBroken, "The GIF is damaged: it has an unknown block (0x%02X).", intro)
+			return GIFInfo{}, refuse(ErrBroken, "unknown_block", "Block", fmt.Sprintf("%02X", intro))
 		}
 	}
 }
@@ -237,25 +244,25 @@ func (w *gifWalker) image(screenW, screenH int, hasGlobalTable bool) (int64, err
 	// Browsers draw a frame declared 0 × 0 at the size of the whole screen, so it would cost
 	// a viewer far more than its area says (and slip past the pixel budget): refuse it.
 	if width == 0 || height == 0 {
-		return 0, refuse(ErrBroken, "The GIF is damaged: a frame has no size.")
+		return 0, refuse(ErrBroken, "frame_size")
 	}
 	// The same rule image/gif applies: every frame lies inside the logical screen.
 	if left+width > screenW || top+height > screenH {
-		return 0, refuse(ErrBroken, "The GIF is damaged: a frame lies outside the image.")
+		return 0, refuse(ErrBroken, "frame_outside")
 	}
 	if packed := d[8]; packed&0x80 != 0 {
 		if _, err := w.r.Discard(3 << (1 + packed&0x07)); err != nil {
 			return 0, w.eof(err)
 		}
 	} else if !hasGlobalTable {
-		return 0, refuse(ErrBroken, "The GIF is damaged: a frame has no colours.")
+		return 0, refuse(ErrBroken, "frame_colours")
 	}
 	litWidth, err := w.r.ReadByte()
 	if err != nil {
 		return 0, w.eof(err)
 	}
 	if litWidth < 2 || litWidth > 8 {
-		return 0, refuse(ErrBroken, "The GIF is damaged: a frame's data is not valid.")
+		return 0, refuse(ErrBroken, "frame_data")
 	}
 	if err := w.skipSubBlocks(); err != nil {
 		return 0, err

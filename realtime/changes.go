@@ -3,7 +3,6 @@ package realtime
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 
@@ -30,7 +29,7 @@ func (changeCmd) batched() bool { return false }
 
 func (c changeCmd) run(ctx context.Context, h *Hub, from *Client) {
 	if err := c.apply(ctx, h, from.identity); err != nil {
-		h.refuseFrame(from, err.Error())
+		h.refuseFrame(from, err)
 	}
 }
 
@@ -48,7 +47,7 @@ func (httpChange) action() string { return "" } // the handler has rate-limited 
 func (c httpChange) run(ctx context.Context, h *Hub, _ *Client) { c.done <- c.apply(ctx, h, c.who) }
 
 // Edit changes the text of one of who's messages (a no-JS form); the error is the reason
-// it was refused, fit to show.
+// it was refused (a *Refusal: see Reason).
 func (h *Hub) Edit(ctx context.Context, who db.Identity, seq int64, text string) error {
 	return h.change(ctx, who, editCmd{seq: seq, text: text})
 }
@@ -63,12 +62,15 @@ func (h *Hub) change(ctx context.Context, who db.Identity, c change) error {
 	return h.await(ctx, httpChange{change: c, who: who, done: done}, done)
 }
 
-// Refusals of changes, fit to show.
+// Refusals of changes.
 var (
-	errEntryGone   = errors.New("That message is no longer there.")
-	errNotYours    = errors.New("You can only change your own messages.")
-	errNotEditable = errors.New("Only text messages can be edited.")
-	errNoChange    = errors.New("The server could not save that change; please try again.")
+	errEntryGone       = refusal("errors.change.gone")
+	errNotYours        = refusal("errors.change.not_yours")
+	errNotEditable     = refusal("errors.change.not_editable")
+	errNoChange        = refusal("errors.change.not_saved")
+	errNoticeDelete    = refusal("errors.change.notice_delete")
+	errDeleteNotYours  = refusal("errors.change.delete_not_yours")
+	errNoticeReactions = refusal("errors.change.notice_react")
 )
 
 // entry loads the target of a change: an entry of this room, not deleted, that who may see.
@@ -145,7 +147,7 @@ func (c editCmd) apply(ctx context.Context, h *Hub, who db.Identity) error {
 	case m.AuthorID != who.ID:
 		return errNotYours
 	case h.cfg.Clock.Now().Sub(time.UnixMilli(m.CreatedAt)) > h.cfg.EditWindow:
-		return fmt.Errorf("Messages can be edited for %s after sending.", humanDuration(h.cfg.EditWindow))
+		return refusal("errors.change.edit_window", "Duration", h.cfg.EditWindow)
 	case text == m.Body:
 		return nil
 	}
@@ -164,11 +166,11 @@ func (c deleteCmd) apply(ctx context.Context, h *Hub, who db.Identity) error {
 	}
 	switch {
 	case m.Kind == vocab.KindNotice:
-		return errors.New("Notices cannot be deleted.")
+		return errNoticeDelete
 	case m.AuthorID == who.ID:
 	case who.ID == h.room.OwnerID && m.Kind != vocab.KindWhisper:
 	default:
-		return errors.New("You can only delete your own messages.")
+		return errDeleteNotYours
 	}
 	return h.store(ctx, &db.Message{RoomID: h.id, Kind: vocab.KindDelete, TargetSeq: c.seq, AuthorID: who.ID})
 }
@@ -187,18 +189,7 @@ func (c reactCmd) apply(ctx context.Context, h *Hub, who db.Identity) error {
 		return err
 	}
 	if m.Kind == vocab.KindNotice {
-		return errors.New("Notices take no reactions.")
+		return errNoticeReactions
 	}
 	return h.store(ctx, &db.Message{RoomID: h.id, Kind: vocab.KindReact, TargetSeq: c.seq, AuthorID: who.ID, Body: c.emoji})
-}
-
-// humanDuration says 15m as "15 minutes".
-func humanDuration(d time.Duration) string {
-	if m := int(d / time.Minute); m >= 1 && d%time.Minute == 0 {
-		if m == 1 {
-			return "1 minute"
-		}
-		return fmt.Sprintf("%d minutes", m)
-	}
-	return d.String()
 }

@@ -41,7 +41,7 @@ type Client struct {
 
 	once    sync.Once
 	code    int
-	reason  string
+	reason  string // the close frame's reason, as a catalog key
 	dropped atomic.Bool
 	seen    atomic.Int64 // when the browser last sent anything, pongs included (unix ns)
 	// readerDone is closed when the reader stops, i.e. the browser answered our close or went away.
@@ -72,12 +72,13 @@ func (c *Client) enqueue(frag []byte) bool {
 	if c.dropped.CompareAndSwap(false, true) && c.cfg.Hooks.SlowClient != nil {
 		c.cfg.Hooks.SlowClient()
 	}
-	c.close(CloseSlow, "too far behind; reconnecting")
+	c.close(CloseSlow, closeSlow)
 	return false
 }
 
-// close ends the socket with a close frame: after what is queued (e.g. the refusal's visible
-// reason), unless the client is being dropped for being slow.
+// close ends the socket with a close frame whose reason is the catalog key reason (or ""),
+// said in the socket's language: after what is queued (e.g. the refusal's visible reason),
+// unless the client is being dropped for being slow.
 func (c *Client) close(code int, reason string) {
 	c.once.Do(func() {
 		c.code, c.reason = code, reason
@@ -130,7 +131,7 @@ func (s *clientSink) end(goodbye bool) {
 	c := (*Client)(s)
 	if goodbye {
 		c.conn.SetWriteDeadline(time.Now().Add(c.cfg.WriteWait))
-		if c.conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(c.code, c.reason)) == nil {
+		if c.conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(c.code, closeText(c.lang, c.reason))) == nil {
 			select {
 			case <-c.readerDone:
 			case <-time.After(time.Second):
@@ -181,7 +182,7 @@ func (c *Client) received(kind int, r io.Reader) bool {
 	}
 	c.seen.Store(time.Now().UnixNano())
 	if kind != websocket.TextMessage {
-		c.hub.submit(c, refuseCmd{reason: "Only text messages are accepted."})
+		c.hub.submit(c, refuseCmd{errTextOnly})
 		return true
 	}
 	c.hub.receive(c, data)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -88,16 +87,24 @@ var actions = map[string]func(Frame) (command, error){
 	vocab.ActionPassword: func(f Frame) (command, error) { return passwordCmd{password: f.Text}, nil },
 }
 
-var errUnknownReaction = fmt.Errorf("%w: unknown reaction", ErrFrame)
-
-// ErrFrame is wrapped by every decoding refusal; its text is fit to show the sender.
+// ErrFrame is what every decoding refusal matches (errors.Is); the refusal says why.
 var ErrFrame = errors.New("that message could not be read")
+
+// frameRefusal is a frame that could not be read, and why (errors.frame.*).
+func frameRefusal(key string, args ...any) *Refusal {
+	return &Refusal{Key: "errors.frame." + key, Args: args, kind: ErrFrame}
+}
+
+var (
+	errUnknownReaction = frameRefusal("unknown_reaction")
+	errTextOnly        = refusal("errors.frame.text_only")
+)
 
 // DecodeFrame parses one client frame strictly: a UTF-8 JSON object with known fields.
 func DecodeFrame(data []byte) (Frame, error) {
 	var f Frame
 	if !utf8.Valid(data) {
-		return f, fmt.Errorf("%w: not UTF-8 text", ErrFrame)
+		return f, frameRefusal("not_utf8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -105,21 +112,21 @@ func DecodeFrame(data []byte) (Frame, error) {
 		var ute *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &ute):
-			return Frame{}, fmt.Errorf("%w: field %q has the wrong type", ErrFrame, ute.Field)
+			return Frame{}, frameRefusal("wrong_type", "Field", ute.Field)
 		case strings.HasPrefix(err.Error(), "json: unknown field"):
-			return Frame{}, fmt.Errorf("%w: unknown field", ErrFrame)
+			return Frame{}, frameRefusal("unknown_field")
 		default:
-			return Frame{}, fmt.Errorf("%w: not a JSON object", ErrFrame)
+			return Frame{}, frameRefusal("not_object")
 		}
 	}
 	if dec.More() {
-		return Frame{}, fmt.Errorf("%w: trailing data", ErrFrame)
+		return Frame{}, frameRefusal("trailing_data")
 	}
 	return f, nil
 }
 
-// decodeCommand turns a client frame into its command. Its errors wrap ErrFrame and are
-// safe to show the sender.
+// decodeCommand turns a client frame into its command. Its errors are refusals that match
+// ErrFrame, safe to show the sender.
 func decodeCommand(data []byte) (command, error) {
 	f, err := DecodeFrame(data)
 	if err != nil {
@@ -128,16 +135,16 @@ func decodeCommand(data []byte) (command, error) {
 	decode := actions[f.Action]
 	switch {
 	case f.Action == "":
-		return nil, fmt.Errorf("%w: no action", ErrFrame)
+		return nil, frameRefusal("no_action")
 	case decode == nil:
-		return nil, fmt.Errorf("%w: unknown action", ErrFrame)
+		return nil, frameRefusal("unknown_action")
 	}
 	cmd, err := decode(f)
 	if errors.Is(err, ErrFrame) {
 		return nil, err
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: bad id", ErrFrame)
+		return nil, frameRefusal("bad_id")
 	}
 	return cmd, nil
 }
@@ -162,7 +169,7 @@ func optionalID(s string) (int64, error) {
 func (h *Hub) receive(c *Client, data []byte) {
 	cmd, err := decodeCommand(data)
 	if err != nil {
-		cmd = refuseCmd{reason: err.Error() + "."}
+		cmd = refuseCmd{err}
 	}
 	h.submit(c, cmd)
 }
@@ -176,8 +183,8 @@ func (h *Hub) dispatch(ctx context.Context, in inbound) {
 			return
 		}
 		if a := in.cmd.action(); a != "" && h.cfg.Hooks.Allow != nil {
-			if reason := h.cfg.Hooks.Allow(in.from.identity.ID, a); reason != "" {
-				h.refuseFrame(in.from, reason)
+			if err := h.cfg.Hooks.Allow(in.from.identity.ID, a); err != nil {
+				h.refuseFrame(in.from, err)
 				return
 			}
 		}
@@ -200,17 +207,17 @@ func (sayCmd) batched() bool  { return true }
 func (s *sayCmd) run(_ context.Context, h *Hub, from *Client) {
 	text, err := CleanText(s.text, h.cfg.MaxMessageRunes)
 	if err != nil {
-		h.sendForm(from, components.MessageForm{Text: s.text, Error: err.Error()}, s.to)
+		h.sendForm(from, components.MessageForm{Text: s.text, Error: Reason(from.lang, err)}, s.to)
 		return
 	}
 	msg := &db.Message{RoomID: h.id, AuthorID: from.identity.ID, Kind: vocab.KindText, Body: text}
 	if s.to != 0 {
 		switch _, here := h.people[s.to]; {
 		case s.to == from.identity.ID:
-			h.sendForm(from, components.MessageForm{Text: text, Error: "You cannot whisper to yourself."}, 0)
+			h.sendForm(from, components.MessageForm{Text: text, Error: ErrWhisperToSelf.Text(from.lang)}, 0)
 			return
 		case !here:
-			h.sendForm(from, components.MessageForm{Text: text, Error: "That person has left; your whisper was not sent."}, 0)
+			h.sendForm(from, components.MessageForm{Text: text, Error: ErrWhisperGone.Text(from.lang)}, 0)
 			return
 		}
 		msg.Kind, msg.RecipientID = vocab.KindWhisper, s.to
@@ -231,8 +238,8 @@ func (postCmd) batched() bool  { return true }
 // Whispers posted over HTTP (a GIF in whisper mode) are refused as the socket's are; no
 // socket closes for them, so they carry no close code.
 var (
-	ErrWhisperToSelf = &Refusal{Reason: "You cannot whisper to yourself."}
-	ErrWhisperGone   = &Refusal{Reason: "That person has left; your whisper was not sent."}
+	ErrWhisperToSelf = refusal("errors.whisper.self")
+	ErrWhisperGone   = refusal("errors.whisper.gone")
 )
 
 func (p *postCmd) run(ctx context.Context, h *Hub, _ *Client) {
@@ -291,9 +298,9 @@ func (whisperToCmd) batched() bool  { return false }
 func (w whisperToCmd) run(_ context.Context, h *Hub, from *Client) {
 	switch _, here := h.people[w.to]; {
 	case !here:
-		h.sendForm(from, components.MessageForm{Error: "That person is no longer here."}, 0)
+		h.sendForm(from, components.MessageForm{Error: errNotHere.Text(from.lang)}, 0)
 	case w.to == from.identity.ID:
-		h.sendForm(from, components.MessageForm{Error: "You cannot whisper to yourself."}, 0)
+		h.sendForm(from, components.MessageForm{Error: ErrWhisperToSelf.Text(from.lang)}, 0)
 	default:
 		h.sendForm(from, components.MessageForm{}, w.to)
 	}
@@ -310,9 +317,9 @@ func (whisperCancelCmd) run(_ context.Context, h *Hub, from *Client) {
 }
 
 // refuseCmd answers a frame that could not be read.
-type refuseCmd struct{ reason string }
+type refuseCmd struct{ why error }
 
 func (refuseCmd) action() string { return "" }
 func (refuseCmd) batched() bool  { return false }
 
-func (r refuseCmd) run(_ context.Context, h *Hub, from *Client) { h.refuseFrame(from, r.reason) }
+func (r refuseCmd) run(_ context.Context, h *Hub, from *Client) { h.refuseFrame(from, r.why) }

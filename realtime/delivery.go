@@ -44,7 +44,7 @@ func (h *Hub) flush(ctx context.Context) {
 		h.log.Error("persist messages", "err", err, "count", len(msgs))
 		for _, p := range batch {
 			if p.from != nil {
-				h.sendForm(p.from, components.MessageForm{Text: p.msg.Body, Error: "The server could not save your message; please try again."}, p.msg.RecipientID)
+				h.sendForm(p.from, components.MessageForm{Text: p.msg.Body, Error: errNotSaved.Text(p.from.lang)}, p.msg.RecipientID)
 			}
 			p.finish(err)
 		}
@@ -130,12 +130,15 @@ func (h *Hub) sendForm(c *Client, f components.MessageForm, whisperTo int64) {
 	c.send(h.render(components.ComposerOOB(f)))
 }
 
-// refuseFrame tells one socket why what it sent was not done.
-func (h *Hub) refuseFrame(c *Client, reason string) {
+// errNotSaved is a message the database would not take.
+var errNotSaved = refusal("errors.message.not_saved")
+
+// refuseFrame tells one socket why what it sent was not done, in its language.
+func (h *Hub) refuseFrame(c *Client, why error) {
 	if h.draining {
 		return
 	}
-	c.send(h.render(components.RoomStatusOOB(vocab.StatusError, reason)))
+	c.send(h.render(components.RoomStatusOOB(vocab.StatusError, Reason(c.lang, why))))
 }
 
 // render prepares a component for its recipients: it is rendered once per language they read,

@@ -15,7 +15,7 @@ import (
 
 // safeFrameError is every reason DecodeFrame may give: fixed text and our own field names,
 // never the sender's bytes.
-var safeFrameError = regexp.MustCompile(`^that message could not be read: (not UTF-8 text|field "[a-z]*" has the wrong type|unknown field|not a JSON object|trailing data|bad id|unknown reaction|no action|unknown action)$`)
+var safeFrameError = regexp.MustCompile(`^that message could not be read: (not UTF-8 text|field "[a-z]*" has the wrong type|unknown field|not a JSON object|trailing data|bad id|unknown reaction|no action|unknown action)\.$`)
 
 // FuzzDecodeFrame: any bytes a browser (or anyone) sends over a room socket. decodeCommand
 // never panics; what it accepts is the command of a known action with well-formed ids, which

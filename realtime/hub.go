@@ -126,7 +126,7 @@ func (h *Hub) run(ctx context.Context) {
 			h.eachSocket(func(c *Client) { c.alive(now) })
 		case <-ctx.Done():
 			h.drain(store)
-			h.shutdown(CloseRestart, "server restarting")
+			h.shutdown(CloseRestart, closeRestarting)
 			return
 		case fn := <-h.ops:
 			fn()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"gifchat/components"
@@ -12,34 +11,26 @@ import (
 	"gifchat/i18n"
 )
 
-// Refusal is why someone may not see or post to a room: the close code a socket gets and
-// the reason the person is shown.
-type Refusal struct {
-	Code   int
-	Reason string
-}
-
-func (r *Refusal) Error() string { return r.Reason }
-
 // Admission refusals.
 var (
-	ErrRoomGone      = &Refusal{Code: CloseRoomGone, Reason: "This room was not found or has closed."}
-	ErrNeedsPassword = &Refusal{Code: CloseNeedsPassword, Reason: "This room is private: enter its password first."}
-	ErrFull          = &Refusal{Code: CloseFull, Reason: "This room is full."}
-	ErrLocked        = &Refusal{Code: CloseLocked, Reason: "This room is locked by its owner: nobody new may enter."}
-	ErrBanned        = &Refusal{Code: CloseKicked, Reason: "The owner has banned you from this room."}
+	ErrRoomGone      = &Refusal{Code: CloseRoomGone, Key: "errors.room.gone"}
+	ErrNeedsPassword = &Refusal{Code: CloseNeedsPassword, Key: "errors.room.needs_password"}
+	ErrFull          = &Refusal{Code: CloseFull, Key: "errors.room.full"}
+	ErrLocked        = &Refusal{Code: CloseLocked, Key: "errors.room.locked"}
+	ErrBanned        = &Refusal{Code: CloseKicked, Key: "errors.room.banned"}
 	// ErrCheckFailed is a storage failure during a check (logged by the hub); try again.
-	ErrCheckFailed = &Refusal{Code: 1011, Reason: "The server could not check your entry; try again."}
-	errReplay      = &Refusal{Code: 1011, Reason: "The server could not load the messages you missed; try again."}
+	ErrCheckFailed = &Refusal{Code: 1011, Key: "errors.room.check_failed"}
+	errReplay      = &Refusal{Code: 1011, Key: "errors.room.replay_failed"}
+	errJoinFailed  = &Refusal{Code: 1011, Key: "errors.room.join_failed"}
 )
 
-// barredRefusal says how long a kicked person must wait.
+// barredRefusal says how long a kicked person must wait, in whole minutes (at least one).
 func barredRefusal(until, now time.Time) *Refusal {
-	mins := int(until.Sub(now).Round(time.Minute) / time.Minute)
-	if mins < 1 {
-		mins = 1
+	wait := until.Sub(now).Round(time.Minute)
+	if wait < time.Minute {
+		wait = time.Minute
 	}
-	return &Refusal{Code: CloseKicked, Reason: fmt.Sprintf("You were removed by the owner and can come back in %d minute(s).", mins)}
+	return &Refusal{Code: CloseKicked, Key: "errors.room.barred", Args: []any{"Duration", wait}}
 }
 
 // Admit is the one rule for who may see and post to a room, asked by the room page, the
@@ -119,7 +110,7 @@ func (h *Hub) join(ctx context.Context, c *Client, afterSeq int64) error {
 	}
 	p := h.people[who.ID]
 	if p != nil && len(p.sockets) >= h.cfg.MaxTabsPerRoom {
-		return &Refusal{Code: CloseTooMany, Reason: fmt.Sprintf("You have this room open in %d tabs already; close one first.", len(p.sockets))}
+		return &Refusal{Code: CloseTooMany, Key: "errors.room.too_many_tabs", Args: []any{"Count", len(p.sockets)}}
 	}
 	// Replay first, so the socket's queue holds history before anything broadcast later.
 	if err := h.replay(ctx, c, afterSeq); err != nil {

@@ -21,7 +21,7 @@ func (h *Hub) startEmptyTimer() {
 		h.do(func() {
 			if len(h.people) == 0 && !h.closed {
 				h.log.Info("room empty past the grace; removing")
-				h.remove(context.Background(), "", CloseRoomGone)
+				h.remove(context.Background(), nil, CloseRoomGone)
 			}
 		})
 	})
@@ -29,6 +29,9 @@ func (h *Hub) startEmptyTimer() {
 
 // ErrNotOwner refuses an owner's action to anyone else.
 var ErrNotOwner = errors.New("only the room's owner can do that")
+
+// errClosedByOwner is what members see when the owner deletes the room.
+var errClosedByOwner = refusal("errors.room.closed_by_owner")
 
 // Delete closes the room at its owner's request. It reports ErrNotOwner for anyone else.
 func (h *Hub) Delete(ctx context.Context, by int64) error {
@@ -41,7 +44,7 @@ func (h *Hub) Delete(ctx context.Context, by int64) error {
 		// Stored like every notice (and shown in the log) before the room and its log go.
 		owner := db.Identity{ID: h.room.OwnerID, Nickname: h.room.OwnerName, Colour: h.room.OwnerColour}
 		h.notice(ctx, vocab.NoticeClosed, owner)
-		h.remove(ctx, "This room was closed by its owner.", CloseRoomGone)
+		h.remove(ctx, errClosedByOwner, CloseRoomGone)
 	}) {
 		return ErrRoomGone
 	}
@@ -55,14 +58,15 @@ func (h *Hub) Delete(ctx context.Context, by int64) error {
 // becomes of the request that asked: an owner's delete whose request was cancelled half-way
 // used to leave the rows, and the room came back at the next start. The deletion is one
 // transaction (db.DeleteRoom), so it is all done or, if the database fails, not at all.
-func (h *Hub) remove(ctx context.Context, text string, code int) {
+func (h *Hub) remove(ctx context.Context, why *Refusal, code int) {
 	ctx = context.WithoutCancel(ctx)
 	h.stop()
-	if text != "" {
-		frag := h.render(components.RoomClosedOOB(text))
+	if why != nil {
+		// One fragment, said in each language present.
+		frag := h.render(said(why, components.RoomClosedOOB))
 		h.eachSocket(func(c *Client) { c.send(frag) })
 	}
-	h.eachSocket(func(c *Client) { c.close(code, "room closed") })
+	h.eachSocket(func(c *Client) { c.close(code, closeRoomClosed) })
 	h.people = map[int64]*presence{}
 	h.rooms.forget(h)
 	if err := h.rooms.deleteRoom(ctx, h.id); err != nil {
@@ -71,7 +75,8 @@ func (h *Hub) remove(ctx context.Context, text string, code int) {
 }
 
 // shutdown closes every socket with a code that makes browsers come back (1012), without
-// touching the room's rows: after a restart the room is there and clients replay.
+// touching the room's rows: after a restart the room is there and clients replay. reason is
+// the close frame's, as a catalog key.
 func (h *Hub) shutdown(code int, reason string) {
 	h.stop()
 	h.eachSocket(func(c *Client) { c.close(code, reason) })

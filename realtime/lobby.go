@@ -5,7 +5,6 @@ package realtime
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"net/netip"
 	"sort"
 	"sync"
@@ -332,11 +331,6 @@ type LobbyLimits struct {
 	PerAddress int // everyone behind one client address (a home, an office, a NAT)
 }
 
-// LobbyRefusal is why a lobby stream may not open, in words for the person.
-type LobbyRefusal struct{ Reason string }
-
-func (r *LobbyRefusal) Error() string { return r.Reason }
-
 // lobbyStreams counts open streams per session and per client address, under a lock of its
 // own: a connect must not wait on the lobby's lock, which every room needs.
 type lobbyStreams struct {
@@ -354,18 +348,18 @@ func (l *Lobby) SetLimits(limits LobbyLimits) {
 }
 
 // Reserve takes a place for one more stream of session from addr (the client address as
-// the caller counts it), before the stream is opened, or refuses with a *LobbyRefusal that
-// says which cap was reached. release gives the place back when the stream has ended; later
+// the caller counts it), before the stream is opened, or refuses with a *Refusal that says
+// which cap was reached. release gives the place back when the stream has ended; later
 // calls do nothing.
 func (l *Lobby) Reserve(session int64, addr netip.Addr) (release func(), err error) {
 	st := &l.streams
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if n := st.bySession[session]; st.limits.PerSession > 0 && n >= st.limits.PerSession {
-		return nil, &LobbyRefusal{Reason: fmt.Sprintf("You have the lobby open in %d tabs already, the most one person may have, so this list of rooms does not update. Close a tab, then reload this one.", n)}
+		return nil, refusal("errors.lobby.per_person", "Count", n)
 	}
 	if n := st.byAddress[addr]; st.limits.PerAddress > 0 && n >= st.limits.PerAddress {
-		return nil, &LobbyRefusal{Reason: fmt.Sprintf("The lobby is open in %d tabs from your network already, the most one address may have, so this list of rooms does not update. Close some tabs, then reload this one.", n)}
+		return nil, refusal("errors.lobby.per_address", "Count", n)
 	}
 	if st.bySession == nil {
 		st.bySession, st.byAddress = map[int64]int{}, map[netip.Addr]int{}

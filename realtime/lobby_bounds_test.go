@@ -60,12 +60,12 @@ func TestLobbyReserveCapsPerSessionAndAddress(t *testing.T) {
 	refused := func(session int64, addr netip.Addr, want string) {
 		t.Helper()
 		release, err := l.Reserve(session, addr)
-		var ref *realtime.LobbyRefusal
+		var ref *realtime.Refusal
 		if !errors.As(err, &ref) || release != nil {
 			t.Fatalf("session %d from %v: err %v; want a refusal", session, addr, err)
 		}
-		if !strings.Contains(ref.Reason, want) {
-			t.Fatalf("refusal %q does not say %q", ref.Reason, want)
+		if !strings.Contains(ref.Error(), want) {
+			t.Fatalf("refusal %q does not say %q", ref.Error(), want)
 		}
 	}
 	taken := func(session int64, addr netip.Addr) func() {

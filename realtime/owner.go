@@ -2,8 +2,6 @@ package realtime
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/netip"
 	"time"
 	"unicode/utf8"
@@ -19,7 +17,21 @@ import (
 // and unlock, change or remove the password. Each is checked on the hub, stored, told to the
 // room as a notice, and the owner's controls are sent again in their new state.
 
-var errOwnerOnly = errors.New("Only the room's owner can do that.")
+// Refusals of the owner's tools.
+var (
+	errOwnerOnly      = refusal("errors.owner.only_owner")
+	errRemoveNotOwner = refusal("errors.owner.remove_not_owner")
+	errRemoveSelf     = refusal("errors.owner.remove_self")
+	errNotHere        = refusal("errors.person.gone")
+	errRemoveFailed   = refusal("errors.owner.remove_failed")
+	errNotBanned      = refusal("errors.owner.not_banned")
+	errUnbanFailed    = refusal("errors.owner.unban_failed")
+	errLockFailed     = refusal("errors.owner.lock_failed")
+	errPasswordFailed = refusal("errors.owner.password_failed")
+	errPasswordLength = refusal("errors.owner.password_length", "Min", MinPassword, "Max", MaxPassword)
+	// errBannedNow is what a banned person's sockets show as they close.
+	errBannedNow = refusal("errors.room.banned")
+)
 
 // removeCmd is the owner removing someone: for KickBar (kick), or until the room closes (ban).
 type removeCmd struct {
@@ -37,7 +49,7 @@ func (removeCmd) batched() bool { return false }
 
 func (r removeCmd) run(ctx context.Context, h *Hub, from *Client) {
 	if err := h.removeMember(ctx, from.identity.ID, r.member, r.ban); err != nil {
-		h.refuseFrame(from, err.Error())
+		h.refuseFrame(from, err)
 	}
 }
 
@@ -46,20 +58,20 @@ func (r removeCmd) run(ctx context.Context, h *Hub, from *Client) {
 // sockets with the reason, and tells the room.
 func (h *Hub) removeMember(ctx context.Context, by, member int64, ban bool) error {
 	if by != h.room.OwnerID {
-		return errors.New("Only the room's owner can remove people.")
+		return errRemoveNotOwner
 	}
 	if member == by {
-		return errors.New("You cannot remove yourself; leave the room instead.")
+		return errRemoveSelf
 	}
 	p := h.people[member]
 	if p == nil {
-		return errors.New("That person is no longer here.")
+		return errNotHere
 	}
 	until := h.cfg.Clock.Now().Add(h.cfg.KickBar).UnixMilli()
-	reason := fmt.Sprintf("You were removed by the owner. You can come back in %d minutes.", int(h.cfg.KickBar.Round(time.Minute)/time.Minute))
+	reason := refusal("errors.owner.kicked", "Duration", h.cfg.KickBar.Round(time.Minute))
 	notice := vocab.NoticeKicked
 	if ban {
-		until, reason, notice = db.BanUntil, "The owner has banned you from this room.", vocab.NoticeBanned
+		until, reason, notice = db.BanUntil, errBannedNow, vocab.NoticeBanned
 	}
 	var addrs []string
 	for c := range p.sockets {
@@ -73,12 +85,13 @@ func (h *Hub) removeMember(ctx context.Context, by, member int64, ban bool) erro
 	}
 	if err != nil {
 		h.log.Error("remove member: bar", "err", err)
-		return errors.New("The server could not remove that person; try again.")
+		return errRemoveFailed
 	}
-	frag := h.render(components.RoomClosedOOB(reason))
+	// One fragment for the person's sockets, said in each one's language.
+	frag := h.render(said(reason, components.RoomClosedOOB))
 	for c := range p.sockets {
 		c.send(frag)
-		c.close(CloseKicked, "removed by the owner")
+		c.close(CloseKicked, closeRemoved)
 	}
 	if h.cfg.Hooks.Sockets != nil {
 		h.cfg.Hooks.Sockets(-len(p.sockets))
@@ -107,7 +120,7 @@ func (unbanCmd) batched() bool  { return false }
 
 func (u unbanCmd) run(ctx context.Context, h *Hub, from *Client) {
 	if from.identity.ID != h.room.OwnerID {
-		h.refuseFrame(from, errOwnerOnly.Error())
+		h.refuseFrame(from, errOwnerOnly)
 		return
 	}
 	bans, err := h.rooms.store.Bans(ctx, h.id)
@@ -118,12 +131,12 @@ func (u unbanCmd) run(ctx context.Context, h *Hub, from *Client) {
 		}
 	}
 	if err != nil || who == nil {
-		h.refuseFrame(from, "That person is not banned.")
+		h.refuseFrame(from, errNotBanned)
 		return
 	}
 	if err := h.rooms.store.Unban(ctx, h.id, u.member); err != nil {
 		h.log.Error("unban", "err", err)
-		h.refuseFrame(from, "The server could not lift the ban; try again.")
+		h.refuseFrame(from, errUnbanFailed)
 		return
 	}
 	h.notice(ctx, vocab.NoticeUnbanned, *who)
@@ -154,7 +167,7 @@ func (lockCmd) batched() bool { return false }
 
 func (l lockCmd) run(ctx context.Context, h *Hub, from *Client) {
 	if from.identity.ID != h.room.OwnerID {
-		h.refuseFrame(from, errOwnerOnly.Error())
+		h.refuseFrame(from, errOwnerOnly)
 		return
 	}
 	if h.room.Locked == l.locked {
@@ -163,7 +176,7 @@ func (l lockCmd) run(ctx context.Context, h *Hub, from *Client) {
 	}
 	if err := h.rooms.store.SetRoomLocked(ctx, h.id, l.locked); err != nil {
 		h.log.Error("lock room", "err", err)
-		h.refuseFrame(from, "The server could not change the lock; try again.")
+		h.refuseFrame(from, errLockFailed)
 		return
 	}
 	h.room.Locked = l.locked
@@ -190,19 +203,19 @@ const (
 
 func (pw passwordCmd) run(ctx context.Context, h *Hub, from *Client) {
 	if from.identity.ID != h.room.OwnerID {
-		h.refuseFrame(from, errOwnerOnly.Error())
+		h.refuseFrame(from, errOwnerOnly)
 		return
 	}
 	var hash []byte
 	if pw.password != "" {
 		if utf8.RuneCountInString(pw.password) < MinPassword || len(pw.password) > MaxPassword {
-			h.refuseFrame(from, fmt.Sprintf("A room password is %d to %d characters long.", MinPassword, MaxPassword))
+			h.refuseFrame(from, errPasswordLength)
 			return
 		}
 		var err error
 		if hash, err = bcrypt.GenerateFromPassword([]byte(pw.password), h.cfg.PasswordCost); err != nil {
 			h.log.Error("hash room password", "err", err)
-			h.refuseFrame(from, "The server could not change the password; try again.")
+			h.refuseFrame(from, errPasswordFailed)
 			return
 		}
 	} else if !h.room.Private() {
@@ -211,7 +224,7 @@ func (pw passwordCmd) run(ctx context.Context, h *Hub, from *Client) {
 	}
 	if err := h.rooms.store.SetRoomPassword(ctx, h.id, string(hash)); err != nil {
 		h.log.Error("set room password", "err", err)
-		h.refuseFrame(from, "The server could not change the password; try again.")
+		h.refuseFrame(from, errPasswordFailed)
 		return
 	}
 	h.room.PasswordHash = string(hash)

@@ -46,8 +46,9 @@ type Hooks struct {
 	Message    func(kind string)
 	Render     func()
 	Refused    func(reason string)
-	// Allow is asked before a frame is acted on; a non-empty answer refuses it with that reason.
-	Allow func(identityID int64, action string) string
+	// Allow is asked before a frame is acted on; an error (a *Refusal, said in the sender's
+	// language) refuses it.
+	Allow func(identityID int64, action string) error
 }
 
 // Config tunes the hubs; zero fields take the defaults noted.
@@ -254,14 +255,14 @@ func (rs *Rooms) Serve(sock Socket, roomID string, who db.Identity, addr string,
 			// The server is stopping, not the room: 1012 brings the browser back to the next
 			// server, where the room still is. 4004 would tell it the room is gone, for good.
 			conn.SetWriteDeadline(time.Now().Add(rs.cfg.WriteWait))
-			conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(CloseRestart, "server restarting"))
+			conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(CloseRestart, closeText(c.lang, closeRestarting)))
 			conn.Close()
 			ended()
 			return
 		}
 		var ref *Refusal
 		if !errors.As(err, &ref) {
-			ref = &Refusal{Code: 1011, Reason: "The server could not let you in; try again."}
+			ref = errJoinFailed
 		}
 		rs.Refuse(sock, ref)
 		ended()
@@ -299,15 +300,16 @@ func refuse(sock Socket, cfg *Config, ref *Refusal) {
 	defer conn.Close()
 	// A refused socket is read only for the browser's close reply: a small limit first.
 	conn.SetReadLimit(cfg.MaxFrameBytes)
-	view := components.RoomClosedOOB(ref.Reason)
+	reason := ref.Text(sock.Lang)
+	view := components.RoomClosedOOB(reason)
 	if ref.Code == CloseTryAgain {
-		view = components.RoomStatusOOB(vocab.StatusError, ref.Reason)
+		view = components.RoomStatusOOB(vocab.StatusError, reason)
 	}
 	conn.SetWriteDeadline(time.Now().Add(cfg.WriteWait))
 	if frag, err := renderIn(sock.Lang, view); err == nil {
 		conn.WriteMessage(websocket.TextMessage, frag)
 	}
-	conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(ref.Code, closeReason(ref.Reason)))
+	conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(ref.Code, fitClose(reason)))
 	// Wait briefly for the browser's close reply so the code is delivered cleanly.
 	conn.SetReadDeadline(time.Now().Add(time.Second))
 	for {
@@ -315,14 +317,6 @@ func refuse(sock Socket, cfg *Config, ref *Refusal) {
 			return
 		}
 	}
-}
-
-// closeReason fits a reason into a close frame (123 bytes at most).
-func closeReason(s string) string {
-	if len(s) <= 120 {
-		return s
-	}
-	return s[:120]
 }
 
 // Stopping reports whether Shutdown has begun: a room that answers "gone" now may well be

@@ -1,21 +1,20 @@
 package realtime
 
 import (
-	"errors"
-	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 )
 
-// CleanText trims a message and checks its length in characters; the error is for the sender.
+// CleanText trims a message and checks its length in characters; the error is a *Refusal for
+// the sender.
 // Control characters and bidirectional embeddings, overrides and isolates are removed first
 // (see stripped), and line ends become \n.
 func CleanText(s string, maxRunes int) (string, error) {
 	// Socket frames are checked as a whole; a plain form post is not, and bytes that are not
 	// UTF-8 would be stored and shown as garbage.
 	if !utf8.ValidString(s) {
-		return "", errors.New("That message is not valid text.")
+		return "", errNotText
 	}
 	if strings.ContainsFunc(s, stripped) {
 		// A form's textarea sends \r\n; a lone \r ends a line as well.
@@ -31,13 +30,19 @@ func CleanText(s string, maxRunes int) (string, error) {
 	s = strings.TrimSpace(s)
 	// A message of only invisible characters (zero-width spaces, joiners) looks empty too.
 	if IsBlank(s) {
-		return "", errors.New("Write something first: empty messages are not sent.")
+		return "", errEmptyMessage
 	}
 	if n := utf8.RuneCountInString(s); n > maxRunes {
-		return "", fmt.Errorf("That message is %d characters long; the limit is %d.", n, maxRunes)
+		return "", refusal("errors.message.too_long", "N", n, "Max", maxRunes)
 	}
 	return s, nil
 }
+
+// Refusals of a message's text.
+var (
+	errNotText      = refusal("errors.message.not_text")
+	errEmptyMessage = refusal("errors.message.empty")
+)
 
 // stripped reports the characters a message may not keep: C0 and C1 controls and DEL other
 // than \n and \t (a terminal escape, a NUL, a backspace that hides text), and the

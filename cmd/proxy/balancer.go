@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// healthPath is the backend's readiness check: gifchat answers 200 while its database (and,
+// in a cluster, NATS) is reachable and 503 otherwise.
+const healthPath = "/healthz"
+
+// backend is one gifchat instance behind the proxy.
+type backend struct {
+	url     *url.URL
+	healthy atomic.Bool
+}
+
+// balancer hands each new request (a page, a form post, a room WebSocket, the lobby's event
+// stream) to the next healthy backend in turn. No request is pinned to an instance: sessions
+// and rooms live in the shared database, so any instance can answer any request.
+type balancer struct {
+	backends []*backend
+	next     atomic.Uint64
+	proxy    *httputil.ReverseProxy
+	health   *http.Client
+	log      *slog.Logger
+}
+
+func newBalancer(urls []*url.URL, log *slog.Logger) *balancer {
+	b := &balancer{log: log}
+	for _, u := range urls {
+		b.backends = append(b.backends, &backend{url: u})
+	}
+	transport := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	b.proxy = &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(r.In.Context().Value(backendKey{}).(*backend).url)
+			// The browser's Host stays: gifchat compares it with Origin (cross-origin
+			// protection, the WebSocket handshake), and the browser addressed the proxy.
+			r.Out.Host = r.In.Host
+			// X-Forwarded-For holds the client's address only (Rewrite drops what the
+			// client sent), so -trust-proxy on the instances reads the proxy's word.
+			r.SetXForwarded()
+		},
+		// Server-sent events and live pages must not wait in a buffer.
+		FlushInterval: -1,
+		Transport:     transport,
+		ErrorHandler:  b.proxyError,
+	}
+	// Health checks get their own connections: a backend whose pool is busy with streams
+	// must still be asked promptly.
+	b.health = &http.Client{Transport: transport.Clone()}
+	return b
+}
+
+type backendKey struct{}
+
+// pick returns the next healthy backend in turn, or nil when none is healthy.
+func (b *balancer) pick() *backend {
+	n := uint64(len(b.backends))
+	start := b.next.Add(1) - 1
+	for i := range n {
+		if be := b.backends[(start+i)%n]; be.healthy.Load() {
+			return be
+		}
+	}
+	return nil
+}
+
+func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	be := b.pick()
+	if be == nil {
+		plainError(w, http.StatusBadGateway, "no healthy gifchat instance")
+		return
+	}
+	b.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), backendKey{}, be)))
+}
+
+// proxyError answers a request the backend could not take. A refused or timed-out dial means
+// the instance is gone (killed, say) before its next health check noticed: it is taken out
+// of turn at once, so the browser's reconnect, a moment later, goes to another.
+func (b *balancer) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	be, _ := r.Context().Value(backendKey{}).(*backend)
+	if errors.Is(err, context.Canceled) {
+		return // the client went away; there is nobody to answer
+	}
+	var op *net.OpError
+	if be != nil && errors.As(err, &op) && op.Op == "dial" && be.healthy.CompareAndSwap(true, false) {
+		b.log.Warn("backend down", "backend", be.url.String(), "reason", err.Error())
+	}
+	b.log.Info("proxy error", "backend", backendName(be), "path", r.URL.Path, "err", err.Error())
+	plainError(w, http.StatusBadGateway, "gifchat instance unavailable")
+}
+
+func backendName(be *backend) string {
+	if be == nil {
+		return ""
+	}
+	return be.url.String()
+}
+
+func plainError(w http.ResponseWriter, status int, reason string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	fmt.Fprintln(w, reason)
+}
+
+// checkAll asks every backend's health endpoint once, all at the same time, each within
+// timeout, and takes a failing one out of turn (or a recovered one back in).
+func (b *balancer) checkAll(ctx context.Context, timeout time.Duration) {
+	var wg sync.WaitGroup
+	for _, be := range b.backends {
+		wg.Go(func() {
+			err := b.check(ctx, be, timeout)
+			if ctx.Err() != nil {
+				return // shutting down: the answer says nothing about the backend
+			}
+			switch {
+			case err == nil && !be.healthy.Swap(true):
+				b.log.Info("backend up", "backend", be.url.String())
+			case err != nil && be.healthy.Swap(false):
+				b.log.Warn("backend down", "backend", be.url.String(), "reason", err.Error())
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func (b *balancer) check(ctx context.Context, be *backend, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, be.url.JoinPath(healthPath).String(), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := b.health.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s %s", healthPath, resp.Status)
+	}
+	return nil
+}
+
+// watch checks the backends every interval until ctx ends.
+func (b *balancer) watch(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			b.checkAll(ctx, interval)
+		case <-ctx.Done():
+			return
+		}
+	}
+}
