@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"gifchat/components"
+	"gifchat/i18n"
 	"gifchat/realtime"
 	"gifchat/static"
 )
@@ -68,26 +69,39 @@ func withDevHeaders(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 }
 
-// handleGallery shows every component in every state; the visitor plays "me".
+// handleGallery shows every component in every state; the visitor plays "me". ?lang=ko
+// shows them in Korean (or English) whatever the visitor's own language.
 func handleGallery() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		withDevHeaders(w, r)
+		r, chosen := withGalleryLang(r)
 		me := realtime.PersonView(identityFrom(r.Context()))
-		render(w, r, http.StatusOK, components.Gallery(me))
+		render(w, r, http.StatusOK, components.Gallery(me, chosen))
 	})
+}
+
+// withGalleryLang renders the gallery in the language its ?lang= names, if it names one we
+// speak, so a designer can compare both without switching their own.
+func withGalleryLang(r *http.Request) (*http.Request, bool) {
+	l, ok := i18n.Parse(r.URL.Query().Get(components.GalleryLangParam))
+	if !ok {
+		return r, false
+	}
+	return r.WithContext(i18n.With(r.Context(), l)), true
 }
 
 // handleGalleryFrame renders one whole page (lobby, room, 404, ...) for the gallery's iframes.
 func handleGalleryFrame() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		withDevHeaders(w, r)
+		r, _ = withGalleryLang(r)
 		name := r.PathValue("state")
 		if name == "not-found" {
 			notFound(w, r) // the real thing, status and all
 			return
 		}
 		me := realtime.PersonView(identityFrom(r.Context()))
-		page, ok := components.GalleryFrame(name, me)
+		page, ok := components.GalleryFrame(r.Context(), name, me)
 		if !ok {
 			notFound(w, r)
 			return

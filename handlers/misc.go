@@ -4,21 +4,24 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"gifchat/components"
 	"net/http"
 	"sync"
 	"time"
+
+	"gifchat/components"
+	"gifchat/i18n"
 )
 
 var writeBufferPool sync.Pool
 
 // handleMeCSS styles what differs per viewer ("my" messages, the owner's controls) with CSS
-// keyed on data attributes, so every fragment is rendered once for the whole room.
+// keyed on data attributes, so every fragment is rendered once for the whole room. Its one
+// word, "(you)", is in the viewer's language (the answer varies by it, as pages do).
 func handleMeCSS() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me := identityFrom(r.Context())
 		var buf bytes.Buffer
-		if err := components.MeCSS(&buf, me.ID); err != nil {
+		if err := components.MeCSS(&buf, me.ID, i18n.From(r.Context())); err != nil {
 			serverError(w, r, err)
 			return
 		}
