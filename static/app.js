@@ -3,6 +3,16 @@
 (function () {
   "use strict";
 
+  // The script has no words of its own: the room page renders each text it writes, in the
+  // page's language, as data-text-NAME on #room, with {placeholders} for it to fill in.
+  function words(name, fields) {
+    var room = document.getElementById("room");
+    var text = (room && room.getAttribute("data-text-" + name)) || "";
+    return text.replace(/\{(\w+)\}/g, function (whole, field) {
+      return fields && Object.prototype.hasOwnProperty.call(fields, field) ? String(fields[field]) : whole;
+    });
+  }
+
   // lastSeq is the newest place in the room's log (data-seq) this page shows.
   function lastSeq() {
     var items = document.querySelectorAll("#messages > .msg[data-seq]");
@@ -31,7 +41,7 @@
     var code = evt.detail && evt.detail.code;
     if (code === 1000 || code === null || code === undefined) return;
     if (code >= 4000) return; // the server sent its own reason as a fragment
-    setStatus("Connection lost. Reconnecting…", "reconnecting");
+    setStatus(words("reconnecting"), "reconnecting");
   });
 
   document.addEventListener("htmx:ws:after:connection", function () {
@@ -69,6 +79,7 @@
     var l = log();
     if (l) l.scrollTop = l.scrollHeight;
   });
+
   // ---- Living messages: edit, delete, react, typing --------------------------------------
   // Small socket actions go through one hidden form (#message-action) that htmx sends as
   // JSON over the room's socket; the server answers by putting the entry's new state in
@@ -96,13 +107,13 @@
     input.type = "text";
     input.name = "text";
     input.value = textEl.textContent;
-    input.setAttribute("aria-label", "Edited message");
+    input.setAttribute("aria-label", words("edit-label"));
     var maxlength = document.getElementById("message-input");
     if (maxlength && maxlength.maxLength > 0) input.maxLength = maxlength.maxLength;
     var save = document.createElement("button");
     save.type = "submit";
     save.className = "button primary";
-    save.textContent = "Save";
+    save.textContent = words("save");
     form.appendChild(input);
     form.appendChild(save);
     textEl.hidden = true;
@@ -261,6 +272,7 @@
   // when you leave again or send.
   var awayFrom = null;
   var baseTitle = document.title;
+  var countInTitle = false; // the title is baseTitle with a count, ours to put back
   function unreadSince(seq) {
     var n = 0;
     var items = document.querySelectorAll("#messages > .msg[data-seq]");
@@ -282,7 +294,7 @@
         div.id = "new-divider";
         div.className = "new-divider";
         div.setAttribute("role", "separator");
-        div.textContent = "New messages";
+        div.textContent = words("new-messages");
         items[i].insertAdjacentElement("beforebegin", div);
         return;
       }
@@ -291,20 +303,23 @@
   document.addEventListener("visibilitychange", function () {
     if (!document.getElementById("messages")) return;
     if (document.visibilityState === "hidden") {
-      baseTitle = document.title.replace(/^\(\d+\) /, "");
+      if (!countInTitle) baseTitle = document.title;
       awayFrom = lastSeq();
       var old = document.getElementById("new-divider");
       if (old) old.remove();
     } else {
-      document.title = baseTitle;
+      if (countInTitle) document.title = baseTitle;
+      countInTitle = false;
       awayFrom = null;
     }
   });
   document.addEventListener("htmx:ws:after:message:incoming", function () {
     if (awayFrom === null || document.visibilityState !== "hidden") return;
     var n = unreadSince(awayFrom);
-    if (n > 0) {
-      document.title = "(" + n + ") " + baseTitle;
+    var title = n > 0 && words("away-title", { count: n, title: baseTitle });
+    if (title) {
+      document.title = title;
+      countInTitle = true;
       if (!document.getElementById("new-divider")) placeDivider(awayFrom);
     }
   });

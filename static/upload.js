@@ -10,10 +10,20 @@
 
   function byId(id) { return document.getElementById(id); }
 
+  // The script has no words of its own: the upload form carries each text it writes, in the
+  // page's language, as data-text-NAME, with {placeholders} for it to fill in.
+  function words(name, fields) {
+    var form = byId("gif-form");
+    var text = (form && form.getAttribute("data-text-" + name)) || "";
+    return text.replace(/\{(\w+)\}/g, function (whole, field) {
+      return fields && Object.prototype.hasOwnProperty.call(fields, field) ? String(fields[field]) : whole;
+    });
+  }
+
   function humanBytes(n) {
-    if (n >= 1048576) return (n / 1048576).toFixed(n % 1048576 === 0 ? 0 : 1) + " MiB";
-    if (n >= 1024) return Math.round(n / 1024) + " KiB";
-    return n + " bytes";
+    if (n >= 1048576) return words("mib", { n: (n / 1048576).toFixed(n % 1048576 === 0 ? 0 : 1) });
+    if (n >= 1024) return words("kib", { n: Math.round(n / 1024) });
+    return words("bytes", { n: n });
   }
 
   // showStatus writes one line into #gif-status; text only, never markup from anywhere.
@@ -55,26 +65,26 @@
       if (node) text = node.textContent.trim();
     } catch (e) { /* fall through to the generic reason */ }
     if (text) return text;
-    if (xhr.status === 413) return "That file is too large.";
-    return "The upload failed (error " + xhr.status + "). Try again.";
+    if (xhr.status === 413) return words("too-large");
+    return words("failed", { status: xhr.status });
   }
 
   function upload(file) {
     var form = byId("gif-form");
     if (!form || !file) return; // no form: the room has closed
     if (current) {
-      showStatus("A GIF is still uploading: wait for it, or cancel it first.", "error");
+      showStatus(words("busy"), "error");
       return;
     }
     // Refuse early what the server would refuse anyway, without sending megabytes first.
     // The server checks everything again; these are only the cheap, certain cases.
     if (file.type && file.type !== "image/gif") {
-      showStatus("That file is not a GIF. Only GIF images can be posted.", "error");
+      showStatus(words("not-gif"), "error");
       return;
     }
     var max = parseInt(form.getAttribute("data-max-bytes"), 10);
     if (max > 0 && file.size > max) {
-      showStatus("That file is " + humanBytes(file.size) + "; a GIF may be at most " + humanBytes(max) + ".", "error");
+      showStatus(words("too-big", { size: humanBytes(file.size), max: humanBytes(max) }), "error");
       return;
     }
     var name = file.name || "pasted.gif";
@@ -95,14 +105,14 @@
     xhr.timeout = 5 * 60 * 1000;
     xhr.upload.addEventListener("progress", function (evt) {
       if (!evt.lengthComputable) {
-        showProgress(true, null, "Uploading " + name + "…");
+        showProgress(true, null, words("uploading", { name: name }));
         return;
       }
       var pct = Math.floor((evt.loaded * 100) / evt.total);
-      showProgress(true, pct, "Uploading " + name + " – " + pct + "%");
+      showProgress(true, pct, words("progress", { name: name, percent: pct }));
     });
     xhr.upload.addEventListener("load", function () {
-      showProgress(true, null, "Posting " + name + "…");
+      showProgress(true, null, words("posting", { name: name }));
     });
     xhr.addEventListener("load", function () {
       finish();
@@ -114,18 +124,18 @@
     });
     xhr.addEventListener("error", function () {
       finish();
-      showStatus("The upload failed: the connection was lost. Try again.", "error");
+      showStatus(words("connection-lost"), "error");
     });
     xhr.addEventListener("timeout", function () {
       finish();
-      showStatus("The upload took too long and was stopped. Try again.", "error");
+      showStatus(words("timeout"), "error");
     });
     xhr.addEventListener("abort", function () {
       finish();
-      showStatus("Upload cancelled.", "info");
+      showStatus(words("cancelled"), "info");
     });
     showStatus("", "");
-    showProgress(true, 0, "Uploading " + name + " – 0%");
+    showProgress(true, 0, words("progress", { name: name, percent: 0 }));
     xhr.send(data);
   }
 
@@ -184,7 +194,7 @@
     var files = evt.dataTransfer.files;
     if (!files || files.length === 0) return;
     if (files.length > 1) {
-      showStatus("Drop one GIF at a time.", "error");
+      showStatus(words("one-at-a-time"), "error");
       return;
     }
     upload(files[0]);
