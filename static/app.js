@@ -80,6 +80,48 @@
     if (l) l.scrollTop = l.scrollHeight;
   });
 
+  // ---- Input methods (Hangul, kana, pinyin) ------------------------------------------------
+  // The Enter that ends a composition commits the syllable; it must not also send the form,
+  // or the text goes out before the IME is done and the IME then writes the syllable again
+  // into the emptied field. Browsers differ: Chrome on macOS marks that keydown isComposing,
+  // Safari ends the composition first and sends keyCode 229, Windows sends a second, plain
+  // Enter right after compositionend. Each of those only commits; the next Enter sends.
+  // Sending another way (a click) while a syllable is open commits it first, then sends.
+  var composing = false;
+  var compositionEnded = -Infinity; // now() at the last compositionend
+  var compositionEnter = -Infinity; // now() at the last Enter that belonged to a composition
+  function now() { return window.performance ? window.performance.now() : Date.now(); }
+  function composingKey(evt) { return composing || evt.isComposing || evt.keyCode === 229; }
+  document.addEventListener("compositionstart", function () { composing = true; }, true);
+  document.addEventListener("compositionend", function () {
+    composing = false;
+    compositionEnded = now();
+  }, true);
+  document.addEventListener("focusout", function () { composing = false; }, true); // a field that goes sends no end
+  document.addEventListener("keydown", function (evt) {
+    if (evt.key !== "Enter") return;
+    if (!composingKey(evt) && now() - compositionEnded > 30) return;
+    compositionEnter = now();
+    if (evt.target && evt.target.form) evt.preventDefault(); // no implicit submission
+  }, true);
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    if (form.id === "message-action") return; // the script's own sends, not a keystroke
+    if (!composing && now() - compositionEnter > 30) return;
+    evt.preventDefault();
+    evt.stopImmediatePropagation(); // htmx must not send it either
+    if (!composing) return; // the composition's own Enter
+    var field = document.activeElement;
+    var submitter = evt.submitter && form.contains(evt.submitter) ? evt.submitter : undefined;
+    if (field && form.contains(field)) field.blur(); // leaving the field commits the syllable
+    composing = false;
+    setTimeout(function () {
+      if (!form.isConnected) return;
+      form.requestSubmit(submitter);
+      if (field && field.isConnected) field.focus();
+    }, 0);
+  }, true);
+
   // ---- Living messages: edit, delete, react, typing --------------------------------------
   // Small socket actions go through one hidden form (#message-action) that htmx sends as
   // JSON over the room's socket; the server answers by putting the entry's new state in
@@ -127,7 +169,8 @@
       sendAction({ action: "edit", seq: msg.getAttribute("data-seq"), text: input.value });
     });
     input.addEventListener("keydown", function (evt) {
-      if (evt.key === "Escape") { evt.preventDefault(); cancel(); }
+      // Escape while an input method composes cancels the syllable, not the edit.
+      if (evt.key === "Escape" && !composingKey(evt)) { evt.preventDefault(); cancel(); }
     });
   }
 
