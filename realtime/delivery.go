@@ -38,6 +38,7 @@ func (h *Hub) flush(ctx context.Context) {
 	}
 	msgs := make([]*db.Message, len(batch))
 	for i, p := range batch {
+		h.stampNames(p)
 		msgs[i] = p.msg
 	}
 	if err := h.rooms.insert(ctx, msgs); err != nil {
@@ -54,7 +55,7 @@ func (h *Hub) flush(ctx context.Context) {
 		if _, typing := h.typers[p.author.ID]; typing {
 			h.stopTyping(p.author.ID) // the line goes before the message arrives
 		}
-		h.fanOut(*p.msg, p.author)
+		h.fanOut(*p.msg)
 		if p.from != nil {
 			h.sendForm(p.from, components.MessageForm{}, p.msg.RecipientID)
 		}
@@ -75,17 +76,12 @@ func (h *Hub) notice(ctx context.Context, kind string, subject db.Identity) {
 		h.log.Error("persist notice", "err", err, "notice", kind)
 		return
 	}
-	h.fanOut(*msg, db.Identity{})
+	h.fanOut(*msg)
 }
 
-// fanOut renders a stored message once and queues the bytes for everyone who may see it.
-func (h *Hub) fanOut(m db.Message, author db.Identity) {
-	m.AuthorName, m.AuthorColour = author.Nickname, author.Colour
-	if m.RecipientID != 0 {
-		if p := h.people[m.RecipientID]; p != nil {
-			m.RecipientName, m.RecipientColour = p.identity.Nickname, p.identity.Colour
-		}
-	}
+// fanOut renders a stored message once, under the names stored with it (stampNames), and
+// queues the bytes for everyone who may see it.
+func (h *Hub) fanOut(m db.Message) {
 	if m.GIF != "" && m.GIFWidth == 0 {
 		if full, err := h.rooms.store.MessageByID(context.Background(), m.ID); err == nil {
 			m = full

@@ -20,6 +20,11 @@ type presence struct {
 // arrive adds an admitted socket to its person, announcing the person if they are new. Back
 // within the leave debounce (a refresh, a dropped connection) is neither a leave nor a join.
 func (h *Hub) arrive(ctx context.Context, c *Client) {
+	// The socket's identity was read with its session; a rename since is what the room shows.
+	c.identity = h.rooms.names.freshIdentity(c.identity)
+	if p := h.people[c.identity.ID]; p != nil {
+		c.identity.Nickname, c.identity.Colour = p.identity.Nickname, p.identity.Colour
+	}
 	who := c.identity
 	if h.empty != nil {
 		h.empty.Stop()
@@ -59,6 +64,7 @@ func (h *Hub) arrive(ctx context.Context, c *Client) {
 // kickable, and keeping the room from being removed under them. Someone with a socket is
 // present anyway.
 func (h *Hub) postedWithoutSocket(ctx context.Context, who db.Identity) {
+	who = h.rooms.names.freshIdentity(who)
 	p := h.people[who.ID]
 	if p != nil && len(p.sockets) > 0 {
 		return

@@ -135,6 +135,8 @@ type Rooms struct {
 
 	mu   sync.Mutex
 	hubs map[string]*Hub
+
+	names renameBook // renames one at a time, and the names they gave: rename.go
 }
 
 // NewRooms builds the registry; Start loads the stored rooms.
