@@ -130,6 +130,11 @@ func TestEveryStateChangingRouteRefusesCrossOrigin(t *testing.T) {
 			},
 			changed: func(t *testing.T) bool { return messageCount(public) != 0 },
 		},
+		{
+			pattern: "POST /me", path: "/me",
+			body:    formBody(url.Values{"nickname": {"Forged"}, "colour": {"c3"}}),
+			changed: func(t *testing.T) bool { return ts.identity(t, owner).Nickname == "Forged" },
+		},
 	}
 
 	// Every POST in routes.go has a case above.

@@ -25,6 +25,8 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("POST /rooms/{id}/messages/{seq}/delete", s(handleDeleteMessage(d)))
 	mux.Handle("POST /rooms/{id}/gifs", s(handleUploadGIF(d)))
 	mux.Handle("GET /me.css", s(handleMeCSS()))
+	mux.Handle("GET /me", s(handleProfile(d)))
+	mux.Handle("POST /me", s(handleSaveProfile(d)))
 	mux.Handle("GET /lang", handleLanguage())         // no session: choosing a language is not a visit
 	mux.Handle("GET /gifs/{name}", handleServeGIF(d)) // no session: public, cacheable, named by content
 	mux.Handle("GET /healthz", handleHealthz(d.Store))

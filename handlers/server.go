@@ -28,6 +28,7 @@ type Store interface {
 	MessagesBefore(ctx context.Context, roomID string, viewerID, beforeSeq int64, limit int) ([]db.Message, error)
 	MessageBySeq(ctx context.Context, roomID string, seq int64) (db.Message, error)
 	GIFUsage(ctx context.Context, roomID, sha string) (db.GIFUsage, error)
+	RenameIdentity(ctx context.Context, id int64, nickname, colour string) error
 }
 
 // DefaultMaxGIFBytes is the largest GIF upload unless configured: 5 MiB.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"gifchat/db"
+	"gifchat/i18n"
 )
 
 // SessionCookie is the name of the cookie that carries a visitor's session token over plain
@@ -151,7 +152,7 @@ func withSession(store sessionStore, guard Guard, next http.Handler) http.Handle
 			serverError(w, r, err)
 			return
 		}
-		id, err := store.CreateIdentitySession(r.Context(), hashToken(token), newNickname(), newColour())
+		id, err := store.CreateIdentitySession(r.Context(), hashToken(token), newNickname(i18n.From(r.Context())), newColour())
 		if err != nil {
 			serverError(w, r, fmt.Errorf("create session: %w", err))
 			return
@@ -174,13 +175,6 @@ func hashToken(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-var (
-	adjectives = []string{"brisk", "calm", "daring", "eager", "fuzzy", "gentle", "happy", "jolly", "keen", "lucky",
-		"mellow", "nimble", "plucky", "quick", "rosy", "sunny", "tidy", "witty", "zesty", "bold", "breezy", "cosy", "dapper", "lively"}
-	animals = []string{"otter", "panda", "heron", "lynx", "koala", "gecko", "badger", "finch", "moose", "walrus",
-		"puffin", "tapir", "yak", "marmot", "quokka", "ibis", "newt", "orca", "wombat", "ferret", "magpie", "bison", "crane", "seal"}
-)
-
 // Colours is the palette of identity colours; each is a CSS class with light and dark shades.
 var Colours = []string{"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "c10", "c11"}
 
@@ -190,10 +184,6 @@ func pick(n int) int {
 		return 0
 	}
 	return int(v.Int64())
-}
-
-func newNickname() string {
-	return fmt.Sprintf("%s-%s-%02d", adjectives[pick(len(adjectives))], animals[pick(len(animals))], pick(100))
 }
 
 func newColour() string { return Colours[pick(len(Colours))] }
