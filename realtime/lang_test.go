@@ -42,6 +42,15 @@ func TestFragmentsInEachReadersLanguage(t *testing.T) {
 	if got := e.renders.Load() - before; got != n*3 {
 		t.Fatalf("rendered %d times for %d messages to a room read in two languages, want %d", got, n, n*3)
 	}
+	// The times are in the reader's language too: "오전"/"오후" only in Korean.
+	if !strings.Contains(b.text(), "오전") && !strings.Contains(b.text(), "오후") {
+		t.Fatalf("the Korean reader's times are not Korean:\n%s", b.text())
+	}
+	if strings.Contains(a.text(), "오전") || strings.Contains(a.text(), "오후") {
+		t.Fatal("the English reader got Korean times")
+	}
+
+
 	// Alice leaves: the room is read in Korean only, and one render per message is back.
 	a.conn.Close()
 	b.waitText(alice.Nickname + " 님이 나갔습니다")
