@@ -58,7 +58,7 @@ func newBalancer(urls []*url.URL, log *slog.Logger) *balancer {
 		},
 		// Server-sent events and live pages must not wait in a buffer.
 		FlushInterval: -1,
-		Transport:     transport,
+		Transport:     &failover{b: b, next: transport},
 		ErrorHandler:  b.proxyError,
 	}
 	// Health checks get their own connections: a backend whose pool is busy with streams
@@ -90,27 +90,50 @@ func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), backendKey{}, be)))
 }
 
-// proxyError answers a request the backend could not take. A refused or timed-out dial means
-// the instance is gone (killed, say) before its next health check noticed: it is taken out
-// of turn at once, so the browser's reconnect, a moment later, goes to another.
+// failover sends a request to the backend the balancer picked and, when that backend cannot
+// even be reached (a refused or timed-out dial: the instance was killed, say, and its next
+// health check has not yet noticed), takes it out of turn at once and tries the next healthy
+// one. Only requests without a body are retried, and a failed dial has sent nothing, so no
+// request is ever made twice. This is what turns the browsers' reconnects after a kill into
+// answers from the other instances rather than a second of 502s.
+type failover struct {
+	b    *balancer
+	next http.RoundTripper
+}
+
+func (f *failover) RoundTrip(req *http.Request) (*http.Response, error) {
+	for tries := 1; ; tries++ {
+		resp, err := f.next.RoundTrip(req)
+		var op *net.OpError
+		if err == nil || !errors.As(err, &op) || op.Op != "dial" {
+			return resp, err
+		}
+		f.b.markDown(req.URL.Host, err)
+		be := f.b.pick()
+		if be == nil || tries >= len(f.b.backends) || (req.Body != nil && req.Body != http.NoBody) {
+			return nil, err
+		}
+		req = req.Clone(req.Context())
+		req.URL.Scheme, req.URL.Host = be.url.Scheme, be.url.Host
+	}
+}
+
+// markDown takes the backend at host out of turn until its health check passes again.
+func (b *balancer) markDown(host string, reason error) {
+	for _, be := range b.backends {
+		if be.url.Host == host && be.healthy.CompareAndSwap(true, false) {
+			b.log.Warn("backend down", "backend", be.url.String(), "reason", reason.Error())
+		}
+	}
+}
+
+// proxyError answers a request no backend took.
 func (b *balancer) proxyError(w http.ResponseWriter, r *http.Request, err error) {
-	be, _ := r.Context().Value(backendKey{}).(*backend)
 	if errors.Is(err, context.Canceled) {
 		return // the client went away; there is nobody to answer
 	}
-	var op *net.OpError
-	if be != nil && errors.As(err, &op) && op.Op == "dial" && be.healthy.CompareAndSwap(true, false) {
-		b.log.Warn("backend down", "backend", be.url.String(), "reason", err.Error())
-	}
-	b.log.Info("proxy error", "backend", backendName(be), "path", r.URL.Path, "err", err.Error())
+	b.log.Info("proxy error", "method", r.Method, "path", r.URL.Path, "err", err.Error())
 	plainError(w, http.StatusBadGateway, "gifchat instance unavailable")
-}
-
-func backendName(be *backend) string {
-	if be == nil {
-		return ""
-	}
-	return be.url.String()
 }
 
 func plainError(w http.ResponseWriter, status int, reason string) {

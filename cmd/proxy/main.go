@@ -66,7 +66,7 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 			continue
 		}
 		u, err := url.Parse(s)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
 			return c, fmt.Errorf("-backends: %q is not an http(s)://host:port URL", s)
 		}
 		c.backends = append(c.backends, u)
