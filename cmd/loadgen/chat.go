@@ -112,7 +112,7 @@ const quietLimit = 60 * time.Second
 // RunChat runs the chat workload against srv and returns its result. Errors
 // in setup that leave nothing to measure are returned in Result.Error.
 func RunChat(ctx context.Context, srv *server, cfg ChatConfig) *Result {
-	res := &Result{Target: srv.name, Addr: srv.addr, Mode: "chat"}
+	res := &Result{Target: srv.name, Addr: srv.addrs(), Mode: "chat"}
 	res.RSS.PID, res.RSS.Source = srv.pid, srv.rssSource
 	cr := &ChatResult{
 		Rooms: cfg.Rooms, People: cfg.People, SendersPerRoom: cfg.Senders,
@@ -196,7 +196,8 @@ func RunChat(ctx context.Context, srv *server, cfg ChatConfig) *Result {
 	return res
 }
 
-// plan splits People over Rooms as evenly as possible.
+// plan splits People over Rooms as evenly as possible, and each room's people over the
+// server's instances in turn.
 func (run *chatRun) plan() []*chatRoom {
 	cfg := run.cfg
 	rooms := make([]*chatRoom, cfg.Rooms)
@@ -208,7 +209,7 @@ func (run *chatRun) plan() []*chatRoom {
 		}
 		r := &chatRoom{index: i, slotOf: make(map[int64]int)}
 		for j := 0; j < size; j++ {
-			m := &member{p: newPerson(run.srv, idx), room: r}
+			m := &member{p: newPerson(run.srv.instance(j), idx), room: r}
 			idx++
 			r.members = append(r.members, m)
 			if j < cfg.Senders {

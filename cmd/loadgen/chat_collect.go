@@ -80,12 +80,21 @@ func (run *chatRun) collect(rooms []*chatRoom, res *Result, start, sendEnd time.
 	}
 }
 
-// serverCPU reads the CPU time used so far by srv's process.
+// serverCPU reads the CPU time used so far by srv's process, or by all its
+// instances' processes together with -targets.
 func serverCPU(srv *server) (time.Duration, error) {
-	if srv.pid == 0 {
-		return 0, errors.New("no pid")
+	var total time.Duration
+	for _, in := range srv.instances() {
+		if in.pid == 0 {
+			return 0, errors.New("no pid")
+		}
+		cpu, err := readCPU(in.pid)
+		if err != nil {
+			return 0, err
+		}
+		total += cpu
 	}
-	return readCPU(srv.pid)
+	return total, nil
 }
 
 // forEachBounded runs fn(0..n-1) with at most limit running at once and

@@ -27,6 +27,9 @@ type server struct {
 	base      *url.URL
 	origin    string // the Origin header a browser on this site sends
 	transport *http.Transport
+	// more are further instances of the same product (-targets) that the people of every
+	// room are spread over, round robin after this one; empty for a single instance.
+	more []*server
 }
 
 func newServer(name, addr string, pid int, rssSource string) *server {
@@ -49,7 +52,41 @@ func newServer(name, addr string, pid int, rssSource string) *server {
 	}
 }
 
-func (s *server) close() { s.transport.CloseIdleConnections() }
+func (s *server) close() {
+	for _, in := range s.instances() {
+		in.transport.CloseIdleConnections()
+	}
+}
+
+// spreadOver makes the people of every room talk to s and the further instances in turn
+// (see instance), as a load balancer would spread them over a cluster.
+func (s *server) spreadOver(more ...*server) *server {
+	s.more = more
+	return s
+}
+
+// instances lists the instances people are spread over, s first.
+func (s *server) instances() []*server {
+	return append([]*server{s}, s.more...)
+}
+
+// instance returns the instance the j-th person of a room talks to: s for j = 0 (so the
+// person who creates a room creates it on the first instance), then each further one in turn.
+func (s *server) instance(j int) *server {
+	if k := j % (len(s.more) + 1); k > 0 {
+		return s.more[k-1]
+	}
+	return s
+}
+
+// addrs names every instance, for reports: "127.0.0.1:8011,127.0.0.1:8012".
+func (s *server) addrs() string {
+	var l []string
+	for _, in := range s.instances() {
+		l = append(l, in.addr)
+	}
+	return strings.Join(l, ",")
+}
 
 // person is one simulated user: its own cookie jar and therefore its own
 // session, exactly like a separate browser.

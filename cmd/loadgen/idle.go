@@ -24,7 +24,7 @@ type IdleConfig struct {
 // before any session exists, so the figure covers the session as well.
 func RunIdle(ctx context.Context, srv *server, cfg IdleConfig) *Result {
 	defer srv.close()
-	res := &Result{Target: srv.name, Addr: srv.addr, Mode: "idle"}
+	res := &Result{Target: srv.name, Addr: srv.addrs(), Mode: "idle"}
 	res.RSS.PID, res.RSS.Source = srv.pid, srv.rssSource
 	ir := &IdleResult{Kind: cfg.Kind, Requested: cfg.Conns}
 	res.Idle = ir
@@ -90,7 +90,7 @@ func openIdleSockets(ctx context.Context, srv *server, cfg IdleConfig, wire *wir
 	nRooms := (cfg.Conns + perRoom - 1) / perRoom
 	people := make([]*person, cfg.Conns)
 	for i := range people {
-		people[i] = newPerson(srv, i)
+		people[i] = newPerson(srv.instance(i%perRoom), i)
 	}
 	roomIDs := make([]string, nRooms)
 	var mu sync.Mutex

@@ -60,7 +60,7 @@ func openSubscribers(ctx context.Context, srv *server, n, concurrency int, conne
 	var mu sync.Mutex
 	err := forEachBounded(ctx, n, concurrency, func(i int) {
 		s := &subscriber{
-			p:         newPerson(srv, i),
+			p:         newPerson(srv.instance(i), i),
 			ready:     make(chan struct{}),
 			done:      make(chan struct{}),
 			snapshot:  make(map[string]bool),
@@ -162,7 +162,7 @@ type LobbyConfig struct {
 // POST until the new room shows up on its stream.
 func RunLobby(ctx context.Context, srv *server, cfg LobbyConfig) *Result {
 	defer srv.close()
-	res := &Result{Target: srv.name, Addr: srv.addr, Mode: "lobby"}
+	res := &Result{Target: srv.name, Addr: srv.addrs(), Mode: "lobby"}
 	res.RSS.PID, res.RSS.Source = srv.pid, srv.rssSource
 	lr := &LobbyResult{Subscribers: cfg.Subscribers, Creates: cfg.Creates}
 	res.Lobby = lr

@@ -15,11 +15,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -32,6 +34,7 @@ const rssSelf = "self"
 
 type options struct {
 	addr     string
+	targets  []string // -targets: several instances, host:port each
 	target   string
 	baseline bool
 	mode     string
@@ -56,10 +59,11 @@ func parseFlags(args []string, errOut io.Writer) (*options, error) {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8005", "product `host:port` (loopback only)")
+	targets := fs.String("targets", "", "several product instances of one cluster, comma-separated `host:port` or http://host:port (loopback only), instead of -addr: each room's people are spread over them in turn, and the rooms are created on the first")
 	fs.StringVar(&o.target, "target", "product", "server to drive: product or baseline (the built-in bare broadcast server)")
 	fs.BoolVar(&o.baseline, "baseline", false, "run the workload against the built-in baseline first, then the product, and print the ratio")
 	fs.StringVar(&o.mode, "mode", "chat", "workload: chat, idle or lobby")
-	fs.StringVar(&o.pid, "pid", "", "product process id for RSS from /proc/PID/status, or \"auto\" to find the process listening on -addr")
+	fs.StringVar(&o.pid, "pid", "", "product process id for RSS from /proc/PID/status, or \"auto\" to find the process listening on -addr; with -targets, one id per target (comma-separated) or \"auto\", and RSS and CPU are summed over them")
 	fs.StringVar(&o.jsonOut, "json", "", "write the JSON report to `file` (\"-\" for stdout; the summary lines then go to stderr)")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "hard limit for the whole invocation")
 	fs.BoolVar(&o.verbose, "v", false, "progress on stderr")
@@ -94,6 +98,17 @@ func parseFlags(args []string, errOut io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
+	if *targets != "" {
+		addrSet := false
+		fs.Visit(func(f *flag.Flag) { addrSet = addrSet || f.Name == "addr" })
+		if addrSet {
+			return nil, errors.New("give -addr or -targets, not both")
+		}
+		var err error
+		if o.targets, err = parseTargets(*targets); err != nil {
+			return nil, err
+		}
+	}
 	c.Capacity, o.idle.Capacity, o.lobby.Capacity = *capacity, *capacity, *capacity
 	c.ConnectConcurrency, o.idle.ConnectConcurrency, o.lobby.ConnectConcurrency = *concurrency, *concurrency, *concurrency
 	c.Settle, o.idle.Settle, o.lobby.Settle = *settle, *settle, *settle
@@ -110,6 +125,8 @@ func (o *options) validate() error {
 		return fmt.Errorf("-target must be product or baseline, not %q", o.target)
 	case o.baseline && o.target == "baseline":
 		return errors.New("-baseline already runs the baseline; use it with -target=product")
+	case len(o.targets) > 0 && o.target == "baseline":
+		return errors.New("-targets names product instances; the baseline is one process")
 	case o.timeout <= 0:
 		return errors.New("-timeout must be positive: every run must stop by itself")
 	case o.chat.Capacity < 1:
@@ -177,23 +194,35 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// included: a wrong address must fail at once, having sent nothing.
 	var product *server
 	if o.target == "product" {
-		addr, err := checkLoopbackAddr(context.Background(), o.addr)
-		if err != nil {
-			fmt.Fprintln(stderr, "loadgen:", err)
-			return 2
+		addrs := o.targets
+		if len(addrs) == 0 {
+			addrs = []string{o.addr}
 		}
-		pid, err := resolvePID(o.pid, addr)
+		for _, addr := range addrs {
+			if _, err := checkLoopbackAddr(context.Background(), addr); err != nil {
+				fmt.Fprintln(stderr, "loadgen:", err)
+				return 2
+			}
+		}
+		pids, err := resolvePIDs(o.pid, addrs)
 		if err != nil {
 			fmt.Fprintln(stderr, "loadgen:", err)
 			return 2
 		}
 		source := ""
-		if pid != 0 {
+		switch {
+		case pids[0] != 0 && len(pids) > 1:
+			source = "pids " + joinInts(pids) + " (summed)"
+		case pids[0] != 0:
 			source = "pid"
-		} else if o.mode == "idle" {
+		case o.mode == "idle":
 			fmt.Fprintln(stderr, "loadgen: warning: idle mode without -pid measures no memory; pass -pid N or -pid auto")
 		}
-		product = newServer("product", addr, pid, source)
+		var instances []*server
+		for i, addr := range addrs {
+			instances = append(instances, newServer("product", addr, pids[i], source))
+		}
+		product = instances[0].spreadOver(instances[1:]...)
 	}
 	if o.verbose {
 		debugf = func(format string, args ...any) {
@@ -235,7 +264,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	failed := false
 	runOne := func(srv *server) *Result {
 		if o.verbose {
-			fmt.Fprintf(stderr, "loadgen: %s %s at %s\n", o.mode, srv.name, srv.addr)
+			fmt.Fprintf(stderr, "loadgen: %s %s at %s\n", o.mode, srv.name, srv.addrs())
 		}
 		var res *Result
 		switch o.mode {
@@ -298,7 +327,64 @@ func writeJSON(path string, stdout io.Writer, report *Report) error {
 	return os.WriteFile(path, data, 0o644)
 }
 
-// resolvePID interprets the -pid flag.
+// parseTargets reads the -targets list into host:port addresses.
+func parseTargets(list string) ([]string, error) {
+	var addrs []string
+	for _, t := range strings.Split(list, ",") {
+		t = strings.TrimSpace(t)
+		if t == "" {
+			continue
+		}
+		if strings.Contains(t, "://") {
+			u, err := url.Parse(t)
+			if err != nil || u.Scheme != "http" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+				return nil, fmt.Errorf("-targets: %q: want host:port or http://host:port", t)
+			}
+			t = u.Host
+		}
+		addrs = append(addrs, t)
+	}
+	if len(addrs) == 0 {
+		return nil, errors.New("-targets: no address given")
+	}
+	return addrs, nil
+}
+
+// resolvePIDs interprets the -pid flag for each of addrs: none, "auto" for
+// all, or one id per address.
+func resolvePIDs(flagValue string, addrs []string) ([]int, error) {
+	values := make([]string, len(addrs))
+	switch {
+	case flagValue == "" || flagValue == "auto":
+		for i := range values {
+			values[i] = flagValue
+		}
+	default:
+		values = strings.Split(flagValue, ",")
+		if len(values) != len(addrs) {
+			return nil, fmt.Errorf("-pid: %d ids for %d targets; give one per target, or \"auto\"", len(values), len(addrs))
+		}
+	}
+	pids := make([]int, len(addrs))
+	for i, addr := range addrs {
+		pid, err := resolvePID(strings.TrimSpace(values[i]), addr)
+		if err != nil {
+			return nil, err
+		}
+		pids[i] = pid
+	}
+	return pids, nil
+}
+
+func joinInts(l []int) string {
+	s := make([]string, len(l))
+	for i, n := range l {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
+}
+
+// resolvePID interprets the -pid flag for one address.
 func resolvePID(flagValue, addr string) (int, error) {
 	switch flagValue {
 	case "":

@@ -237,17 +237,24 @@ func parseKB(s string) int64 {
 
 // sampleRSS reads the current RSS of srv's process, or 0 if there is no pid
 // or it cannot be read (a warning is printed once per call site failure).
+// With several instances (-targets) it is the sum over their processes, and
+// so is the peak: the sum of each one's own peak.
 func sampleRSS(srv *server, r *RSS) int64 {
-	if srv.pid == 0 {
-		return 0
+	var total, peak int64
+	for _, in := range srv.instances() {
+		if in.pid == 0 {
+			return 0
+		}
+		rss, hwm, err := readRSS(in.pid)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "loadgen: rss: %v\n", err)
+			return 0
+		}
+		total += rss
+		peak += hwm
 	}
-	rss, hwm, err := readRSS(srv.pid)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "loadgen: rss: %v\n", err)
-		return 0
-	}
-	r.Peak = max(r.Peak, hwm)
-	return rss
+	r.Peak = max(r.Peak, peak)
+	return total
 }
 
 // fmtMs prints a duration given in ms with about two significant digits,
