@@ -88,6 +88,11 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready chan<- stri
 	b := newBalancer(c.backends, log)
 	// Know who is up before taking the first request, rather than answering 502 for a second.
 	b.checkAll(ctx, c.healthInterval)
+	for _, be := range b.backends {
+		if !be.healthy.Load() {
+			log.Warn("backend not healthy yet", "backend", be.url.String())
+		}
+	}
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return err
