@@ -160,6 +160,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	rateFlag("rate-uploads", "GIFCHAT_RATE_UPLOADS", handlers.ActionUpload, "GIF uploads per session")
 	rateFlag("rate-connects", "GIFCHAT_RATE_CONNECTS", handlers.ActionConnect, "room socket connects per session")
 	rateFlag("rate-passwords", "GIFCHAT_RATE_PASSWORDS", handlers.ActionEnter, "password attempts per session")
+	rateFlag("rate-renames", "GIFCHAT_RATE_RENAMES", handlers.ActionRename, "saved changes of nickname or colour per session (each is a notice in every room the person is in)")
 	rateFlag("rate-sessions", "GIFCHAT_RATE_SESSIONS", handlers.ActionNewSession, "new sessions (cookie-less visits) per client address, times -rate-address-factor")
 	fs.Float64Var(&c.rateAddrFactor, "rate-address-factor", envFloat(getenv, "GIFCHAT_RATE_ADDRESS_FACTOR", 5), "each client address may do this many times what one session may, as people share addresses (env GIFCHAT_RATE_ADDRESS_FACTOR)")
 	fs.BoolVar(&c.trustProxy, "trust-proxy", env("GIFCHAT_TRUST_PROXY", "") == "true", "take the client address from X-Forwarded-For and HTTPS from X-Forwarded-Proto (set only behind one reverse proxy that sets both) (env GIFCHAT_TRUST_PROXY)")

@@ -79,7 +79,7 @@ func newLimitedServer(t *testing.T, cfg RateLimitConfig, opts ...testServerOptio
 // only returns the production rates with every action but the named ones off.
 func only(rates map[string]string) map[string]Rate {
 	out := map[string]Rate{}
-	for _, a := range []string{ActionSay, ActionControl, ActionCreateRoom, ActionUpload, ActionConnect, ActionEnter, ActionNewSession} {
+	for _, a := range []string{ActionSay, ActionControl, ActionCreateRoom, ActionUpload, ActionConnect, ActionEnter, ActionNewSession, ActionRename} {
 		out[a] = Rate{}
 	}
 	for a, spec := range rates {

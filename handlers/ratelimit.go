@@ -110,6 +110,7 @@ var DefaultRates = map[string]Rate{
 	ActionConnect:    mustRate("30/m:20"),
 	ActionEnter:      mustRate("10/m:5"),
 	ActionNewSession: mustRate("12/m:12"), // per address: times the address factor, 60 at once
+	ActionRename:     mustRate("6/m:3"),   // each rename is a notice in every room the person is in
 }
 
 // RateLimitConfig tunes RateLimits; zero fields take the defaults noted.
