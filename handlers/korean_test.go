@@ -456,3 +456,37 @@ func TestKoreanRateLimits(t *testing.T) {
 		{name: "rate: new visitors", who: stranger, method: "GET", path: "/", status: 429, want: "새 방문자가 너무 많습니다"},
 	})
 }
+
+// A refusal sent to several sockets at once (the room closed, a person kicked with a tab in
+// each language) reaches each socket in its own language.
+func TestRefusalToSeveralSocketsInEachOnesLanguage(t *testing.T) {
+	ts := newTestServer(t)
+	owner, member := ts.newPersonIn(t, "en-US"), ts.newPersonIn(t, koreanBrowser)
+	room := ts.createRoom(t, owner, "Both", 0, "")
+	o := ts.dialIn(t, owner, room, "en-US")
+	o.waitFor(t, memberPanel)
+	ko := ts.dialIn(t, member, room, koreanBrowser)
+	ko.waitFor(t, memberPanel)
+	en := ts.dialIn(t, member, room, "en-US") // the same person's other tab, in English
+	en.waitFor(t, memberPanel)
+	o.send(t, map[string]any{"action": "kick", "member": fmt.Sprint(ts.identity(t, member).ID)})
+	ko.waitFor(t, "방장이 내보냈습니다. 10분 후에 다시 들어올 수 있습니다.")
+	en.waitFor(t, "You were removed by the owner. You can come back in 10 minutes.")
+	if strings.Contains(ko.received(), "You were removed") || strings.Contains(en.received(), "방장이") {
+		t.Error("a tab was told of its kick in the other tab's language")
+	}
+	_, koReason := ko.waitClose(t)
+	_, enReason := en.waitClose(t)
+	if koReason != "방장이 내보냄" || enReason != "removed by the owner" {
+		t.Errorf("close reasons %q and %q, want each in its tab's language", koReason, enReason)
+	}
+
+	second := ts.newPersonIn(t, koreanBrowser)
+	ko2 := ts.dialIn(t, second, room, koreanBrowser)
+	ko2.waitFor(t, memberPanel)
+	if resp, body := ts.postForm(t, noRedirect(owner), "/rooms/"+room+"/delete", url.Values{"confirm": {"yes"}}, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("delete: %s\n%s", resp.Status, body)
+	}
+	ko2.waitFor(t, "방장이 방을 닫았습니다.")
+	o.waitFor(t, "This room was closed by its owner.")
+}
