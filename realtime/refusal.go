@@ -34,6 +34,7 @@ func refusal(key string, args ...any) *Refusal { return &Refusal{Key: key, Args:
 // Error is the reason in English, for logs and for callers that want the text as it was.
 func (r *Refusal) Error() string { return r.Text(i18n.En) }
 
+// Unwrap is the kind of refusal errors.Is also matches (ErrFrame), or nil.
 func (r *Refusal) Unwrap() error { return r.kind }
 
 // Text is the reason in l.
