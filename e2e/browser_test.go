@@ -22,6 +22,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"gifchat/handlers"
+	"gifchat/i18n"
 )
 
 // stepTimeout bounds every wait: generous for a loaded 2-core CI machine, short enough that
@@ -62,6 +63,9 @@ type person struct {
 	name string
 	srv  *testServer
 	ctx  context.Context // the tab
+	// lang is the language the person's pages are in: the one their browser asks for,
+	// until they choose another with the switch. Their helpers find controls by its words.
+	lang i18n.Lang
 
 	mu       sync.Mutex
 	problems []string
@@ -75,16 +79,37 @@ type person struct {
 }
 
 // newPeople starts one browser per name, in parallel (each takes a second or so to start);
-// they are closed when the test ends.
+// they are closed when the test ends. Their browsers ask for English, chromium's default.
 func newPeople(t *testing.T, srv *testServer, names ...string) []*person {
 	t.Helper()
-	path := chromiumPath(t)
-	people := make([]*person, len(names))
-	errs := make([]error, len(names))
-	var wg sync.WaitGroup
+	visitors := make([]visitor, len(names))
 	for i, name := range names {
+		visitors[i] = visitor{name: name}
+	}
+	return newVisitors(t, srv, visitors...)
+}
+
+// visitor is who a person is and which language their browser asks for.
+type visitor struct {
+	name string
+	// acceptLang is what the browser sends as Accept-Language ("ko-KR,ko"); empty is
+	// chromium's own "en-US,en".
+	acceptLang string
+}
+
+// korean is the Accept-Language of a browser set up for Korean.
+const korean = "ko-KR,ko"
+
+// newVisitors is newPeople with each person's browser language given.
+func newVisitors(t *testing.T, srv *testServer, visitors ...visitor) []*person {
+	t.Helper()
+	path := chromiumPath(t)
+	people := make([]*person, len(visitors))
+	errs := make([]error, len(visitors))
+	var wg sync.WaitGroup
+	for i, v := range visitors {
 		wg.Go(func() {
-			p, stop, err := startPerson(path, t.TempDir(), srv, name)
+			p, stop, err := startPerson(path, t.TempDir(), srv, v)
 			people[i], errs[i] = p, err
 			if err == nil {
 				t.Cleanup(func() {
@@ -104,7 +129,7 @@ func newPeople(t *testing.T, srv *testServer, names ...string) []*person {
 }
 
 // startPerson starts a chromium with a fresh profile in profileDir and opens one tab.
-func startPerson(path, profileDir string, srv *testServer, name string) (*person, func(), error) {
+func startPerson(path, profileDir string, srv *testServer, v visitor) (*person, func(), error) {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
 		chromedp.Headless,
@@ -118,8 +143,16 @@ func startPerson(path, profileDir string, srv *testServer, name string) (*person
 		chromedp.UserDataDir(profileDir),
 		chromedp.WindowSize(1280, 860),
 	)
+	lang := i18n.En
+	if v.acceptLang != "" {
+		// --accept-lang is what headless chromium sends on every request (WebSocket
+		// handshakes too) and shows as navigator.languages; --lang is its own UI.
+		first, _, _ := strings.Cut(v.acceptLang, ",")
+		opts = append(opts, chromedp.Flag("accept-lang", v.acceptLang), chromedp.Flag("lang", first))
+		lang = i18n.Negotiate(v.acceptLang)
+	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	p := &person{name: name, srv: srv}
+	p := &person{name: v.name, srv: srv, lang: lang}
 	ctx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithListener(p.onEvent))
 	p.ctx = ctx
 	stop := func() {
@@ -129,7 +162,7 @@ func startPerson(path, profileDir string, srv *testServer, name string) (*person
 	// The first run starts the browser and ties its life to ctx, so it gets no timeout.
 	if err := chromedp.Do(ctx); err != nil {
 		stop()
-		return nil, nil, fmt.Errorf("start chromium for %s: %w", name, err)
+		return nil, nil, fmt.Errorf("start chromium for %s: %w", v.name, err)
 	}
 	return p, stop, nil
 }

@@ -13,16 +13,18 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// What a person looks at, found by the names in DESIGN.md's user-visible contract.
+// What a person looks at, found by the names in DESIGN.md's user-visible contract, in the
+// page's language (word; see contractWords).
 const (
-	roomsList   = `document.querySelector('[aria-label="Rooms"]')`
-	messagesLog = `document.querySelector('[role="log"][aria-label="Messages"]')`
-	membersList = `document.querySelector('[aria-label="Members"]')`
+	roomsList   = `document.querySelector('[aria-label="' + word('Rooms') + '"]')`
+	messagesLog = `document.querySelector('[role="log"][aria-label="' + word('Messages') + '"]')`
+	membersList = `document.querySelector('[aria-label="' + word('Members') + '"]')`
 )
 
 // jsHelpers are small functions every predicate may use; they look things up the way a
 // person reads the page (labels, headings, visible text).
-const jsHelpers = `
+var jsHelpers = `
+const word = (en) => { const w = ` + wordsJS + `; return (w[document.documentElement.lang] || w.en)[en]; };
 const labelled = (text) => {
   const l = [...document.querySelectorAll('label')].find(l => l.textContent.trim() === text);
   return l ? l.control : null;
@@ -45,7 +47,7 @@ func js(expr string) string { return "(() => {" + jsHelpers + "return (" + expr 
 
 // joinButton is the card's "Join" link or button for the room with this title.
 func joinButton(title string) chromedp.JSPath {
-	return chromedp.JSPath(js(`(() => { const c = roomCard(` + jsString(title) + `); return c ? [...c.querySelectorAll('a,button')].find(e => e.textContent.trim() === 'Join') || null : null; })()`))
+	return chromedp.JSPath(js(`(() => { const c = roomCard(` + jsString(title) + `); return c ? [...c.querySelectorAll('a,button')].find(e => e.textContent.trim() === word('Join')) || null : null; })()`))
 }
 
 // fileInput is the file input labelled text.
@@ -53,21 +55,20 @@ func fileInput(label string) chromedp.JSPath {
 	return chromedp.JSPath(js(`labelled(` + jsString(label) + `)`))
 }
 
-// nickname is the generated name the site shows the person in its header.
+// nickname is the name the site shows the person in its header ("You are NAME", in Korean
+// "내 이름: NAME"): the text of #whoami-name, which is all of the name and nothing else of
+// the header (not "Change name", not the language switch).
 func (p *person) nickname(t *testing.T) string {
 	t.Helper()
-	p.waitFor(t, "see who I am in the header", js(`/You are\s+\S/.test(document.querySelector('header') ? document.querySelector('header').innerText : '')`))
-	name := eval[string](t, p, js(`document.querySelector('header').innerText.split('You are')[1].trim()`))
-	if name == "" {
-		t.Fatalf("%s: the header does not say who I am", p.name)
-	}
-	return name
+	const whoami = `document.querySelector('header #whoami-name')`
+	p.waitFor(t, "see who I am in the header", whoami+` !== null && `+whoami+`.textContent.trim() !== ''`)
+	return eval[string](t, p, whoami+`.textContent.trim()`)
 }
 
 // inLobby waits until the lobby is shown: heading "GIF chat" and the room list.
 func (p *person) inLobby(t *testing.T) {
 	t.Helper()
-	p.do(t, "see the lobby", visible("heading", "GIF chat"))
+	p.do(t, "see the lobby", visible("heading", p.word("GIF chat")))
 	p.waitFor(t, `see the list "Rooms"`, js(roomsList+` !== null`))
 }
 
@@ -90,17 +91,17 @@ func (p *person) inRoom(t *testing.T, title string) {
 	t.Helper()
 	p.do(t, "see the room "+title, visible("heading", title))
 	p.waitFor(t, `see the log "Messages"`, js(messagesLog+` !== null`))
-	p.do(t, `see the box "Message"`, visible("textbox", "Message"))
+	p.do(t, `see the box "Message"`, visible("textbox", p.word("Message")))
 }
 
 // createRoom fills the lobby's form and lands in the new room.
 func (p *person) createRoom(t *testing.T, title, password string) {
 	t.Helper()
-	p.do(t, "fill the create form", fill("Title", title))
+	p.do(t, "fill the create form", fill(p.word("Title"), title))
 	if password != "" {
-		p.do(t, "fill the room password", fill("Password (optional)", password))
+		p.do(t, "fill the room password", fill(p.word("Password (optional)"), password))
 	}
-	p.do(t, `press "Create room"`, click("button", "Create room"))
+	p.do(t, `press "Create room"`, click("button", p.word("Create room")))
 	p.inRoom(t, title)
 }
 
@@ -109,13 +110,13 @@ func (p *person) createRoom(t *testing.T, title, password string) {
 func (p *person) say(t *testing.T, text string, withEnter bool) {
 	t.Helper()
 	if withEnter {
-		p.do(t, "type and press Enter", fill("Message", text+"\n"))
+		p.do(t, "type and press Enter", fill(p.word("Message"), text+"\n"))
 	} else {
-		p.do(t, "type a message", fill("Message", text))
-		p.do(t, `press "Send"`, click("button", "Send"))
+		p.do(t, "type a message", fill(p.word("Message"), text))
+		p.do(t, `press "Send"`, click("button", p.word("Send")))
 	}
 	p.waitFor(t, "see my message "+text+" in my log", js(`messages().some(m => m.innerText.includes(`+jsString(text)+`))`))
-	p.waitFor(t, `see the box "Message" emptied`, js(`labelled("Message") && labelled("Message").value === ""`))
+	p.waitFor(t, `see the box "Message" emptied`, js(`labelled(word("Message")) && labelled(word("Message")).value === ""`))
 }
 
 // seesInLog waits until the log shows text.
