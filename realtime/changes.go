@@ -108,20 +108,24 @@ func (h *Hub) store(ctx context.Context, ev *db.Message) error {
 	if h.cfg.Hooks.Message != nil {
 		h.cfg.Hooks.Message(ev.Kind)
 	}
-	h.deliverEntry(ctx, ev.TargetSeq)
+	h.deliverEntry(ctx, ev.TargetSeq, ev.Seq)
 	return nil
 }
 
 // deliverEntry renders an entry's current state once and puts it in place for everyone who
 // may see it.
-func (h *Hub) deliverEntry(ctx context.Context, seq int64) {
+//
+// eventSeq is the seq of the event that changed it: the place in the log this delivery takes.
+func (h *Hub) deliverEntry(ctx context.Context, seq, eventSeq int64) {
+	h.catchUp(eventSeq - 1)
 	m, err := h.rooms.store.MessageBySeq(ctx, h.id, seq)
 	if err != nil {
 		h.log.Error("change: reload entry", "err", err, "seq", seq)
 		return
 	}
 	frag := h.render(components.MessageReplaceOOB(MessageView(m)))
-	h.deliver(m, frag)
+	h.deliverTo(frag, audienceOf(m), eventSeq)
+	h.logged(eventSeq, frag, audienceOf(m))
 }
 
 // editCmd changes the text of the sender's own text message, within the edit window.

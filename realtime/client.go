@@ -34,10 +34,14 @@ type Client struct {
 	identity db.Identity
 	addr     string    // the client's address as bars key it ("" unknown); see Rooms.Serve
 	lang     i18n.Lang // the language its fragments are rendered in
-	hub      *Hub
-	cfg      *Config
-	out      *outbox
-	idle     *idleWait
+	// has is the last seq of the room's log the browser has (its ?after= cursor) where that
+	// is beyond what the hub delivered: in a cluster, a page can show entries another
+	// instance committed before they reach this one (deliverTo).
+	has  int64
+	hub  *Hub
+	cfg  *Config
+	out  *outbox
+	idle *idleWait
 
 	once    sync.Once
 	code    int

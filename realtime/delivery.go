@@ -93,23 +93,32 @@ func (h *Hub) fanOut(m db.Message) {
 	if h.draining {
 		return
 	}
-	h.deliver(m, h.render(components.MessageOOB(MessageView(m))))
+	h.catchUp(m.Seq - 1) // in a cluster, what other instances committed before it goes first
+	f := h.render(components.MessageOOB(MessageView(m)))
+	h.deliverTo(f, audienceOf(m), m.Seq)
+	h.logged(m.Seq, f, audienceOf(m))
 }
 
-// deliver queues a fragment about entry m for everyone who may see m: everybody, or a
-// whisper's two people.
-func (h *Hub) deliver(m db.Message, frag *frag) {
-	if m.Kind == vocab.KindWhisper {
-		for _, id := range []int64{m.AuthorID, m.RecipientID} {
+// deliverTo queues the fragment of the log's entry seq for the audience's sockets here (nil:
+// everyone's). A socket that already has seq (in a cluster, its page or replay may show
+// entries not yet delivered here) is skipped.
+func (h *Hub) deliverTo(frag *frag, audience []int64, seq int64) {
+	send := func(c *Client) {
+		if seq > c.has {
+			c.send(frag)
+		}
+	}
+	if audience != nil {
+		for _, id := range audience {
 			if p := h.people[id]; p != nil {
 				for c := range p.sockets {
-					c.send(frag)
+					send(c)
 				}
 			}
 		}
 		return
 	}
-	h.eachSocket(func(c *Client) { c.send(frag) })
+	h.eachSocket(send)
 }
 
 // sendForm resets or re-shows one socket's composer; whisperTo (if present) keeps whisper

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"gifchat/cluster"
 	"gifchat/db"
 	"gifchat/db/dbtest"
 	"gifchat/i18n"
@@ -76,11 +77,20 @@ func newEnvTB(t testing.TB, dir string, cfg Config) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startEnv(t, dir, store, cfg, nil)
+}
+
+// startEnv runs the hubs on store (closed with the env), as one instance of a cluster when
+// broker is not nil.
+func startEnv(t testing.TB, dir string, store *db.Store, cfg Config, broker cluster.Broker) *testEnv {
 	e := &testEnv{dir: dir, store: store}
 	cfg.Hooks.Render = func() { e.renders.Add(1) }
 	cfg.Hooks.SlowClient = func() { e.slow.Add(1) }
 	e.lobby = NewLobby(LobbyHooks{})
 	e.rooms = NewRooms(store, e.lobby, cfg, slog.New(slog.DiscardHandler), nil)
+	if broker != nil {
+		e.rooms.SetBroker(broker, ClusterHooks{})
+	}
 	if err := e.rooms.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -35,6 +35,12 @@ type Hub struct {
 	closed    bool
 	draining  bool // shutting down: store what was accepted, send nothing more
 	empty     Timer
+
+	// delivered is the seq of the last entry of the room's log delivered to this instance's
+	// sockets; in a cluster, entries arrive from other instances and are delivered in seq
+	// order after it (cluster.go).
+	delivered   int64
+	unsubscribe func() // ends the room's subscription on the broker, in a cluster
 }
 
 // inbound is one command and the socket it came from (nil for posts over HTTP).

@@ -113,6 +113,9 @@ func (h *Hub) join(ctx context.Context, c *Client, afterSeq int64) error {
 		return &Refusal{Code: CloseTooMany, Key: "errors.room.too_many_tabs", Args: []any{"Count", len(p.sockets)}}
 	}
 	// Replay first, so the socket's queue holds history before anything broadcast later.
+	if afterSeq > h.delivered {
+		c.has = afterSeq // only in a cluster: in one process the hub delivered all there is
+	}
 	if err := h.replay(ctx, c, afterSeq); err != nil {
 		return err
 	}
@@ -169,6 +172,12 @@ func (h *Hub) renderMissed(ctx context.Context, viewer, afterSeq int64, buf *byt
 			return errReplay
 		}
 		for _, m := range missed {
+			if m.Seq > h.delivered && h.rooms.clustered() {
+				// Committed by another instance and not delivered here yet: it comes to this
+				// socket with everyone's, after the replay, so it must not come twice.
+				missed = nil
+				break
+			}
 			if entries++; entries > h.cfg.ReplayLimit {
 				return errReplayTooLong
 			}
@@ -221,6 +230,11 @@ func (h *Hub) renderLatestPage(ctx context.Context, viewer int64, lang i18n.Lang
 	if err != nil {
 		h.log.Error("admission: reload", "err", err)
 		return nil, errReplay
+	}
+	if h.rooms.clustered() { // as in renderMissed: what is not delivered here yet comes later
+		for len(latest) > 0 && latest[len(latest)-1].Seq > h.delivered {
+			latest = latest[:len(latest)-1]
+		}
 	}
 	hist := HistoryView(h.id, latest, h.cfg.HistoryPage)
 	for {

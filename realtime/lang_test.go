@@ -50,7 +50,6 @@ func TestFragmentsInEachReadersLanguage(t *testing.T) {
 		t.Fatal("the English reader got Korean times")
 	}
 
-
 	// Alice leaves: the room is read in Korean only, and one render per message is back.
 	a.conn.Close()
 	b.waitText(alice.Nickname + " 님이 나갔습니다")

@@ -85,6 +85,10 @@ func (h *Hub) shutdown(code int, reason string) {
 // stop marks the hub closed and stops its timers.
 func (h *Hub) stop() {
 	h.closed = true
+	if h.unsubscribe != nil {
+		h.unsubscribe()
+		h.unsubscribe = nil
+	}
 	if h.empty != nil {
 		h.empty.Stop()
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 	"golang.org/x/crypto/bcrypt"
 
+	"gifchat/cluster"
 	"gifchat/components"
 	"gifchat/db"
 	"gifchat/vocab"
@@ -37,6 +38,9 @@ type Store interface {
 	MessageByID(ctx context.Context, id int64) (db.Message, error)
 	MessageBySeq(ctx context.Context, roomID string, seq int64) (db.Message, error)
 	ApplyEvent(ctx context.Context, ev *db.Message) (orphanGIF string, err error)
+	// In a cluster (cluster.go): filling gaps in what the broker brought.
+	EntriesBetween(ctx context.Context, roomID string, after, upto int64) ([]db.Message, error)
+	RoomLastSeq(ctx context.Context, roomID string) (int64, error)
 }
 
 // Hooks let the server observe hubs (metrics, rate limits); nil fields are skipped.
@@ -137,6 +141,10 @@ type Rooms struct {
 	hubs map[string]*Hub
 
 	names renameBook // renames one at a time, and the names they gave: rename.go
+
+	// broker reaches the other instances of a cluster; cluster.Local in one process.
+	broker       cluster.Broker
+	clusterHooks ClusterHooks
 }
 
 // NewRooms builds the registry; Start loads the stored rooms.
@@ -144,7 +152,7 @@ func NewRooms(store Store, lobby *Lobby, cfg Config, log *slog.Logger, onRemoved
 	cfg.defaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Rooms{store: store, lobby: lobby, cfg: &cfg, log: log, onRemoved: onRemoved,
-		inserter: store.InsertMessages, ctx: ctx, cancel: cancel, hubs: map[string]*Hub{}}
+		inserter: store.InsertMessages, ctx: ctx, cancel: cancel, hubs: map[string]*Hub{}, broker: cluster.Local{}}
 }
 
 // Config returns the effective configuration (defaults filled in).
@@ -170,6 +178,13 @@ func (rs *Rooms) Start(ctx context.Context) error {
 	for _, r := range rooms {
 		rs.Add(r)
 	}
+	if rs.clustered() {
+		rs.wg.Add(1)
+		go func() {
+			defer rs.wg.Done()
+			rs.watchTails()
+		}()
+	}
 	return nil
 }
 
@@ -181,6 +196,9 @@ func (rs *Rooms) Add(r db.Room) *Hub {
 		return h
 	}
 	h := newHub(rs, r)
+	if rs.clustered() {
+		h.joinCluster(rs.ctx)
+	}
 	rs.hubs[r.ID] = h
 	rs.lobby.Upsert(RoomCardView(r, 0), r.CreatedAt)
 	rs.wg.Add(1)
