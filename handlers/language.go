@@ -31,7 +31,10 @@ func withLang(next http.Handler) http.Handler {
 		if !strings.HasPrefix(r.URL.Path, "/static/") && !strings.HasPrefix(r.URL.Path, "/gifs/") {
 			w.Header().Add("Vary", "Accept-Language, Cookie")
 		}
-		next.ServeHTTP(w, r.WithContext(i18n.With(r.Context(), langOf(r))))
+		inner := r.WithContext(i18n.With(r.Context(), langOf(r)))
+		// The mux records the route it matched on the copy; the metrics read the original's.
+		defer func() { r.Pattern = inner.Pattern }()
+		next.ServeHTTP(w, inner)
 	})
 }
 
