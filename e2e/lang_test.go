@@ -106,17 +106,25 @@ const pageTextsJS = `(() => {
   return out;
 })()`
 
-var latinWord = regexp.MustCompile(`[A-Za-z]{2,}`)
+// foreignScript finds, on a page in a language, the words of the other one: Latin-letter
+// words on a Korean page (but "GIF", the format's name), Hangul on an English one.
+var foreignScript = [i18n.Count]*regexp.Regexp{
+	i18n.Ko: regexp.MustCompile(`[A-Za-z]{2,}`),
+	i18n.En: regexp.MustCompile(`\p{Hangul}+`),
+}
 
-// latinAllowed are Latin words a Korean page rightly shows: the file format's name.
-var latinAllowed = []string{"GIF"}
+var foreignAllowed = [i18n.Count][]string{i18n.Ko: {"GIF"}}
 
-// noEnglish fails the test if the person's page (in Korean) shows a Latin-letter word that
-// is not what people typed: theirs lists those (nicknames, titles, messages).
-func (p *person) noEnglish(t *testing.T, where string, theirs ...string) {
+// speaksOnly fails the test if the person's page shows a word of the other language that
+// no person typed: theirs lists what people typed there (nicknames, titles, messages).
+func (p *person) speaksOnly(t *testing.T, where string, theirs ...string) {
 	t.Helper()
+	if got := p.pageLang(t); got != p.lang.Code() {
+		t.Errorf("%s's page on %s is <html lang=%q>, want %q", p.name, where, got, p.lang.Code())
+	}
 	texts := eval[[]string](t, p, pageTextsJS)
 	// Longest first, so a message that contains a nickname is taken out whole.
+	theirs = slices.Clone(theirs)
 	slices.SortFunc(theirs, func(a, b string) int { return len(b) - len(a) })
 	var found []string
 	for _, text := range texts {
@@ -124,15 +132,15 @@ func (p *person) noEnglish(t *testing.T, where string, theirs ...string) {
 		for _, s := range theirs {
 			rest = strings.ReplaceAll(rest, s, " ")
 		}
-		for _, w := range latinWord.FindAllString(rest, -1) {
-			if !slices.Contains(latinAllowed, w) {
+		for _, w := range foreignScript[p.lang].FindAllString(rest, -1) {
+			if !slices.Contains(foreignAllowed[p.lang], w) {
 				found = append(found, fmt.Sprintf("%q in %q", w, strings.TrimSpace(text)))
 			}
 		}
 	}
 	if len(found) > 0 {
-		t.Errorf("%s sees English on %s (screenshot %s):\n  %s", p.name, where,
-			p.screenshot(t, "FAIL-"+sanitize(t.Name())+"-"+p.name+"-english"), strings.Join(found, "\n  "))
+		t.Errorf("%s's page in %s shows words of another language on %s (screenshot %s):\n  %s", p.name, p.lang.Name(), where,
+			p.screenshot(t, "FAIL-"+sanitize(t.Name())+"-"+p.name+"-words"), strings.Join(found, "\n  "))
 	}
 }
 
