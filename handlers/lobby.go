@@ -164,7 +164,7 @@ func handleCreateRoom(d Deps) http.Handler {
 		}
 		room, err := d.Store.CreateRoom(r.Context(), room)
 		if err == nil {
-			d.Rooms.Add(room)
+			d.Rooms.Created(room)
 		}
 		roomCountLock.Unlock()
 		lock.Unlock()

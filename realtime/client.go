@@ -38,6 +38,7 @@ type Client struct {
 	// is beyond what the hub delivered: in a cluster, a page can show entries another
 	// instance committed before they reach this one (deliverTo).
 	has  int64
+	row  int64 // in a cluster, the socket's connection row (db.Admitted.Conn)
 	hub  *Hub
 	cfg  *Config
 	out  *outbox

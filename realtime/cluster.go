@@ -37,13 +37,6 @@ type ClusterHooks struct {
 	FillFailed func()
 }
 
-// SetBroker makes the registry one instance of a cluster: call it before Start. Without it
-// the registry is a single process (cluster.Local).
-func (rs *Rooms) SetBroker(b cluster.Broker, hooks ClusterHooks) {
-	rs.broker, rs.clusterHooks = b, hooks
-	b.OnReconnect(rs.checkTails)
-}
-
 // clustered reports whether other instances share the rooms.
 func (rs *Rooms) clustered() bool { return rs.broker.Instance() != "" }
 
@@ -79,7 +72,8 @@ func (rs *Rooms) checkTails() {
 // committed before the subscription is counted as delivered (a socket gets it by replay).
 func (h *Hub) joinCluster(ctx context.Context) {
 	stop, err := h.rooms.broker.SubscribeRoom(h.id, cluster.RoomHandlers{
-		Entry: func(e cluster.Entry) { h.do(func() { h.remoteEntry(e) }) },
+		Entry:   func(e cluster.Entry) { h.do(func() { h.remoteEntry(e) }) },
+		Control: func(c cluster.Control) { h.do(func() { h.remoteControl(c) }) },
 	})
 	if err != nil {
 		h.log.Error("cluster: subscribe", "err", err) // the tail check delivers, late

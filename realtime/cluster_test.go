@@ -22,6 +22,11 @@ import (
 
 func clusterNodes(t *testing.T, natsURL string, n int) []*testEnv {
 	t.Helper()
+	return clusterNodesWith(t, natsURL, n, Config{})
+}
+
+func clusterNodesWith(t *testing.T, natsURL string, n int, cfg Config) []*testEnv {
+	t.Helper()
 	pg := dbtest.PostgresURL(t)
 	var nodes []*testEnv
 	for i := range n {
@@ -34,7 +39,7 @@ func clusterNodes(t *testing.T, natsURL string, n int) []*testEnv {
 			t.Fatal(err)
 		}
 		t.Cleanup(b.Close)
-		e := startEnv(t, t.TempDir(), store, Config{}, b)
+		e := startEnv(t, t.TempDir(), store, cfg, b)
 		e.t = t
 		nodes = append(nodes, e)
 	}

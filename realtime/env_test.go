@@ -89,7 +89,7 @@ func startEnv(t testing.TB, dir string, store *db.Store, cfg Config, broker clus
 	e.lobby = NewLobby(LobbyHooks{})
 	e.rooms = NewRooms(store, e.lobby, cfg, slog.New(slog.DiscardHandler), nil)
 	if broker != nil {
-		e.rooms.SetBroker(broker, ClusterHooks{})
+		e.rooms.SetCluster(broker, broker.Instance(), ClusterHooks{})
 	}
 	if err := e.rooms.Start(context.Background()); err != nil {
 		t.Fatal(err)

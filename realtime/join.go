@@ -104,6 +104,9 @@ func (h *Hub) Join(ctx context.Context, c *Client, afterSeq int64) error {
 }
 
 func (h *Hub) join(ctx context.Context, c *Client, afterSeq int64) error {
+	if h.rooms.clustered() {
+		return h.joinShared(ctx, c, afterSeq)
+	}
 	who := c.identity
 	if err := h.admission(ctx, who, c.addr); err != nil {
 		return err

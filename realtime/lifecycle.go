@@ -14,7 +14,7 @@ import (
 
 // startEmptyTimer starts the grace period of a room with nobody in it.
 func (h *Hub) startEmptyTimer() {
-	if h.empty != nil || len(h.people) > 0 {
+	if h.empty != nil || len(h.people) > 0 || h.rooms.clustered() { // a cluster's reaper removes it (upkeep)
 		return
 	}
 	h.empty = h.cfg.Clock.AfterFunc(h.cfg.EmptyRoomGrace, func() {

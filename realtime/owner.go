@@ -97,7 +97,13 @@ func (h *Hub) removeMember(ctx context.Context, by, member int64, ban bool) erro
 		h.cfg.Hooks.Sockets(-len(p.sockets))
 	}
 	p.sockets = map[*Client]struct{}{}
-	h.depart(ctx, p, notice)
+	if h.rooms.clustered() {
+		if err := h.removeShared(ctx, p, notice, ban); err != nil {
+			return err
+		}
+	} else {
+		h.depart(ctx, p, notice)
+	}
 	if ban {
 		h.sendBans(ctx)
 	}

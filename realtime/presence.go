@@ -64,6 +64,9 @@ func (h *Hub) arrive(ctx context.Context, c *Client) {
 // kickable, and keeping the room from being removed under them. Someone with a socket is
 // present anyway.
 func (h *Hub) postedWithoutSocket(ctx context.Context, who db.Identity) {
+	if h.rooms.clustered() {
+		return // presence across instances is a socket's (connection rows); see cluster_presence.go
+	}
 	who = h.rooms.names.freshIdentity(who)
 	p := h.people[who.ID]
 	if p != nil && len(p.sockets) > 0 {
@@ -110,6 +113,10 @@ func (h *Hub) attached(c *Client) bool {
 func (h *Hub) leave(c *Client) {
 	h.do(func() {
 		if !h.attached(c) {
+			return
+		}
+		if h.rooms.clustered() {
+			h.leaveShared(c)
 			return
 		}
 		p := h.people[c.identity.ID]

@@ -41,6 +41,17 @@ type Store interface {
 	// In a cluster (cluster.go): filling gaps in what the broker brought.
 	EntriesBetween(ctx context.Context, roomID string, after, upto int64) ([]db.Message, error)
 	RoomLastSeq(ctx context.Context, roomID string) (int64, error)
+	// In a cluster (cluster_presence.go): presence shared through the database.
+	StartInstance(ctx context.Context, name string, lease time.Duration) (string, error)
+	RenewLease(ctx context.Context, instance string, lease time.Duration) error
+	StopInstance(ctx context.Context, instance string) error
+	ReapInstances(ctx context.Context) ([]string, error)
+	AdmitConnection(ctx context.Context, a db.Admission) (db.Admitted, error)
+	Disconnect(ctx context.Context, conn int64) error
+	SettleDepartures(ctx context.Context, debounce time.Duration) ([]db.Departure, error)
+	RemovePerson(ctx context.Context, room string, who db.Identity, notice string) (*db.Message, error)
+	RoomPeople(ctx context.Context, room string) ([]db.PresentPerson, error)
+	ReapEmptyRooms(ctx context.Context, grace time.Duration) (removed, orphanGIFs []string, err error)
 }
 
 // Hooks let the server observe hubs (metrics, rate limits); nil fields are skipped.
@@ -77,6 +88,7 @@ type Config struct {
 	WriteWait       time.Duration // 10s
 	Clock           Clock         // real time; tests move a fake one on
 	PasswordCost    int           // bcrypt.DefaultCost for a password the owner sets; tests lower it
+	Lease           time.Duration // 10s: in a cluster, an instance not heard of this long is dead
 	Hooks           Hooks
 }
 
@@ -100,6 +112,7 @@ func (c *Config) defaults() {
 	set(&c.EditWindow, 15*time.Minute)
 	set(&c.TypingFor, 5*time.Second)
 	set(&c.FormPresence, 5*time.Minute)
+	set(&c.Lease, 10*time.Second)
 	seti(&c.SendQueue, 256)
 	seti(&c.MaxBatch, 256)
 	seti(&c.MaxMessageRunes, 2000)
@@ -145,6 +158,8 @@ type Rooms struct {
 	// broker reaches the other instances of a cluster; cluster.Local in one process.
 	broker       cluster.Broker
 	clusterHooks ClusterHooks
+	instanceName string // this instance's stable name in the cluster
+	instance     string // this incarnation's id (db instances row), set by Start
 }
 
 // NewRooms builds the registry; Start loads the stored rooms.
@@ -179,11 +194,7 @@ func (rs *Rooms) Start(ctx context.Context) error {
 		rs.Add(r)
 	}
 	if rs.clustered() {
-		rs.wg.Add(1)
-		go func() {
-			defer rs.wg.Done()
-			rs.watchTails()
-		}()
+		return rs.startInstance(ctx)
 	}
 	return nil
 }
@@ -345,16 +356,28 @@ func (rs *Rooms) Stopping() bool { return rs.ctx.Err() != nil }
 
 // Shutdown closes every socket with 1012 so browsers reconnect to the next server, and waits
 // for the hubs to stop.
+//
+// In a cluster the instance's rows go too: its people leave after the debounce unless they
+// reconnect to another instance.
 func (rs *Rooms) Shutdown(ctx context.Context) error {
 	rs.cancel()
 	done := make(chan struct{})
 	go func() { rs.wg.Wait(); close(done) }()
+	defer rs.stopInstance(ctx)
 	select {
 	case <-done:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Created starts the hub of a room just created here and, in a cluster, has the other
+// instances start theirs.
+func (rs *Rooms) Created(r db.Room) *Hub {
+	h := rs.Add(r)
+	rs.announceRoom(r)
+	return h
 }
 
 // Refuse closes a socket that may not join, with a code and visible reason; CloseTryAgain

@@ -1,0 +1,388 @@
+package realtime
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"gifchat/cluster"
+	"gifchat/components"
+	"gifchat/db"
+)
+
+// Presence across instances (../shared/CLUSTER.md). In a cluster who is in a room lives in
+// PostgreSQL (db/cluster.go): a join is admitted by one transaction under the room's lock
+// (capacity counted in people across instances), a socket's end removes its connection row,
+// and the leave is announced by whichever instance's settler finds the person gone for the
+// debounce on every instance. A hub's people map then holds everyone present, on any
+// instance, each with the sockets this instance holds (often none): the members panel, the
+// whisper and kick checks and the occupancy read it as in one process. It is read again from
+// the database whenever the room's presence changes (ControlMembers).
+
+// Maintenance is how often an instance runs the cluster's chores: it renews its lease (every
+// third of Config.Lease), reaps dead instances, announces settled leaves and removes rooms
+// empty past the grace.
+const Maintenance = 500 * time.Millisecond
+
+// Control data of a ControlClose: why the person's sockets close.
+const (
+	closeKick = "kick"
+	closeBan  = "ban"
+)
+
+// SetCluster makes the registry one instance of a cluster, named name (stable across
+// restarts: a restarted instance drops its previous incarnation's connections at once). Call
+// it before Start; without it the registry is a single process (cluster.Local).
+func (rs *Rooms) SetCluster(b cluster.Broker, name string, hooks ClusterHooks) {
+	rs.broker, rs.clusterHooks, rs.instanceName = b, hooks, name
+	b.OnReconnect(rs.checkTails)
+}
+
+// startInstance registers this instance (a lease row) and runs its upkeep until Shutdown.
+func (rs *Rooms) startInstance(ctx context.Context) error {
+	id, err := rs.store.StartInstance(ctx, rs.instanceName, rs.cfg.Lease)
+	if err != nil {
+		return err
+	}
+	rs.instance = id
+	stop, err := rs.broker.SubscribeLobby(rs.lobbyEvent)
+	if err != nil {
+		return err
+	}
+	rs.wg.Add(2)
+	go func() {
+		defer rs.wg.Done()
+		defer stop()
+		rs.watchTails()
+	}()
+	go func() {
+		defer rs.wg.Done()
+		rs.upkeep()
+	}()
+	return nil
+}
+
+// upkeep renews the lease and runs the cluster's shared chores; any instance may run them at
+// once, the database's locks make each happen once.
+func (rs *Rooms) upkeep() {
+	t := time.NewTicker(Maintenance)
+	defer t.Stop()
+	renewed := time.Now()
+	for {
+		select {
+		case <-rs.ctx.Done():
+			return
+		case <-t.C:
+		}
+		ctx := rs.ctx
+		if time.Since(renewed) >= rs.cfg.Lease/3 {
+			switch err := rs.store.RenewLease(ctx, rs.instance, rs.cfg.Lease); {
+			case errors.Is(err, db.ErrLeaseLost):
+				// Taken for dead (a long pause): our connections are gone from the database.
+				// Register again and have every socket come back, re-admitted.
+				rs.log.Error("cluster: lease lost; re-registering, sockets reconnect")
+				if id, err := rs.store.StartInstance(ctx, rs.instanceName, rs.cfg.Lease); err == nil {
+					rs.instance = id
+				}
+				rs.each(func(h *Hub) { h.do(func() { h.eachSocket(func(c *Client) { c.close(CloseRestart, closeRestarting) }) }) })
+			case err != nil:
+				rs.log.Warn("cluster: renew lease", "err", err)
+				continue
+			}
+			renewed = time.Now()
+		}
+		if _, err := rs.store.ReapInstances(ctx); err != nil {
+			rs.log.Warn("cluster: reap instances", "err", err)
+		}
+		departures, err := rs.store.SettleDepartures(ctx, rs.cfg.LeaveDebounce)
+		if err != nil {
+			rs.log.Warn("cluster: settle departures", "err", err)
+		}
+		for _, d := range departures {
+			if h := rs.Hub(d.Room); h != nil {
+				h.do(func() { h.departed(d) })
+			}
+		}
+		removed, orphans, err := rs.store.ReapEmptyRooms(ctx, rs.cfg.EmptyRoomGrace)
+		if err != nil {
+			rs.log.Warn("cluster: reap empty rooms", "err", err)
+		}
+		for _, id := range removed {
+			rs.dropRoom(id)
+			if err := rs.broker.PublishLobby(cluster.LobbyEvent{Room: id, Removed: true}); err != nil {
+				rs.log.Warn("cluster: publish room removal", "err", err)
+			}
+		}
+		if len(orphans) > 0 && rs.onRemoved != nil {
+			rs.onRemoved(ctx, orphans)
+		}
+	}
+}
+
+// stopInstance removes this instance's rows at shutdown: its people leave after the debounce
+// unless they reconnect to another instance (their sockets are told to, with 1012).
+func (rs *Rooms) stopInstance(ctx context.Context) {
+	if rs.instance == "" {
+		return
+	}
+	if err := rs.store.StopInstance(context.WithoutCancel(ctx), rs.instance); err != nil {
+		rs.log.Warn("cluster: stop instance", "err", err)
+	}
+}
+
+// each calls fn for every hub.
+func (rs *Rooms) each(fn func(*Hub)) {
+	rs.mu.Lock()
+	hubs := make([]*Hub, 0, len(rs.hubs))
+	for _, h := range rs.hubs {
+		hubs = append(hubs, h)
+	}
+	rs.mu.Unlock()
+	for _, h := range hubs {
+		fn(h)
+	}
+}
+
+// announceRoom tells the other instances a room was created here, so they run its hub and
+// list it.
+func (rs *Rooms) announceRoom(r db.Room) {
+	if !rs.clustered() {
+		return
+	}
+	if err := rs.broker.PublishLobby(cluster.LobbyEvent{Room: r.ID, Created: r.CreatedAt}); err != nil {
+		rs.log.Warn("cluster: publish new room", "err", err)
+	}
+}
+
+// lobbyEvent is another instance's room created or removed.
+func (rs *Rooms) lobbyEvent(ev cluster.LobbyEvent) {
+	if ev.From == rs.broker.Instance() {
+		return
+	}
+	if ev.Removed {
+		rs.dropRoom(ev.Room)
+		return
+	}
+	if rs.Hub(ev.Room) != nil {
+		return
+	}
+	r, err := rs.store.RoomByID(rs.ctx, ev.Room)
+	if err != nil {
+		return // removed meanwhile
+	}
+	rs.Add(r)
+}
+
+// dropRoom ends a room's hub here after its rows were removed (by this instance's reaper or
+// another's): its sockets are told the room is gone.
+func (rs *Rooms) dropRoom(id string) {
+	h := rs.Hub(id)
+	if h == nil {
+		return
+	}
+	h.do(func() {
+		h.stop()
+		h.eachSocket(func(c *Client) { c.close(CloseRoomGone, closeRoomClosed) })
+		h.people = map[int64]*presence{}
+		h.rooms.forget(h)
+	})
+}
+
+// refusalOf turns a database admission refusal into the socket's.
+func (h *Hub) refusalOf(err error) error {
+	var barred *db.BarredError
+	switch {
+	case errors.Is(err, db.ErrRoomGone):
+		return ErrRoomGone
+	case errors.Is(err, db.ErrFull):
+		return ErrFull
+	case errors.Is(err, db.ErrLocked):
+		return ErrLocked
+	case errors.Is(err, db.ErrNeedsPassword):
+		return ErrNeedsPassword
+	case errors.As(err, &barred):
+		if barred.Until == db.BanUntil {
+			return ErrBanned
+		}
+		return barredRefusal(time.UnixMilli(barred.Until), h.cfg.Clock.Now())
+	}
+	h.log.Error("cluster: admission", "err", err)
+	return errJoinFailed
+}
+
+// joinShared admits a socket through the shared presence, replays what it missed and
+// attaches it (join, in a cluster).
+func (h *Hub) joinShared(ctx context.Context, c *Client, afterSeq int64) error {
+	if p := h.people[c.identity.ID]; p != nil && len(p.sockets) >= h.cfg.MaxTabsPerRoom {
+		return &Refusal{Code: CloseTooMany, Key: "errors.room.too_many_tabs", Args: []any{"Count", len(p.sockets)}}
+	}
+	adm, err := h.rooms.store.AdmitConnection(ctx, db.Admission{Room: h.id, Identity: c.identity, Address: c.addr, Instance: h.rooms.instance})
+	if err != nil {
+		return h.refusalOf(err)
+	}
+	c.row = adm.Conn
+	if afterSeq > h.delivered {
+		c.has = afterSeq
+	}
+	if err := h.replay(ctx, c, afterSeq); err != nil {
+		h.rooms.store.Disconnect(context.WithoutCancel(ctx), c.row)
+		return err
+	}
+	c.hub = h
+	c.identity = h.rooms.names.freshIdentity(c.identity)
+	h.syncPeople(ctx)
+	p := h.people[c.identity.ID]
+	if p == nil { // removed between the admission and now (a kick): the next read has it
+		p = &presence{identity: c.identity, sockets: map[*Client]struct{}{}}
+		h.people[c.identity.ID] = p
+	}
+	p.sockets[c] = struct{}{}
+	if h.cfg.Hooks.Sockets != nil {
+		h.cfg.Hooks.Sockets(1)
+	}
+	if adm.Joined != nil {
+		h.fanOut(*adm.Joined)
+		h.sendMembers()
+		h.updateLobby()
+		h.membersChanged()
+	} else {
+		c.send(h.render(components.MemberListOOB(h.room.OwnerID, h.members())))
+	}
+	h.typingLineFor(c)
+	return nil
+}
+
+// leaveShared forgets a socket and removes its connection row; the leave, if it is one, is
+// the settler's to announce.
+func (h *Hub) leaveShared(c *Client) {
+	p := h.people[c.identity.ID]
+	delete(p.sockets, c)
+	if h.cfg.Hooks.Sockets != nil {
+		h.cfg.Hooks.Sockets(-1)
+	}
+	if err := h.rooms.store.Disconnect(context.Background(), c.row); err != nil {
+		h.log.Warn("cluster: disconnect", "err", err) // the lease reaper takes the row with the instance
+	}
+}
+
+// departed applies leaves the settler committed (here or on another instance): the notices,
+// a new owner, the members panel.
+func (h *Hub) departed(d db.Departure) {
+	if h.closed {
+		return
+	}
+	for _, who := range d.Left {
+		if p := h.people[who.ID]; p != nil && len(p.sockets) == 0 {
+			delete(h.people, who.ID)
+		}
+		h.stopTyping(who.ID)
+	}
+	if d.NewOwner != nil {
+		h.room.OwnerID, h.room.OwnerName, h.room.OwnerColour = d.NewOwner.ID, d.NewOwner.Nickname, d.NewOwner.Colour
+	}
+	for _, n := range d.Notices {
+		h.fanOut(*n)
+	}
+	h.syncPeople(context.Background())
+	h.sendMembers()
+	h.updateLobby()
+	h.membersChanged()
+}
+
+// removeShared is a kick or ban in a cluster, after the bars are written and the person's
+// sockets here closed: their rows go on every instance with the notice, and the other
+// instances close their sockets.
+func (h *Hub) removeShared(ctx context.Context, p *presence, notice string, ban bool) error {
+	n, err := h.rooms.store.RemovePerson(ctx, h.id, p.identity, notice)
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
+		h.log.Error("cluster: remove member", "err", err)
+		return errRemoveFailed
+	}
+	delete(h.people, p.identity.ID)
+	h.stopTyping(p.identity.ID)
+	if n != nil {
+		h.fanOut(*n)
+	}
+	why := closeKick
+	if ban {
+		why = closeBan
+	}
+	if err := h.rooms.broker.PublishControl(cluster.Control{Room: h.id, Kind: cluster.ControlClose, Identity: p.identity.ID, Data: []byte(why)}); err != nil {
+		h.log.Warn("cluster: publish removal", "err", err)
+	}
+	h.sendMembers()
+	h.updateLobby()
+	h.membersChanged()
+	return nil
+}
+
+// membersChanged tells the other instances to read the room's presence (and its row: the
+// owner, the lock) again.
+func (h *Hub) membersChanged() {
+	if err := h.rooms.broker.PublishControl(cluster.Control{Room: h.id, Kind: cluster.ControlMembers}); err != nil {
+		h.log.Warn("cluster: publish members", "err", err)
+	}
+}
+
+// remoteControl applies another instance's control event.
+func (h *Hub) remoteControl(c cluster.Control) {
+	if h.closed || c.From == h.rooms.broker.Instance() {
+		return
+	}
+	ctx := context.Background()
+	switch c.Kind {
+	case cluster.ControlMembers:
+		if r, err := h.rooms.store.RoomByID(ctx, h.id); err == nil {
+			h.room = r
+		}
+		h.syncPeople(ctx)
+		h.sendMembers()
+		h.updateLobby()
+	case cluster.ControlClose:
+		p := h.people[c.Identity]
+		if p == nil {
+			return
+		}
+		reason := refusal("errors.owner.kicked", "Duration", h.cfg.KickBar.Round(time.Minute))
+		if string(c.Data) == closeBan {
+			reason = errBannedNow
+		}
+		frag := h.render(said(reason, components.RoomClosedOOB))
+		for s := range p.sockets {
+			s.send(frag)
+			s.close(CloseKicked, closeRemoved)
+		}
+		if h.cfg.Hooks.Sockets != nil {
+			h.cfg.Hooks.Sockets(-len(p.sockets))
+		}
+		delete(h.people, c.Identity)
+		h.stopTyping(c.Identity)
+		h.sendMembers()
+	}
+}
+
+// syncPeople reads who is present from the database: people on other instances come in
+// (without sockets here), people no longer present go unless they have sockets here.
+func (h *Hub) syncPeople(ctx context.Context) {
+	rows, err := h.rooms.store.RoomPeople(ctx, h.id)
+	if err != nil {
+		h.log.Warn("cluster: read presence", "err", err)
+		return
+	}
+	present := make(map[int64]bool, len(rows))
+	for _, r := range rows {
+		present[r.ID] = true
+		p := h.people[r.ID]
+		if p == nil {
+			p = &presence{sockets: map[*Client]struct{}{}}
+			h.people[r.ID] = p
+		}
+		p.identity.ID, p.identity.Nickname, p.identity.Colour = r.ID, r.Nickname, r.Colour
+		p.seq = r.JoinedAt
+	}
+	for id, p := range h.people {
+		if !present[id] && len(p.sockets) == 0 {
+			delete(h.people, id)
+		}
+	}
+}
