@@ -84,7 +84,9 @@ func (rs *Rooms) upkeep() {
 				if id, err := rs.store.StartInstance(ctx, rs.instanceName, rs.cfg.Lease); err == nil {
 					rs.instance = id
 				}
-				rs.each(func(h *Hub) { h.do(func() { h.eachSocket(func(c *Client) { c.close(CloseRestart, closeRestarting) }) }) })
+				rs.each(func(h *Hub) {
+					h.do(func() { h.eachSocket(func(c *Client) { c.close(CloseRestart, closeRestarting) }) })
+				})
 			case err != nil:
 				rs.log.Warn("cluster: renew lease", "err", err)
 				continue
