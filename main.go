@@ -45,6 +45,8 @@ type config struct {
 	logLevel       slog.Level
 	sqliteSync     string
 	postgres       string
+	nats           string
+	instance       string
 	gifCacheBytes  int64
 	dev            bool
 	shutdownWait   time.Duration
@@ -116,6 +118,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	maxCap := fs.Int("max-capacity", int(envInt("GIFCHAT_MAX_CAPACITY", 100)), "largest room capacity a form may ask for (env GIFCHAT_MAX_CAPACITY; load tests raise it)")
 	fs.StringVar(&level, "log-level", env("GIFCHAT_LOG_LEVEL", "info"), "debug, info, warn or error (env GIFCHAT_LOG_LEVEL)")
 	fs.StringVar(&c.postgres, "postgres", env("GIFCHAT_POSTGRES", ""), "store everything in this PostgreSQL database (a postgres:// URL or key=value DSN) instead of SQLite under -data; -data then holds only the GIF cache (env GIFCHAT_POSTGRES)")
+	fs.StringVar(&c.nats, "nats", env("GIFCHAT_NATS", ""), "with -postgres: join the cluster of instances sharing that database through this NATS server, e.g. nats://127.0.0.1:4222 (env GIFCHAT_NATS)")
+	fs.StringVar(&c.instance, "instance", env("GIFCHAT_INSTANCE", ""), "with -nats: this instance's name, stable across restarts (a restart drops the previous run's connections at once); default host name and pid (env GIFCHAT_INSTANCE)")
 	fs.Int64Var(&c.gifCacheBytes, "gif-cache-bytes", envInt("GIFCHAT_GIF_CACHE_BYTES", 256<<20), "with -postgres: the most GIF bytes kept in -data as a local cache of the database's (env GIFCHAT_GIF_CACHE_BYTES)")
 	fs.StringVar(&c.sqliteSync, "sqlite-synchronous", env("GIFCHAT_SQLITE_SYNCHRONOUS", "FULL"), "SQLite synchronous pragma: FULL survives power loss, NORMAL only process crashes (env GIFCHAT_SQLITE_SYNCHRONOUS)")
 	fs.BoolVar(&c.dev, "dev", env("GIFCHAT_DEV", "") == "true", "development mode: component gallery at /dev/components and pprof (env GIFCHAT_DEV=true)")
@@ -195,6 +199,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, errors.New("-rate-address-factor must be at least 1")
 	case c.maxGIFPerRoom < c.maxGIFBytes || c.maxGIFStore < c.maxGIFPerRoom:
 		return c, errors.New("-max-gif-bytes-per-room must be at least -max-gif-bytes, and -max-gif-store-bytes at least -max-gif-bytes-per-room")
+	case c.nats != "" && c.postgres == "":
+		return c, errors.New("-nats needs -postgres: instances share their rooms through PostgreSQL, and a SQLite file cannot be shared")
 	case c.identityTTL < 2*time.Hour:
 		return c, errors.New("-identity-ttl must be at least 2h (a session records its use once an hour)")
 	}
@@ -242,6 +248,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		DataDir:           cfg.dataDir,
 		SQLiteSynchronous: cfg.sqliteSync,
 		Postgres:          cfg.postgres,
+		NATS:              cfg.nats,
+		Instance:          cfg.instance,
 		GIFCacheBytes:     cfg.gifCacheBytes,
 		Log:               log,
 		Realtime: realtime.Config{
@@ -282,6 +290,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	storage := "sqlite"
 	if cfg.postgres != "" {
 		storage = "postgres"
+	}
+	if cfg.nats != "" {
+		storage = "postgres+nats"
 	}
 	log.Info("gifchat listening", "addr", ln.Addr().String(), "data", cfg.dataDir, "storage", storage, "dev", cfg.dev)
 	if ready != nil {

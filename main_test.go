@@ -124,7 +124,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 }
 
 // requiredFlags are the settings the operations contract names; -h may show more.
-var requiredFlags = []string{"addr", "data", "empty-room-grace", "leave-debounce", "max-gif-bytes",
+var requiredFlags = []string{"nats", "instance", "addr", "data", "empty-room-grace", "leave-debounce", "max-gif-bytes",
 	"max-message-chars", "max-capacity", "log-level", "sqlite-synchronous", "dev", "shutdown-timeout"}
 
 // TestHelpListsEveryFlag: -h returns nil (not an error exit) and documents every flag with
@@ -234,5 +234,21 @@ func TestPostgresThatCannotBeUsed(t *testing.T) {
 	}, io.Discard)
 	if err != nil || c.postgres != "postgres:///test?host=/var/run/postgresql" {
 		t.Errorf("GIFCHAT_POSTGRES gave %q, %v", c.postgres, err)
+	}
+}
+
+// -nats without -postgres is refused at start with one clear line: a SQLite file cannot be
+// shared by instances.
+func TestNATSNeedsPostgres(t *testing.T) {
+	var out syncBuffer
+	err := run(context.Background(), []string{"-addr", "127.0.0.1:0", "-data", t.TempDir(), "-nats", "nats://127.0.0.1:4222"}, noEnv, &out, nil)
+	if err == nil || !strings.Contains(err.Error(), "-nats needs -postgres") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("started a cluster instance on SQLite, or said so unclearly: %v", err)
+	}
+	c, err := parseConfig(nil, func(k string) string {
+		return map[string]string{"GIFCHAT_NATS": "nats://n:4222", "GIFCHAT_POSTGRES": "postgres:///x", "GIFCHAT_INSTANCE": "one"}[k]
+	}, io.Discard)
+	if err != nil || c.nats != "nats://n:4222" || c.instance != "one" {
+		t.Errorf("GIFCHAT_NATS and GIFCHAT_INSTANCE gave %q, %q, %v", c.nats, c.instance, err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"gifchat/cluster"
 	"gifchat/db"
 	"gifchat/handlers"
 	"gifchat/media"
@@ -51,6 +52,11 @@ type Config struct {
 	IdentityTTL time.Duration
 	// IdentitySweepEvery is how often that runs: default hourly, the first a minute after start.
 	IdentitySweepEvery time.Duration
+	// NATS, when set (with Postgres), makes this app one instance of a cluster: rooms are
+	// shared with the other instances on the same database through this NATS server
+	// (../shared/CLUSTER.md). Instance is its stable name there (default: host name and pid).
+	NATS     string
+	Instance string
 }
 
 // App is one running gifchat: its parts, for the caller to serve Handler and for tests to
@@ -65,6 +71,7 @@ type App struct {
 	// Handler serves every URL (handlers/routes.go), instrumented for /metrics.
 	Handler http.Handler
 
+	broker    *cluster.NATS // nil in one process
 	batches   *db.BatchWriter
 	log       *slog.Logger
 	stopSweep context.CancelFunc
@@ -77,6 +84,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	log := cfg.Log
 	if log == nil {
 		log = slog.Default()
+	}
+	if cfg.NATS != "" && cfg.Postgres == "" {
+		return nil, errors.New("-nats needs -postgres: instances share their rooms through PostgreSQL, and a SQLite file cannot be shared")
 	}
 	if err := checkDataDir(cfg.DataDir); err != nil {
 		return nil, err
@@ -152,6 +162,26 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 		return err
 	})
+	var ready func(context.Context) error
+	if cfg.NATS != "" {
+		name := cfg.Instance
+		if name == "" {
+			host, _ := os.Hostname()
+			name = fmt.Sprintf("%s-%d", host, os.Getpid())
+		}
+		a.broker, err = cluster.DialNATS(cfg.NATS, name, log, cluster.Hooks{
+			Disconnected: mx.NATSDisconnected, Reconnected: mx.NATSReconnected,
+		})
+		if err != nil {
+			return nil, err
+		}
+		a.Rooms.SetCluster(a.broker, name, realtime.ClusterHooks{
+			Published: mx.ClusterPublished, Delivered: mx.ClusterDelivered, Duplicate: mx.ClusterDuplicate,
+			GapFilled: mx.ClusterGapFilled, FillFailed: mx.ClusterFillFailed,
+		})
+		ready = a.broker.Ready
+		log.Info("cluster instance", "name", name, "nats", cfg.NATS)
+	}
 	if err := a.Rooms.Start(ctx); err != nil {
 		return nil, err
 	}
@@ -162,6 +192,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		Guard:   guard,
 		Metrics: mx.Handler(),
 		Events:  handlers.Events{GIFPosted: mx.GIFPosted},
+		Ready:   ready,
 	}))
 	return a, nil
 }
@@ -191,6 +222,9 @@ func (a *App) Close() error {
 	}
 	if a.batches != nil {
 		a.batches.Close()
+	}
+	if a.broker != nil {
+		a.broker.Close()
 	}
 	if a.Store == nil {
 		return nil

@@ -35,7 +35,9 @@ type pinger interface {
 	Ping(ctx context.Context) error
 }
 
-func handleHealthz(db pinger) http.Handler {
+// handleHealthz answers a load balancer: 503 while the database, or in a cluster NATS
+// (broker), does not answer, so it stops sending new people here.
+func handleHealthz(db pinger, broker func(context.Context) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
@@ -45,6 +47,13 @@ func handleHealthz(db pinger) http.Handler {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			fmt.Fprintln(w, "database unavailable")
 			return
+		}
+		if broker != nil {
+			if err := broker(ctx); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprintln(w, "message broker unavailable")
+				return
+			}
 		}
 		fmt.Fprintln(w, "ok")
 	})

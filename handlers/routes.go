@@ -29,7 +29,7 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("POST /me", s(handleSaveProfile(d)))
 	mux.Handle("GET /lang", handleLanguage())         // no session: choosing a language is not a visit
 	mux.Handle("GET /gifs/{name}", handleServeGIF(d)) // no session: public, cacheable, named by content
-	mux.Handle("GET /healthz", handleHealthz(d.Store))
+	mux.Handle("GET /healthz", handleHealthz(d.Store, d.Ready))
 	mux.Handle("GET /favicon.ico", handleFavicon())
 	mux.Handle("GET "+static.Prefix, static.Handler())
 	if d.Metrics != nil {

@@ -134,6 +134,9 @@ type Deps struct {
 	GIFs GIFStore
 	// Events observe what the handlers do (metrics); nil fields are skipped.
 	Events Events
+	// Ready, when set, is asked by /healthz besides the database: in a cluster, whether NATS
+	// answers.
+	Ready func(context.Context) error
 
 	sockets     *socketCounter           // set by NewServer: open room sockets per person
 	addrSockets *connCounter[netip.Addr] // set by NewServer: open room sockets per client address

@@ -35,6 +35,9 @@ type Metrics struct {
 	gifBytes         prometheus.Counter
 	storeFailures    prometheus.Counter
 	requests         *prometheus.CounterVec
+	cluster          *prometheus.CounterVec
+	gapFilled        prometheus.Counter
+	nats             *prometheus.CounterVec
 }
 
 // New builds the collectors on a fresh registry, with the Go runtime and process collectors.
@@ -66,8 +69,14 @@ func New() *Metrics {
 		Help: "Batches of messages the database refused to store (full disk, I/O errors); their senders were told."})
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gifchat_http_requests_total",
 		Help: "HTTP requests by route pattern and status code (101 for WebSocket upgrades)."}, []string{"route", "code"})
+	m.cluster = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gifchat_cluster_entries_total",
+		Help: "With several instances: room log entries published to the others, delivered here from them, dropped as already delivered, and gap fills that failed (retried by the tail check)."}, []string{"event"})
+	m.gapFilled = prometheus.NewCounter(prometheus.CounterOpts{Name: "gifchat_cluster_gap_filled_entries_total",
+		Help: "With several instances: entries read from the database because their publish was overtaken or lost."})
+	m.nats = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gifchat_nats_connection_events_total",
+		Help: "With several instances: NATS disconnections and reconnections."}, []string{"event"})
 	for _, c := range []prometheus.Collector{m.socketsOpen, m.lobbySubscribers, m.lobbyDropped, m.messages, m.refusals,
-		m.slowDrops, m.renders, m.rateLimited, m.gifsPosted, m.gifBytes, m.storeFailures, m.requests} {
+		m.slowDrops, m.renders, m.rateLimited, m.gifsPosted, m.gifBytes, m.storeFailures, m.requests, m.cluster, m.gapFilled, m.nats} {
 		f(c)
 	}
 	f(collectors.NewGoCollector())
@@ -81,6 +90,16 @@ func New() *Metrics {
 	}
 	return m
 }
+
+// ClusterPublished, ClusterDelivered, ClusterDuplicate, ClusterGapFilled and
+// ClusterFillFailed have the shapes of realtime.ClusterHooks.
+func (m *Metrics) ClusterPublished()      { m.cluster.WithLabelValues("published").Inc() }
+func (m *Metrics) ClusterDelivered()      { m.cluster.WithLabelValues("delivered").Inc() }
+func (m *Metrics) ClusterDuplicate()      { m.cluster.WithLabelValues("duplicate").Inc() }
+func (m *Metrics) ClusterFillFailed()     { m.cluster.WithLabelValues("fill_failed").Inc() }
+func (m *Metrics) ClusterGapFilled(n int) { m.gapFilled.Add(float64(n)) }
+func (m *Metrics) NATSDisconnected()      { m.nats.WithLabelValues("disconnected").Inc() }
+func (m *Metrics) NATSReconnected()       { m.nats.WithLabelValues("reconnected").Inc() }
 
 // Registry is the registry the collectors are on (tests read it).
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
