@@ -47,6 +47,7 @@ type config struct {
 	postgres       string
 	nats           string
 	instance       string
+	clusterLease   time.Duration
 	gifCacheBytes  int64
 	dev            bool
 	shutdownWait   time.Duration
@@ -120,6 +121,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.postgres, "postgres", env("GIFCHAT_POSTGRES", ""), "store everything in this PostgreSQL database (a postgres:// URL or key=value DSN) instead of SQLite under -data; -data then holds only the GIF cache (env GIFCHAT_POSTGRES)")
 	fs.StringVar(&c.nats, "nats", env("GIFCHAT_NATS", ""), "with -postgres: join the cluster of instances sharing that database through this NATS server, e.g. nats://127.0.0.1:4222 (env GIFCHAT_NATS)")
 	fs.StringVar(&c.instance, "instance", env("GIFCHAT_INSTANCE", ""), "with -nats: this instance's name, stable across restarts (a restart drops the previous run's connections at once); default host name and pid (env GIFCHAT_INSTANCE)")
+	fs.DurationVar(&c.clusterLease, "cluster-lease", envDur("GIFCHAT_CLUSTER_LEASE", 10*time.Second), "with -nats: an instance not heard of this long is taken for dead, and its people leave (after -leave-debounce) unless they reconnect elsewhere; renewed every third of it, so a pause longer than that costs the instance its sockets (env GIFCHAT_CLUSTER_LEASE)")
 	fs.Int64Var(&c.gifCacheBytes, "gif-cache-bytes", envInt("GIFCHAT_GIF_CACHE_BYTES", 256<<20), "with -postgres: the most GIF bytes kept in -data as a local cache of the database's (env GIFCHAT_GIF_CACHE_BYTES)")
 	fs.StringVar(&c.sqliteSync, "sqlite-synchronous", env("GIFCHAT_SQLITE_SYNCHRONOUS", "FULL"), "SQLite synchronous pragma: FULL survives power loss, NORMAL only process crashes (env GIFCHAT_SQLITE_SYNCHRONOUS)")
 	fs.BoolVar(&c.dev, "dev", env("GIFCHAT_DEV", "") == "true", "development mode: component gallery at /dev/components and pprof (env GIFCHAT_DEV=true)")
@@ -199,6 +201,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, errors.New("-rate-address-factor must be at least 1")
 	case c.maxGIFPerRoom < c.maxGIFBytes || c.maxGIFStore < c.maxGIFPerRoom:
 		return c, errors.New("-max-gif-bytes-per-room must be at least -max-gif-bytes, and -max-gif-store-bytes at least -max-gif-bytes-per-room")
+	case c.clusterLease < 3*time.Second:
+		return c, errors.New("-cluster-lease must be at least 3s (it is renewed every third of it, by chores that run every 500ms)")
 	case c.nats != "" && c.postgres == "":
 		return c, errors.New("-nats needs -postgres: instances share their rooms through PostgreSQL, and a SQLite file cannot be shared")
 	case c.identityTTL < 2*time.Hour:
@@ -261,6 +265,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			MaxTabsPerRoom:  cfg.maxSocketsPer,
 			ReplayBytes:     int(cfg.replayBytes),
 			SendQueueBytes:  int(cfg.sendQueueBytes),
+			Lease:           cfg.clusterLease,
 		},
 		Handlers: handlers.Config{MaxGIFBytes: cfg.maxGIFBytes, MaxCapacity: cfg.maxCapacity, Dev: cfg.dev,
 			MaxFormBytes: cfg.maxBodyBytes, MaxRoomsPerPerson: cfg.maxRoomsPer, MaxSocketsPerPerson: cfg.maxSocketsPer,
