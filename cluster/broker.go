@@ -34,8 +34,9 @@ const (
 	ControlMembers = "members"
 	// ControlTyping carries the typing line's state (Data: the hub's own encoding).
 	ControlTyping = "typing"
-	// ControlRoom says the room itself changed (locked, password, owner) or closed.
-	ControlRoom = "room"
+	// ControlRenamed says Identity took another name and colour (Data: nickname, NUL,
+	// colour); the notice travels as an entry.
+	ControlRenamed = "renamed"
 )
 
 // Control is an event about a room that is not an entry of its log.

@@ -3,6 +3,7 @@ package realtime
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"gifchat/cluster"
@@ -340,6 +341,10 @@ func (h *Hub) remoteControl(c cluster.Control) {
 		h.syncPeople(ctx)
 		h.sendMembers()
 		h.updateLobby()
+	case cluster.ControlTyping:
+		h.remoteTyping(c)
+	case cluster.ControlRenamed:
+		h.remoteRename(c)
 	case cluster.ControlClose:
 		p := h.people[c.Identity]
 		if p == nil {
@@ -387,4 +392,51 @@ func (h *Hub) syncPeople(ctx context.Context) {
 			delete(h.people, id)
 		}
 	}
+}
+
+// publishTyping tells the other instances someone here is typing (name) or stopped (""). A
+// person's signal comes every 3 s at most while they type, so this is small traffic.
+func (h *Hub) publishTyping(id int64, name string) {
+	if !h.rooms.clustered() {
+		return
+	}
+	if err := h.rooms.broker.PublishControl(cluster.Control{Room: h.id, Kind: cluster.ControlTyping, Identity: id, Data: []byte(name)}); err != nil {
+		h.log.Warn("cluster: publish typing", "err", err)
+	}
+}
+
+// remoteTyping applies another instance's typing signal, without passing it on.
+func (h *Hub) remoteTyping(c cluster.Control) {
+	if len(c.Data) > 0 {
+		h.typing(c.Identity, string(c.Data))
+		return
+	}
+	if t := h.typers[c.Identity]; t != nil {
+		t.expiry.Stop()
+		delete(h.typers, c.Identity)
+		h.sendTyping()
+	}
+}
+
+// publishRename tells the room's other instances someone took another name and colour.
+func (h *Hub) publishRename(to db.Identity) {
+	if !h.rooms.clustered() {
+		return
+	}
+	data := []byte(to.Nickname + "\x00" + to.Colour)
+	if err := h.rooms.broker.PublishControl(cluster.Control{Room: h.id, Kind: cluster.ControlRenamed, Identity: to.ID, Data: data}); err != nil {
+		h.log.Warn("cluster: publish rename", "err", err)
+	}
+}
+
+// remoteRename shows a rename made on another instance: the members panel, the person's own
+// header and the whisper lines (the notice comes as an entry of the log).
+func (h *Hub) remoteRename(c cluster.Control) {
+	nick, colour, ok := strings.Cut(string(c.Data), "\x00")
+	if !ok {
+		return
+	}
+	to := db.Identity{ID: c.Identity, Nickname: nick, Colour: colour}
+	h.rooms.names.remember(to, time.Now())
+	h.renamed(context.Background(), to, false)
 }

@@ -228,3 +228,62 @@ func (s *sock) closedNow() bool {
 		return false
 	}
 }
+
+// "… is typing" crosses instances: it shows on the other instance while the person types and
+// goes when they send.
+func TestClusterTypingAcrossInstances(t *testing.T) {
+	nodes := clusterNodes(t, natstest.URL(t), 2)
+	alice, bob := nodes[0].person("alice"), nodes[0].person("bob")
+	room := clusterRoom(t, nodes, alice)
+	a := nodes[0].dial(alice, room.ID, 0)
+	b := nodes[1].dial(bob, room.ID, 0)
+	a.waitText(bob.Nickname + " joined")
+	b.waitText(alice.Nickname + " joined")
+	waitMembers(t, nodes[1], room.ID, 2, "node 1")
+	a.send(`{"action":"typing"}`)
+	b.waitText(alice.Nickname + " is typing…")
+	before := strings.Count(b.text(), `hx-target="#typing"`)
+	a.say("done typing")
+	b.waitFor("the message", func(string) bool { return slices.Contains(b.texts(vocab.KindText), "done typing") })
+	b.waitFor("the line cleared", func(string) bool {
+		return strings.Count(b.text(), `hx-target="#typing" hx-swap="innerHTML"></hx-partial>`) >= 1 &&
+			strings.Count(b.text(), `hx-target="#typing"`) > before
+	})
+}
+
+// A rename made through one instance shows on the others: the members panel, the notice
+// (once), and a name that is taken by someone present on another instance is refused.
+func TestClusterRenameAcrossInstances(t *testing.T) {
+	nodes := clusterNodes(t, natstest.URL(t), 2)
+	alice, bob := nodes[0].person("alice"), nodes[0].person("bob")
+	room := clusterRoom(t, nodes, alice)
+	a := nodes[0].dial(alice, room.ID, 0)
+	b := nodes[1].dial(bob, room.ID, 0)
+	a.waitText(bob.Nickname + " joined")
+	waitMembers(t, nodes[0], room.ID, 2, "node 0")
+	ctx := context.Background()
+	save := func(to db.Identity) func(context.Context) error {
+		return func(ctx context.Context) error { return nodes[0].store.RenameIdentity(ctx, to.ID, to.Nickname, to.Colour) }
+	}
+	taken := alice
+	taken.Nickname = strings.ToUpper(bob.Nickname)
+	if err := nodes[0].rooms.Rename(ctx, taken, save(taken)); err == nil {
+		t.Fatal("alice took the name of bob, present through another instance")
+	}
+	to := alice
+	to.Nickname, to.Colour = "alice-renamed", "c5"
+	if err := nodes[0].rooms.Rename(ctx, to, save(to)); err != nil {
+		t.Fatal(err)
+	}
+	b.waitText(alice.Nickname + " is now alice-renamed")
+	b.waitFor("the panel entry", func(string) bool { return strings.Contains(b.text(), `id="member-`+fmt.Sprint(alice.ID)) && strings.Contains(b.text(), ">alice-renamed<") })
+	time.Sleep(200 * time.Millisecond)
+	if n := b.countText(" is now alice-renamed"); n != 1 {
+		t.Fatalf("the rename notice came %d times", n)
+	}
+	for _, m := range nodes[1].rooms.Hub(room.ID).Members() {
+		if m.ID == alice.ID && m.Name != "alice-renamed" {
+			t.Fatalf("the other instance lists alice as %q", m.Name)
+		}
+	}
+}

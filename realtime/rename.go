@@ -114,7 +114,7 @@ func (rs *Rooms) Rename(ctx context.Context, to db.Identity, save func(context.C
 	rs.names.remember(to, time.Now())
 	work := context.WithoutCancel(ctx)
 	for _, h := range rs.allHubs() {
-		h.call(func() { h.renamed(work, to) })
+		h.call(func() { h.renamed(work, to, true) })
 	}
 	return nil
 }
@@ -146,8 +146,10 @@ func (h *Hub) nameClash(id int64, key string) (title string, clash bool) {
 	return "", false
 }
 
-// renamed shows a stored rename in this room, on the hub goroutine.
-func (h *Hub) renamed(ctx context.Context, to db.Identity) {
+// renamed shows a stored rename in this room, on the hub goroutine. The instance where it was
+// made (here) posts the notice and, in a cluster, tells the other instances, which only show
+// it (remoteRename).
+func (h *Hub) renamed(ctx context.Context, to db.Identity, here bool) {
 	if h.closed {
 		return
 	}
@@ -189,8 +191,11 @@ func (h *Hub) renamed(ctx context.Context, to db.Identity) {
 			}
 		}
 	}
-	if before.Nickname != to.Nickname {
+	if here && before.Nickname != to.Nickname {
 		h.renameNotice(ctx, before, p.identity)
+	}
+	if here {
+		h.publishRename(to)
 	}
 }
 

@@ -29,12 +29,17 @@ func (typingCmd) action() string { return vocab.ActionTyping }
 func (typingCmd) batched() bool  { return false }
 
 func (typingCmd) run(_ context.Context, h *Hub, from *Client) {
-	id := from.identity.ID
+	h.typing(from.identity.ID, from.identity.Nickname)
+	h.publishTyping(from.identity.ID, from.identity.Nickname)
+}
+
+// typing puts someone on the typing line, or keeps them on it, for TypingFor.
+func (h *Hub) typing(id int64, name string) {
 	t := h.typers[id]
 	starting := t == nil
 	if starting {
 		h.typingSeq++
-		t = &typer{name: from.identity.Nickname, started: h.typingSeq}
+		t = &typer{name: name, started: h.typingSeq}
 		h.typers[id] = t
 	} else {
 		t.expiry.Stop()
@@ -60,6 +65,7 @@ func (h *Hub) stopTyping(id int64) {
 	t.expiry.Stop()
 	delete(h.typers, id)
 	h.sendTyping()
+	h.publishTyping(id, "")
 }
 
 // sendTyping sends the typing line: one rendering for those not typing, and one for each
