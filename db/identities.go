@@ -13,6 +13,9 @@ type Identity struct {
 	Nickname  string `db:"nickname"`
 	Colour    string `db:"colour"`
 	CreatedAt int64  `db:"created_at"`
+	// NameChosen is set once the person chose their nickname (RenameIdentity): read with the
+	// session, for the rule that a chosen name may not meet someone present by that name.
+	NameChosen bool `db:"name_chosen"`
 }
 
 // CreateIdentitySession stores a new identity and binds the session token hash to it, in one
@@ -41,7 +44,7 @@ func (s *Store) CreateIdentitySession(ctx context.Context, tokenHash, nickname, 
 // IdentityBySession returns the identity a session token hash belongs to, or ErrNotFound.
 func (s *Store) IdentityBySession(ctx context.Context, tokenHash string) (Identity, error) {
 	var id Identity
-	err := s.read.GetContext(ctx, &id, s.read.Rebind(`SELECT i.id, i.nickname, i.colour, i.created_at
+	err := s.read.GetContext(ctx, &id, s.read.Rebind(`SELECT i.id, i.nickname, i.colour, i.created_at, i.name_chosen
 		FROM sessions s JOIN identities i ON i.id = s.identity_id WHERE s.token_hash = ?`), tokenHash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Identity{}, ErrNotFound
@@ -62,7 +65,7 @@ type Session struct {
 // SessionByToken returns the session a token hash names, or ErrNotFound.
 func (s *Store) SessionByToken(ctx context.Context, tokenHash string) (Session, error) {
 	var out Session
-	err := s.read.GetContext(ctx, &out, s.read.Rebind(`SELECT i.id, i.nickname, i.colour, i.created_at, s.last_seen
+	err := s.read.GetContext(ctx, &out, s.read.Rebind(`SELECT i.id, i.nickname, i.colour, i.created_at, i.name_chosen, s.last_seen
 		FROM sessions s JOIN identities i ON i.id = s.identity_id WHERE s.token_hash = ?`), tokenHash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, ErrNotFound
@@ -141,7 +144,7 @@ func (s *Store) deleteBatch(ctx context.Context, q string, args ...any) (int64, 
 // IdentityByID returns one identity, or ErrNotFound.
 func (s *Store) IdentityByID(ctx context.Context, id int64) (Identity, error) {
 	var out Identity
-	err := s.read.GetContext(ctx, &out, s.read.Rebind("SELECT id, nickname, colour, created_at FROM identities WHERE id = ?"), id)
+	err := s.read.GetContext(ctx, &out, s.read.Rebind("SELECT id, nickname, colour, created_at, name_chosen FROM identities WHERE id = ?"), id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Identity{}, ErrNotFound
 	}
@@ -155,7 +158,7 @@ func (s *Store) IdentityByID(ctx context.Context, id int64) (Identity, error) {
 // messages it has sent keep the name they were sent under (stored with each), so only what
 // shows people as they are now (members, reactions, room owners) changes.
 func (s *Store) RenameIdentity(ctx context.Context, id int64, nickname, colour string) error {
-	res, err := s.write.ExecContext(ctx, s.write.Rebind("UPDATE identities SET nickname = ?, colour = ? WHERE id = ?"), nickname, colour, id)
+	res, err := s.write.ExecContext(ctx, s.write.Rebind("UPDATE identities SET nickname = ?, colour = ?, name_chosen = TRUE WHERE id = ?"), nickname, colour, id)
 	if err != nil {
 		return fmt.Errorf("db: rename identity: %w", err)
 	}

@@ -53,6 +53,8 @@ func admitPage(w http.ResponseWriter, r *http.Request, d Deps, hub *realtime.Hub
 		errorPage(w, r, http.StatusConflict, tr(r, "errors.page.full.title"), tr(r, "errors.page.full.message", "Title", room.Title, "Max", room.Capacity))
 	case ref == realtime.ErrLocked:
 		errorPage(w, r, http.StatusForbidden, tr(r, "errors.page.locked.title"), reason(r, ref))
+	case ref.Code == realtime.CloseNameTaken:
+		errorPage(w, r, http.StatusConflict, tr(r, "errors.page.name_taken.title"), reason(r, ref))
 	case ref.Code == realtime.CloseKicked:
 		errorPage(w, r, http.StatusForbidden, tr(r, "errors.page.barred.title"), reason(r, ref))
 	default:

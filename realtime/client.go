@@ -20,6 +20,7 @@ const (
 	CloseRoomGone      = 4004                         // room does not exist or was closed
 	CloseKicked        = 4008                         // removed by the owner, or still barred
 	CloseLocked        = 4009                         // the owner locked the room
+	CloseNameTaken     = 4010                         // someone present goes by the name the person chose
 	CloseTooMany       = 4029                         // too many sockets or connects
 	CloseTryAgain      = websocket.CloseTryAgainLater // a rate limit: come back after a back-off
 	CloseSlow          = websocket.CloseTryAgainLater // too far behind: reconnect and replay

@@ -219,6 +219,11 @@ func (h *Hub) joinShared(ctx context.Context, c *Client, afterSeq int64) error {
 	if p := h.people[c.identity.ID]; p != nil && len(p.sockets) >= h.cfg.MaxTabsPerRoom {
 		return &Refusal{Code: CloseTooMany, Key: "errors.room.too_many_tabs", Args: []any{"Count", len(p.sockets)}}
 	}
+	if _, here := h.people[c.identity.ID]; !here {
+		if err := h.nameMet(c.identity); err != nil {
+			return err
+		}
+	}
 	adm, err := h.rooms.store.AdmitConnection(ctx, db.Admission{Room: h.id, Identity: c.identity, Address: c.addr, Instance: h.rooms.instance})
 	if err != nil {
 		return h.refusalOf(err)

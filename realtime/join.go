@@ -57,6 +57,9 @@ func (h *Hub) admission(ctx context.Context, who db.Identity, addr string) error
 	if _, here := h.people[who.ID]; here {
 		return nil
 	}
+	if err := h.nameMet(who); err != nil {
+		return err
+	}
 	if h.room.Private() && h.room.OwnerID != who.ID {
 		entered, err := h.rooms.store.HasRoomEntry(ctx, h.id, who.ID)
 		if err != nil {
@@ -88,6 +91,22 @@ func (h *Hub) admission(ctx context.Context, who db.Identity, addr string) error
 	}
 	if len(h.people) >= h.room.Capacity {
 		return ErrFull
+	}
+	return nil
+}
+
+// nameMet refuses someone whose chosen name another person present goes by (compared as
+// NameKey compares): they choose another before they come in, so nobody can rename while
+// away and come back as someone present. Generated names that happen to meet are let be.
+func (h *Hub) nameMet(who db.Identity) error {
+	if !who.NameChosen {
+		return nil
+	}
+	key := NameKey(who.Nickname)
+	for id, p := range h.people {
+		if id != who.ID && NameKey(p.identity.Nickname) == key {
+			return &Refusal{Code: CloseNameTaken, Key: "errors.room.name_taken", Args: []any{"Name", p.identity.Nickname}}
+		}
 	}
 	return nil
 }

@@ -189,3 +189,31 @@ func TestLongAbsenceReplaysBeyondTheQueue(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 }
+
+// Generated names that happen to meet do not keep anyone out: only a chosen name does.
+func TestGeneratedNamesThatMeetAreLetBe(t *testing.T) {
+	e := newEnv(t, Config{})
+	alice := e.person("alice")
+	twin, err := e.store.CreateIdentitySession(context.Background(), "twin-token", alice.Nickname, "c2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := e.room(alice, 10, "")
+	a := e.dial(alice, room.ID, 0)
+	a.waitText(alice.Nickname + " joined")
+	b := e.dial(twin, room.ID, 0)
+	b.waitFor("admitted", func(string) bool { return b.countText(alice.Nickname+" joined") == 2 })
+	chosen := twin
+	chosen.ID = e.person("chooser").ID
+	if err := e.store.RenameIdentity(context.Background(), chosen.ID, strings.ToUpper(alice.Nickname), "c3"); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := e.store.IdentityByID(context.Background(), chosen.ID)
+	if err != nil || !fresh.NameChosen {
+		t.Fatalf("a renamed identity is not marked as having chosen its name: %+v %v", fresh, err)
+	}
+	c := e.dial(fresh, room.ID, 0)
+	if code, _ := c.waitClose(); code != CloseNameTaken {
+		t.Fatalf("a chosen name meeting someone present: close %d, want %d", code, CloseNameTaken)
+	}
+}

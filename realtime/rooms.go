@@ -315,6 +315,8 @@ func refusalLabel(code int) string {
 		return "barred"
 	case CloseLocked:
 		return "locked"
+	case CloseNameTaken:
+		return "name_taken"
 	case CloseTooMany:
 		return "too_many"
 	case CloseTryAgain:
