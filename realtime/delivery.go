@@ -93,8 +93,15 @@ func (h *Hub) fanOut(m db.Message) {
 	if h.draining {
 		return
 	}
-	h.catchUp(m.Seq - 1) // in a cluster, what other instances committed before it goes first
 	f := h.render(components.MessageOOB(MessageView(m)))
+	if h.rooms.clustered() && m.Seq <= h.delivered {
+		// Delivered here already: committed off this goroutine (the settler's notices), it
+		// was overtaken by a later entry whose gap fill read it from the database. The other
+		// instances may not have it yet, so it is still published.
+		h.logged(m.Seq, f, audienceOf(m))
+		return
+	}
+	h.catchUp(m.Seq - 1) // in a cluster, what other instances committed before it goes first
 	h.deliverTo(f, audienceOf(m), m.Seq)
 	h.logged(m.Seq, f, audienceOf(m))
 }
