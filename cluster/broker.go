@@ -34,6 +34,8 @@ const (
 	ControlMembers = "members"
 	// ControlTyping carries the typing line's state (Data: the hub's own encoding).
 	ControlTyping = "typing"
+	// ControlRoom says the room's row changed (locked, password, bans): instances read it again.
+	ControlRoom = "room"
 	// ControlRenamed says Identity took another name and colour (Data: nickname, NUL,
 	// colour); the notice travels as an entry.
 	ControlRenamed = "renamed"

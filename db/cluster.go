@@ -421,7 +421,11 @@ func (s *Store) ReapEmptyRooms(ctx context.Context, grace time.Duration) (remove
 		return nil, nil, err
 	}
 	var candidates []string
-	if err := s.read.SelectContext(ctx, &candidates, "SELECT id FROM rooms WHERE empty_since <= "+dbNowMillis+" - $1 ORDER BY id",
+	// A room nobody has entered (or left from before every instance restarted) has no
+	// empty_since: its age counts instead, as one process counts from its creation.
+	if err := s.read.SelectContext(ctx, &candidates, `SELECT r.id FROM rooms AS r
+		WHERE COALESCE(r.empty_since, r.created_at) <= `+dbNowMillis+` - $1
+		AND NOT EXISTS (SELECT 1 FROM room_people AS p WHERE p.room_id = r.id) ORDER BY r.id`,
 		grace.Milliseconds()); err != nil {
 		return nil, nil, fmt.Errorf("db: reap empty rooms: %w", err)
 	}
@@ -430,7 +434,7 @@ func (s *Store) ReapEmptyRooms(ctx context.Context, grace time.Duration) (remove
 			// The room's row is locked first, as a join locks it: the join either committed
 			// (empty_since is cleared, someone is present) or waits and then finds no room.
 			var id string
-			err := tx.GetContext(ctx, &id, "SELECT id FROM rooms WHERE id = $1 AND empty_since <= "+dbNowMillis+" - $2 FOR UPDATE",
+			err := tx.GetContext(ctx, &id, "SELECT id FROM rooms WHERE id = $1 AND COALESCE(empty_since, created_at) <= "+dbNowMillis+" - $2 FOR UPDATE",
 				room, grace.Milliseconds())
 			if errors.Is(err, sql.ErrNoRows) {
 				return nil

@@ -112,9 +112,7 @@ func (rs *Rooms) upkeep() {
 		}
 		for _, id := range removed {
 			rs.dropRoom(id)
-			if err := rs.broker.PublishLobby(cluster.LobbyEvent{Room: id, Removed: true}); err != nil {
-				rs.log.Warn("cluster: publish room removal", "err", err)
-			}
+			rs.announceRemoval(id)
 		}
 		if len(orphans) > 0 && rs.onRemoved != nil {
 			rs.onRemoved(ctx, orphans)
@@ -154,6 +152,17 @@ func (rs *Rooms) announceRoom(r db.Room) {
 	}
 	if err := rs.broker.PublishLobby(cluster.LobbyEvent{Room: r.ID, Created: r.CreatedAt}); err != nil {
 		rs.log.Warn("cluster: publish new room", "err", err)
+	}
+}
+
+// announceRemoval tells the other instances a room was removed here (its owner closed it), so
+// they close its sockets and take it off their lobbies.
+func (rs *Rooms) announceRemoval(id string) {
+	if !rs.clustered() {
+		return
+	}
+	if err := rs.broker.PublishLobby(cluster.LobbyEvent{Room: id, Removed: true}); err != nil {
+		rs.log.Warn("cluster: publish room removal", "err", err)
 	}
 }
 
@@ -332,6 +341,16 @@ func (h *Hub) membersChanged() {
 	}
 }
 
+// roomChanged tells the room's other instances to read its row again (lock, password, bans).
+func (h *Hub) roomChanged() {
+	if !h.rooms.clustered() {
+		return
+	}
+	if err := h.rooms.broker.PublishControl(cluster.Control{Room: h.id, Kind: cluster.ControlRoom}); err != nil {
+		h.log.Warn("cluster: publish room change", "err", err)
+	}
+}
+
 // remoteControl applies another instance's control event.
 func (h *Hub) remoteControl(c cluster.Control) {
 	if h.closed || c.From == h.rooms.broker.Instance() {
@@ -345,6 +364,13 @@ func (h *Hub) remoteControl(c cluster.Control) {
 		}
 		h.syncPeople(ctx)
 		h.sendMembers()
+		h.updateLobby()
+	case cluster.ControlRoom:
+		if r, err := h.rooms.store.RoomByID(ctx, h.id); err == nil {
+			h.room = r
+		}
+		h.sendOwnerTools()
+		h.sendBans(ctx)
 		h.updateLobby()
 	case cluster.ControlTyping:
 		h.remoteTyping(c)

@@ -287,3 +287,40 @@ func TestClusterRenameAcrossInstances(t *testing.T) {
 		}
 	}
 }
+
+// The owner's tools reach every instance: a lock made on one keeps newcomers out on the
+// other, and a room closed on one closes its sockets on the other.
+func TestClusterOwnerToolsAcrossInstances(t *testing.T) {
+	nodes := clusterNodes(t, natstest.URL(t), 2)
+	alice, bob, carol := nodes[0].person("alice"), nodes[0].person("bob"), nodes[0].person("carol")
+	room := clusterRoom(t, nodes, alice)
+	a := nodes[0].dial(alice, room.ID, 0)
+	b := nodes[1].dial(bob, room.ID, 0)
+	a.waitText(bob.Nickname + " joined")
+	a.send(`{"action":"lock"}`)
+	b.waitText(alice.Nickname + " locked the room")
+	deadline := time.Now().Add(2 * time.Second)
+	for !nodes[1].rooms.Hub(room.ID).Room().Locked { // its owner tools show the lock there too
+		if time.Now().After(deadline) {
+			t.Fatal("the other instance does not know the room is locked")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c := nodes[1].dial(carol, room.ID, 0)
+	if code, _ := c.waitClose(); code != CloseLocked {
+		t.Fatalf("a newcomer on the other instance of a locked room: close %d, want %d", code, CloseLocked)
+	}
+	if err := nodes[0].rooms.Hub(room.ID).Delete(context.Background(), alice.ID); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := b.waitClose(); code != CloseRoomGone {
+		t.Fatalf("bob's socket on the other instance closed with %d, want %d", code, CloseRoomGone)
+	}
+	deadline = time.Now().Add(2 * time.Second)
+	for nodes[1].rooms.Hub(room.ID) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the other instance still runs the closed room")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -72,6 +72,7 @@ func (h *Hub) remove(ctx context.Context, why *Refusal, code int) {
 	if err := h.rooms.deleteRoom(ctx, h.id); err != nil {
 		h.log.Error("remove room", "err", err)
 	}
+	h.rooms.announceRemoval(h.id)
 }
 
 // shutdown closes every socket with a code that makes browsers come back (1012), without

@@ -106,6 +106,7 @@ func (h *Hub) removeMember(ctx context.Context, by, member int64, ban bool) erro
 	}
 	if ban {
 		h.sendBans(ctx)
+		h.roomChanged()
 	}
 	return nil
 }
@@ -147,6 +148,7 @@ func (u unbanCmd) run(ctx context.Context, h *Hub, from *Client) {
 	}
 	h.notice(ctx, vocab.NoticeUnbanned, *who)
 	h.sendBans(ctx)
+	h.roomChanged()
 }
 
 // sendBans sends the list of bans to the room (only the owner's page shows it).
@@ -193,6 +195,7 @@ func (l lockCmd) run(ctx context.Context, h *Hub, from *Client) {
 	h.notice(ctx, notice, from.identity)
 	h.sendOwnerTools()
 	h.updateLobby()
+	h.roomChanged()
 }
 
 // passwordCmd sets the room's password, or removes it ("").
@@ -241,6 +244,7 @@ func (pw passwordCmd) run(ctx context.Context, h *Hub, from *Client) {
 	h.notice(ctx, notice, from.identity)
 	h.sendOwnerTools()
 	h.updateLobby()
+	h.roomChanged()
 }
 
 // sendOwnerTools sends the owner's controls in the room's current state to everyone (me.css
