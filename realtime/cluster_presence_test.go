@@ -263,7 +263,9 @@ func TestClusterRenameAcrossInstances(t *testing.T) {
 	waitMembers(t, nodes[0], room.ID, 2, "node 0")
 	ctx := context.Background()
 	save := func(to db.Identity) func(context.Context) error {
-		return func(ctx context.Context) error { return nodes[0].store.RenameIdentity(ctx, to.ID, to.Nickname, to.Colour) }
+		return func(ctx context.Context) error {
+			return nodes[0].store.RenameIdentity(ctx, to.ID, to.Nickname, to.Colour)
+		}
 	}
 	taken := alice
 	taken.Nickname = strings.ToUpper(bob.Nickname)
@@ -276,7 +278,9 @@ func TestClusterRenameAcrossInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.waitText(alice.Nickname + " is now alice-renamed")
-	b.waitFor("the panel entry", func(string) bool { return strings.Contains(b.text(), `id="member-`+fmt.Sprint(alice.ID)) && strings.Contains(b.text(), ">alice-renamed<") })
+	b.waitFor("the panel entry", func(string) bool {
+		return strings.Contains(b.text(), `id="member-`+fmt.Sprint(alice.ID)) && strings.Contains(b.text(), ">alice-renamed<")
+	})
 	time.Sleep(200 * time.Millisecond)
 	if n := b.countText(" is now alice-renamed"); n != 1 {
 		t.Fatalf("the rename notice came %d times", n)
