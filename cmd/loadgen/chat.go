@@ -33,6 +33,10 @@ type ChatConfig struct {
 	Drain              time.Duration // max wait for deliveries after sending
 	Reconnects         int           // reconnects allowed per socket (as htmx would)
 	Verbose            bool
+	// CPUOf names other processes (by command name, e.g. postgres, nats-server) whose CPU
+	// time over the measured window is reported as ServicesCPUSeconds: the database's and the
+	// broker's share of a delivery.
+	CPUOf []string
 }
 
 // chatRoom is one room of the workload.
@@ -163,6 +167,7 @@ func RunChat(ctx context.Context, srv *server, cfg ChatConfig) *Result {
 	setupFrames, setupBytes := run.wire.frames.Load(), run.wire.bytes.Load()
 	typingLines0, typingFrames0 := run.typing.lines.Load(), run.typing.frames.Load()
 	cpu0, cpuErr := serverCPU(srv)
+	svc0 := commandsCPU(cfg.CPUOf)
 	start := time.Now()
 	run.send(ctx, senders, typers)
 	sendEnd := time.Now()
@@ -184,6 +189,9 @@ func RunChat(ctx context.Context, srv *server, cfg ChatConfig) *Result {
 	run.drain(ctx, rooms)
 	if cpu1, err := serverCPU(srv); err == nil && cpuErr == nil {
 		cr.ServerCPUSeconds = (cpu1 - cpu0).Seconds()
+	}
+	if len(cfg.CPUOf) > 0 {
+		cr.ServicesCPUSeconds = (commandsCPU(cfg.CPUOf) - svc0).Seconds()
 	}
 	res.RSS.End = sampleRSS(srv, &res.RSS)
 	cr.Wire = WireFigures{

@@ -5,6 +5,11 @@ package main
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -78,6 +83,34 @@ func (run *chatRun) collect(rooms []*chatRoom, res *Result, start, sendEnd time.
 	if cr.ServerCPUSeconds > 0 {
 		cr.DeliveriesPerCPUSecond = float64(cr.Deliveries) / cr.ServerCPUSeconds
 	}
+	if cr.ServerCPUSeconds > 0 && cr.Deliveries > 0 {
+		cr.CPUPerThousand = (cr.ServerCPUSeconds + cr.ServicesCPUSeconds) / float64(cr.Deliveries) * 1000
+	}
+}
+
+// commandsCPU is the CPU time used so far by every process whose command name is one of
+// names (0 without names). Processes that ended are not counted: the services measured
+// (PostgreSQL's pooled backends, nats-server) live through a run.
+func commandsCPU(names []string) time.Duration {
+	if len(names) == 0 {
+		return 0
+	}
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	var total time.Duration
+	for _, d := range dirs {
+		comm, err := os.ReadFile(filepath.Join(d, "comm"))
+		if err != nil || !slices.Contains(names, strings.TrimSpace(string(comm))) {
+			continue
+		}
+		pid, err := strconv.Atoi(filepath.Base(d))
+		if err != nil {
+			continue
+		}
+		if cpu, err := readCPU(pid); err == nil {
+			total += cpu
+		}
+	}
+	return total
 }
 
 // serverCPU reads the CPU time used so far by srv's process, or by all its

@@ -78,6 +78,10 @@ func parseFlags(args []string, errOut io.Writer) (*options, error) {
 	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "chat: how long to send (0 = until -messages)")
 	fs.IntVar(&c.Messages, "messages", 0, "chat: stop each sender after this many messages (0 = no cap)")
 	fs.IntVar(&c.Typers, "typers", 0, "chat: members per room (not senders) who signal \"typing\" every -typing-every while the senders send")
+	fs.Func("cpu-of", "chat: also count the CPU of every process with one of these comma-separated command names (e.g. postgres,nats-server) over the measured window, for CPU seconds per 1,000 deliveries with all processes counted", func(v string) error {
+		c.CPUOf = strings.Split(v, ",")
+		return nil
+	})
 	fs.DurationVar(&c.TypingEvery, "typing-every", 3*time.Second, "chat: how often each typer signals (app.js: at most every 3s while typing)")
 	capacity := fs.Int("capacity", 100, "capacity form field for rooms the tool creates (idle ws: people per room)")
 	concurrency := fs.Int("connect-concurrency", 32, "max connections being set up at once")

@@ -82,6 +82,11 @@ type ChatResult struct {
 	// deliveries/s it hardly depends on what else the machine is doing.
 	ServerCPUSeconds       float64 `json:"server_cpu_seconds,omitempty"`
 	DeliveriesPerCPUSecond float64 `json:"deliveries_per_server_cpu_second,omitempty"`
+	// ServicesCPUSeconds is the CPU time, over the same window, of the processes -cpu-of
+	// names (all processes of each name: PostgreSQL's backends, nats-server).
+	ServicesCPUSeconds float64 `json:"services_cpu_seconds,omitempty"`
+	// CPUPerThousand is (server + services) CPU seconds per 1,000 deliveries.
+	CPUPerThousand float64 `json:"cpu_seconds_per_1000_deliveries,omitempty"`
 
 	Wire WireFigures `json:"wire"`
 
@@ -314,6 +319,9 @@ func (r *Result) OneLine() string {
 		}
 		if c.ServerCPUSeconds > 0 && c.ElapsedSeconds > 0 {
 			fmt.Fprintf(&b, ", cpu %.2f cores", c.ServerCPUSeconds/c.ElapsedSeconds)
+		}
+		if c.CPUPerThousand > 0 {
+			fmt.Fprintf(&b, ", %.3f cpu-s per 1000 deliveries (services %.2f s)", c.CPUPerThousand, c.ServicesCPUSeconds)
 		}
 		if c.Reconnects > 0 {
 			fmt.Fprintf(&b, ", reconnects %d (%s)", c.Reconnects, topReasons(c.ReconnectReasons))
