@@ -37,7 +37,7 @@ func TestClusterKillDashNineUnderLoad(t *testing.T) {
 	// connection rows the instances share, not assumed.
 	clients := make([]*roomClient, people)
 	for i, v := range visitors {
-		cl := newRoomClient(t, v, room, fmt.Sprintf("c%d", i), false)
+		cl := newRoomClient(t, v, room, fmt.Sprintf("c%d", i), true) // an open page comes back
 		if err := cl.dial(); err != nil {
 			t.Fatal(err)
 		}
@@ -80,9 +80,9 @@ func TestClusterKillDashNineUnderLoad(t *testing.T) {
 		t.Fatalf("placement %v: want the owner's instance to hold three people and the other one or more", on)
 	}
 	leaver, returners := held[1], held[2:]
-	for _, i := range returners {
+	for _, i := range []int{0, leaver} { // their pages closed with the crash
 		clients[i].mu.Lock()
-		clients[i].comeBack = true
+		clients[i].comeBack = false
 		clients[i].mu.Unlock()
 	}
 	live := slices.Concat(stayers, returners)
