@@ -497,6 +497,25 @@ func (s *Store) EntriesBetween(ctx context.Context, room string, after, upto int
 	return out, s.attachReactions(ctx, room, out)
 }
 
+// LastSeqs returns every room's latest seq, in one read (the cluster's tail check).
+func (s *Store) LastSeqs(ctx context.Context) (map[string]int64, error) {
+	rows, err := s.read.QueryContext(ctx, "SELECT id, last_seq FROM rooms")
+	if err != nil {
+		return nil, fmt.Errorf("db: last seqs: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var id string
+		var seq int64
+		if err := rows.Scan(&id, &seq); err != nil {
+			return nil, fmt.Errorf("db: last seqs: %w", err)
+		}
+		out[id] = seq
+	}
+	return out, rows.Err()
+}
+
 // RoomLastSeq returns the seq of a room's latest entry (0 for an empty log).
 func (s *Store) RoomLastSeq(ctx context.Context, room string) (int64, error) {
 	var seq int64

@@ -54,17 +54,19 @@ func (rs *Rooms) watchTails() {
 	}
 }
 
-// checkTails has every hub deliver what its room's log holds beyond what it delivered.
+// checkTails has every hub deliver what its room's log holds beyond what it delivered: one
+// read of every room's last seq, and work only for the hubs behind it.
 func (rs *Rooms) checkTails() {
-	rs.mu.Lock()
-	hubs := make([]*Hub, 0, len(rs.hubs))
-	for _, h := range rs.hubs {
-		hubs = append(hubs, h)
+	last, err := rs.store.LastSeqs(rs.ctx)
+	if err != nil {
+		rs.log.Warn("cluster: tail check", "err", err)
+		return
 	}
-	rs.mu.Unlock()
-	for _, h := range hubs {
-		h.do(h.checkTail)
-	}
+	rs.each(func(h *Hub) {
+		if seq, ok := last[h.id]; ok {
+			h.do(func() { h.checkTailAt(seq) })
+		}
+	})
 }
 
 // joinCluster subscribes a new hub to its room's subject, then reads where the room's log
@@ -138,14 +140,9 @@ func (h *Hub) remoteEntry(e cluster.Entry) {
 	}
 }
 
-// checkTail delivers what the room's log holds beyond what this hub delivered.
-func (h *Hub) checkTail() {
+// checkTailAt delivers what the room's log holds up to last beyond what this hub delivered.
+func (h *Hub) checkTailAt(last int64) {
 	if h.closed || h.draining {
-		return
-	}
-	last, err := h.rooms.store.RoomLastSeq(context.Background(), h.id)
-	if err != nil {
-		h.log.Warn("cluster: tail check", "err", err)
 		return
 	}
 	h.catchUp(last)

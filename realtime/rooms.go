@@ -41,6 +41,7 @@ type Store interface {
 	// In a cluster (cluster.go): filling gaps in what the broker brought.
 	EntriesBetween(ctx context.Context, roomID string, after, upto int64) ([]db.Message, error)
 	RoomLastSeq(ctx context.Context, roomID string) (int64, error)
+	LastSeqs(ctx context.Context) (map[string]int64, error)
 	// In a cluster (cluster_presence.go): presence shared through the database.
 	StartInstance(ctx context.Context, name string, lease time.Duration) (string, error)
 	RenewLease(ctx context.Context, instance string, lease time.Duration) error
