@@ -62,11 +62,11 @@ func (rs *Rooms) checkTails() {
 		rs.log.Warn("cluster: tail check", "err", err)
 		return
 	}
-	rs.each(func(h *Hub) {
+	for _, h := range rs.allHubs() {
 		if seq, ok := last[h.id]; ok {
 			h.do(func() { h.checkTailAt(seq) })
 		}
-	})
+	}
 }
 
 // joinCluster subscribes a new hub to its room's subject, then reads where the room's log

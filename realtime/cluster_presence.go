@@ -85,9 +85,9 @@ func (rs *Rooms) upkeep() {
 				if id, err := rs.store.StartInstance(ctx, rs.instanceName, rs.cfg.Lease); err == nil {
 					rs.instance = id
 				}
-				rs.each(func(h *Hub) {
+				for _, h := range rs.allHubs() {
 					h.do(func() { h.eachSocket(func(c *Client) { c.close(CloseRestart, closeRestarting) }) })
-				})
+				}
 			case err != nil:
 				rs.log.Warn("cluster: renew lease", "err", err)
 				continue
@@ -128,19 +128,6 @@ func (rs *Rooms) stopInstance(ctx context.Context) {
 	}
 	if err := rs.store.StopInstance(context.WithoutCancel(ctx), rs.instance); err != nil {
 		rs.log.Warn("cluster: stop instance", "err", err)
-	}
-}
-
-// each calls fn for every hub.
-func (rs *Rooms) each(fn func(*Hub)) {
-	rs.mu.Lock()
-	hubs := make([]*Hub, 0, len(rs.hubs))
-	for _, h := range rs.hubs {
-		hubs = append(hubs, h)
-	}
-	rs.mu.Unlock()
-	for _, h := range hubs {
-		fn(h)
 	}
 }
 
