@@ -2,6 +2,7 @@ package realtime
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"gifchat/cluster"
@@ -55,17 +56,32 @@ func (rs *Rooms) watchTails() {
 }
 
 // checkTails has every hub deliver what its room's log holds beyond what it delivered: one
-// read of every room's last seq, and work only for the hubs behind it.
+// read of every room's last seq, and work only for the hubs behind it. The same read heals a
+// room event the broker lost: a room this instance does not run is started, and a hub whose
+// room the database no longer has is ended.
 func (rs *Rooms) checkTails() {
 	last, err := rs.store.LastSeqs(rs.ctx)
 	if err != nil {
 		rs.log.Warn("cluster: tail check", "err", err)
 		return
 	}
-	for _, h := range rs.allHubs() {
-		if seq, ok := last[h.id]; ok {
-			h.do(func() { h.checkTailAt(seq) })
+	for id := range last {
+		if rs.Hub(id) == nil {
+			if r, err := rs.store.RoomByID(rs.ctx, id); err == nil {
+				rs.Add(r)
+			}
 		}
+	}
+	for _, h := range rs.allHubs() {
+		seq, ok := last[h.id]
+		if !ok {
+			// Maybe created after the read: only a room the database does not have goes.
+			if _, err := rs.store.RoomByID(rs.ctx, h.id); errors.Is(err, db.ErrNotFound) {
+				rs.dropRoom(h.id)
+			}
+			continue
+		}
+		h.do(func() { h.checkTailAt(seq) })
 	}
 }
 

@@ -199,3 +199,27 @@ func TestClusterSurvivesNATSRestart(t *testing.T) {
 		t.Fatal("an entry came twice")
 	}
 }
+
+// A room created while an instance was cut off from NATS (its event lost) is started there
+// once the instance reconnects, by the tail check that follows every reconnect.
+func TestClusterHealsAMissedRoomEvent(t *testing.T) {
+	srv := natstest.Start(t)
+	nodes := clusterNodes(t, srv.URL(), 2)
+	alice := nodes[0].person("alice")
+	srv.Stop()
+	r, err := nodes[0].store.CreateRoom(context.Background(), db.Room{ID: fmt.Sprintf("missed%010d", personSeq.Add(1)), Title: "Missed", Capacity: 5, OwnerID: alice.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes[0].rooms.Created(r) // its announcement goes nowhere: NATS is down
+	srv.Restart()
+	deadline := time.Now().Add(15 * time.Second)
+	for nodes[1].rooms.Hub(r.ID) == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the other instance never started the room created while NATS was away")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s := nodes[1].dial(alice, r.ID, 0)
+	s.waitText(alice.Nickname + " joined")
+}
