@@ -162,6 +162,9 @@ func (h *Hub) removeShared(ctx context.Context, p *presence, notice string, ban 
 // membersChanged tells the other instances to read the room's presence (and its row: the
 // owner, the lock) again.
 func (h *Hub) membersChanged() {
+	if !h.rooms.clustered() {
+		return
+	}
 	if err := h.rooms.broker.PublishControl(cluster.Control{Room: h.id, Kind: cluster.ControlMembers}); err != nil {
 		h.log.Warn("cluster: publish members", "err", err)
 	}
@@ -185,16 +188,12 @@ func (h *Hub) remoteControl(c cluster.Control) {
 	ctx := context.Background()
 	switch c.Kind {
 	case cluster.ControlMembers:
-		if r, err := h.rooms.store.RoomByID(ctx, h.id); err == nil {
-			h.room = r
-		}
+		h.reloadRoom(ctx)
 		h.syncPeople(ctx)
 		h.sendMembers()
 		h.updateLobby()
 	case cluster.ControlRoom:
-		if r, err := h.rooms.store.RoomByID(ctx, h.id); err == nil {
-			h.room = r
-		}
+		h.reloadRoom(ctx)
 		h.sendOwnerTools()
 		h.sendBans(ctx)
 		h.updateLobby()
@@ -222,6 +221,13 @@ func (h *Hub) remoteControl(c cluster.Control) {
 		delete(h.people, c.Identity)
 		h.stopTyping(c.Identity)
 		h.sendMembers()
+	}
+}
+
+// reloadRoom reads the room's row again (owner, lock, password), as another instance changed it.
+func (h *Hub) reloadRoom(ctx context.Context) {
+	if r, err := h.rooms.store.RoomByID(ctx, h.id); err == nil {
+		h.room = r
 	}
 }
 

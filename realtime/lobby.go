@@ -122,13 +122,12 @@ func (l *Lobby) Subscribe(stream LobbyStream, lang i18n.Lang) (*LobbySubscriptio
 // rendered ones.
 func (l *Lobby) snapshotLocked() *frag {
 	if l.snapshot == nil {
-		l.snapshot = l.event(components.RoomListOOB(l.sortedLocked()))
-		l.snapshot.render = func(lang i18n.Lang, c templ.Component) []byte {
+		l.snapshot = &frag{comp: components.RoomListOOB(l.sortedLocked()), render: func(lang i18n.Lang, c templ.Component) []byte {
 			if l.hooks.SnapshotRendered != nil {
 				l.hooks.SnapshotRendered()
 			}
 			return l.renderEvent(lang, c)
-		}
+		}}
 	}
 	return l.snapshot
 }
