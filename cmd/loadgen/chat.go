@@ -31,7 +31,8 @@ type ChatConfig struct {
 	Settle             time.Duration // pause between connecting and sending
 	Quiet              time.Duration // then wait for this long without frames (0 = don't)
 	Drain              time.Duration // max wait for deliveries after sending
-	Reconnects         int           // reconnects allowed per socket (as htmx would)
+	Reconnects         int           // reconnect attempts allowed per socket; < 0: no limit (as htmx)
+	Backoff            *backoff      // how sockets reconnect (nil: htmx's)
 	Verbose            bool
 	// CPUOf names other processes (by command name, e.g. postgres, nats-server) whose CPU
 	// time over the measured window is reported as ServicesCPUSeconds: the database's and the
@@ -108,6 +109,9 @@ type chatRun struct {
 	delivered atomic.Int64 // unique deliveries so far, for the drain wait
 	wire      wireStats
 	typing    typingStats
+	// observe, when set, also sees every entry each member's socket receives (storm mode's
+	// bookkeeping), after receive; mine says whether it was one of this run's messages.
+	observe func(m *member, id int64, kind, text []byte, mine bool)
 }
 
 // quietLimit caps the wait for join traffic to die down.
@@ -287,7 +291,7 @@ func (run *chatRun) setup(ctx context.Context, res *Result) ([]*chatRoom, error)
 				return
 			}
 		}
-		sock, took, err := openRoomSocket(ctx, m.p, m.room.id, run.cfg.Reconnects, &run.wire)
+		sock, took, err := openRoomSocket(ctx, m.p, m.room.id, run.cfg.Reconnects, run.cfg.Backoff, &run.wire)
 		if err != nil {
 			fail(failureReason(err))
 			return
@@ -302,7 +306,12 @@ func (run *chatRun) setup(ctx context.Context, res *Result) ([]*chatRoom, error)
 			m.refusals = tally{}
 			onRefusal = func(text []byte) { run.refusal(m, text) }
 		}
-		go sock.run(ctx, func(_ int64, text []byte) { run.receive(m, text) }, onRefusal)
+		go sock.run(ctx, func(id int64, kind, text []byte) {
+			mine := run.receive(m, text)
+			if run.observe != nil {
+				run.observe(m, id, kind, text, mine)
+			}
+		}, onRefusal)
 	}
 	for _, wave := range [][]*member{first, rest} {
 		err = forEachBounded(ctx, len(wave), run.cfg.ConnectConcurrency, func(i int) { join(wave[i]) })
@@ -347,23 +356,24 @@ func (run *chatRun) setup(ctx context.Context, res *Result) ([]*chatRoom, error)
 	return rooms, ctx.Err()
 }
 
-// receive handles one chat message text arriving at m (on m's reader
-// goroutine) and keeps the per-sender bookkeeping.
-func (run *chatRun) receive(m *member, text []byte) {
+// receive handles one entry's text arriving at m (on m's reader goroutine;
+// nil for an entry without text) and keeps the per-sender bookkeeping. It
+// reports whether the text was one of this run's messages.
+func (run *chatRun) receive(m *member, text []byte) bool {
 	lt, ok := parseLoadText(text)
 	if !ok || lt.run != run.runID {
-		return // notices, other people's chat, earlier runs
+		return false // notices, GIFs, other people's chat, earlier runs
 	}
 	now := time.Now().UnixNano()
 	slot, ok := m.room.slotOf[lt.sender]
 	if !ok {
 		m.stray++
-		return
+		return true
 	}
 	isNew, reordered := m.perSender[slot].observe(lt.seq)
 	if !isNew {
 		m.dups++
-		return
+		return true
 	}
 	if reordered {
 		m.reordered++
@@ -378,6 +388,7 @@ func (run *chatRun) receive(m *member, text []byte) {
 		default:
 		}
 	}
+	return true
 }
 
 // refusal handles a refusal notice arriving at sender m. The refused

@@ -14,12 +14,18 @@ import (
 // send runs every sender until the duration or message cap is reached, and the typers
 // (if any) for as long as the senders send.
 func (run *chatRun) send(ctx context.Context, senders, typers []*member) {
-	cfg := run.cfg
 	stop := make(chan struct{})
-	var timer *time.Timer
-	if cfg.Duration > 0 {
-		timer = time.AfterFunc(cfg.Duration, func() { close(stop) })
+	if run.cfg.Duration > 0 {
+		timer := time.AfterFunc(run.cfg.Duration, func() { close(stop) })
+		defer timer.Stop()
 	}
+	run.sendUntil(ctx, senders, typers, stop)
+}
+
+// sendUntil runs every sender until stop is closed or the message cap is reached, and the
+// typers (if any) for as long as the senders send.
+func (run *chatRun) sendUntil(ctx context.Context, senders, typers []*member, stop <-chan struct{}) {
+	cfg := run.cfg
 	var wg sync.WaitGroup
 	typersStop, typersDone := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -42,9 +48,6 @@ func (run *chatRun) send(ctx context.Context, senders, typers []*member) {
 	wg.Wait()
 	close(typersStop)
 	<-typersDone
-	if timer != nil {
-		timer.Stop()
-	}
 }
 
 // sendWriteWait bounds one send, so a server that stops reading cannot
@@ -54,7 +57,7 @@ const sendWriteWait = 10 * time.Second
 func (run *chatRun) sendLoop(ctx context.Context, s *member, stop <-chan struct{}, first time.Time, interval time.Duration) {
 	var text, frame []byte
 	var pace *time.Timer
-	conn := s.sock.current()
+	var conn *websocket.Conn
 	for seq := int64(1); run.cfg.Messages == 0 || seq <= int64(run.cfg.Messages); seq++ {
 		if interval > 0 {
 			if wait := time.Until(first.Add(interval * time.Duration(seq-1))); wait > 0 {
@@ -84,6 +87,13 @@ func (run *chatRun) sendLoop(ctx context.Context, s *member, stop <-chan struct{
 			return
 		default:
 		}
+		// Always the socket's connection of the moment; while it is down (a close, then
+		// the reconnect's backoff) the message waits for the next one, as htmx queues it.
+		if conn = s.sock.current(); !s.sock.isUp() {
+			if conn = s.awaitReconnect(ctx, conn, stop); conn == nil {
+				return
+			}
+		}
 		for {
 			text = appendLoadText(text[:0], loadText{run: run.runID, sender: int64(s.p.idx), seq: seq, sentAt: time.Now().UnixNano()})
 			frame = appendSayFrame(frame[:0], text)
@@ -101,13 +111,13 @@ func (run *chatRun) sendLoop(ctx context.Context, s *member, stop <-chan struct{
 	}
 }
 
-// awaitReconnect waits until m's socket has replaced old, and returns the
-// new connection, or nil if the socket ended or the sending phase did.
+// awaitReconnect waits until m's socket has replaced old and is up, and returns
+// the new connection, or nil if the socket ended or the sending phase did.
 func (m *member) awaitReconnect(ctx context.Context, old *websocket.Conn, stop <-chan struct{}) *websocket.Conn {
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if c := m.sock.current(); c != old {
+		if c := m.sock.current(); c != old && m.sock.isUp() {
 			return c
 		}
 		select {

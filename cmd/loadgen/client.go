@@ -232,7 +232,7 @@ func (p *person) dialRoom(ctx context.Context, room string, after int64) (*webso
 	conn, resp, err := d.DialContext(ctx, u.String(), h)
 	if err != nil {
 		if resp != nil {
-			return nil, fmt.Errorf("ws handshake: %s", resp.Status)
+			return nil, fmt.Errorf("ws handshake: HTTP %s", resp.Status)
 		}
 		return nil, err
 	}

@@ -13,7 +13,8 @@ type IdleConfig struct {
 	Conns              int
 	Kind               string // "ws" (room sockets) or "sse" (lobby streams)
 	Capacity           int    // people per room for "ws"
-	Reconnects         int    // reconnects allowed per socket
+	Reconnects         int    // reconnect attempts allowed per socket; < 0: no limit
+	Backoff            *backoff
 	Quiet              time.Duration
 	ConnectConcurrency int
 	Settle             time.Duration
@@ -128,7 +129,7 @@ func openIdleSockets(ctx context.Context, srv *server, cfg IdleConfig, wire *wir
 				return
 			}
 		}
-		sock, took, err := openRoomSocket(ctx, p, room, cfg.Reconnects, wire)
+		sock, took, err := openRoomSocket(ctx, p, room, cfg.Reconnects, cfg.Backoff, wire)
 		if err != nil {
 			fail(failureReason(err))
 			return

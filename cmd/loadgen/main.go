@@ -48,6 +48,13 @@ type options struct {
 	chat  ChatConfig
 	idle  IdleConfig
 	lobby LobbyConfig
+	storm StormConfig
+
+	// storm mode's server: the command (split on white space), the address its /healthz
+	// answers on, and where its output goes ("" for stderr)
+	server     []string
+	serverAddr string
+	serverLog  string
 }
 
 func parseFlags(args []string, errOut io.Writer) (*options, error) {
@@ -62,7 +69,7 @@ func parseFlags(args []string, errOut io.Writer) (*options, error) {
 	targets := fs.String("targets", "", "several product instances of one cluster, comma-separated `host:port` or http://host:port (loopback only), instead of -addr: each room's people are spread over them in turn, and the rooms are created on the first")
 	fs.StringVar(&o.target, "target", "product", "server to drive: product or baseline (the built-in bare broadcast server)")
 	fs.BoolVar(&o.baseline, "baseline", false, "run the workload against the built-in baseline first, then the product, and print the ratio")
-	fs.StringVar(&o.mode, "mode", "chat", "workload: chat, idle or lobby")
+	fs.StringVar(&o.mode, "mode", "chat", "workload: chat, idle, lobby or storm")
 	fs.StringVar(&o.pid, "pid", "", "product process id for RSS from /proc/PID/status, or \"auto\" to find the process listening on -addr; with -targets, one id per target (comma-separated) or \"auto\", and RSS and CPU are summed over them")
 	fs.StringVar(&o.jsonOut, "json", "", "write the JSON report to `file` (\"-\" for stdout; the summary lines then go to stderr)")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "hard limit for the whole invocation")
@@ -88,13 +95,21 @@ func parseFlags(args []string, errOut io.Writer) (*options, error) {
 	settle := fs.Duration("settle", time.Second, "pause after connecting, before measuring (lets refusals and join traffic arrive)")
 	drain := fs.Duration("drain", 5*time.Second, "max wait for outstanding deliveries (chat) or sightings (lobby)")
 	quiet := fs.Duration("quiet", 300*time.Millisecond, "after -settle, also wait until no socket has received anything for this long (join traffic done; at most 60s); 0 = don't")
-	reconnects := fs.Int("reconnects", 10, "reconnects allowed per room socket after a close htmx would reconnect on (not 1000, not 4xxx); 0 = never")
+	reconnects := fs.Int("reconnects", 10, "reconnect attempts allowed per room socket after a close htmx would reconnect on (1012, 1013, a dropped connection; not 1000, not 4xxx); 0 = never, -1 = no limit (storm mode's default, as htmx)")
+	backoffName := fs.String("backoff", "htmx", "how a dropped room socket reconnects: htmx (htmx 4's hx-ws: 500ms doubling to 60s, ±30% jitter) or fast (50ms doubling to 2s)")
 
 	fs.IntVar(&o.idle.Conns, "idle", 1000, "idle: number of idle connections")
 	fs.StringVar(&o.idle.Kind, "idle-kind", "ws", "idle: ws (room sockets) or sse (lobby event streams)")
 	fs.IntVar(&o.lobby.Subscribers, "subscribers", 100, "lobby: number of lobby event stream subscribers")
 	fs.IntVar(&o.lobby.Creates, "creates", 10, "lobby: rooms to create, one after another")
 	fs.DurationVar(&o.lobby.Gap, "gap", 100*time.Millisecond, "lobby: pause between room creations")
+	server := fs.String("server", "", "storm: the server `command` to start, restart and stop (split on white space, no shell; taskset -c 0 bin/gifchat -addr … -data …)")
+	fs.StringVar(&o.serverAddr, "server-addr", "", "storm: `host:port` where the -server answers /healthz (default -addr; it may be one of -targets or behind a proxy at -addr)")
+	fs.StringVar(&o.serverLog, "server-log", "", "storm: append the -server's output to `file` (default: this tool's stderr)")
+	fs.StringVar(&o.storm.Restart, "restart", "term", "storm: how the server is stopped before it is started again: term (SIGTERM, a graceful shutdown: sockets get 1012) or kill (SIGKILL)")
+	fs.BoolVar(&o.storm.KeepSending, "keep-sending", false, "storm: the senders keep sending through the restart (otherwise they stop, and everything is delivered, before it)")
+	fs.DurationVar(&o.storm.NoticeWait, "notice-wait", 5*time.Second, "storm: once everyone is back and caught up, keep listening this long for notices the restart caused (gifchat announces a leave -leave-debounce, 3s by default, after the last socket went)")
+	fs.DurationVar(&o.storm.Timeout, "storm-timeout", 2*time.Minute, "storm: the longest from the signal until everyone is back and caught up")
 
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -102,13 +117,38 @@ func parseFlags(args []string, errOut io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if o.mode == "storm" {
+		// A short chat so the rooms have messages in their logs, and sockets that come
+		// back however long it takes, as htmx's do.
+		if !set["duration"] {
+			c.Duration = 3 * time.Second
+		}
+		if !set["rate"] {
+			c.Rate = 2
+		}
+		if !set["reconnects"] {
+			*reconnects = -1
+		}
+		if o.serverAddr == "" {
+			o.serverAddr = o.addr
+		}
+	}
+	var err error
+	if set["server"] {
+		if o.server, err = splitCommand(*server); err != nil {
+			return nil, err
+		}
+	}
+	if c.Backoff, err = backoffByName(*backoffName); err != nil {
+		return nil, err
+	}
+	o.idle.Backoff = c.Backoff
 	if *targets != "" {
-		addrSet := false
-		fs.Visit(func(f *flag.Flag) { addrSet = addrSet || f.Name == "addr" })
-		if addrSet {
+		if set["addr"] {
 			return nil, errors.New("give -addr or -targets, not both")
 		}
-		var err error
 		if o.targets, err = parseTargets(*targets); err != nil {
 			return nil, err
 		}
@@ -120,6 +160,7 @@ func parseFlags(args []string, errOut io.Writer) (*options, error) {
 	c.Reconnects, o.idle.Reconnects = *reconnects, *reconnects
 	c.Quiet, o.idle.Quiet = *quiet, *quiet
 	c.Verbose = o.verbose
+	o.storm.Chat = *c
 	return o, o.validate()
 }
 
@@ -137,12 +178,31 @@ func (o *options) validate() error {
 		return errors.New("-capacity must be at least 1")
 	case o.chat.ConnectConcurrency < 1:
 		return errors.New("-connect-concurrency must be at least 1")
-	case o.chat.Reconnects < 0:
-		return errors.New("-reconnects cannot be negative")
+	case o.chat.Reconnects < -1:
+		return errors.New("-reconnects must be -1 (no limit), 0 (never) or more")
 	case o.chat.Quiet < 0 || o.chat.Settle < 0 || o.chat.Drain < 0:
 		return errors.New("-quiet, -settle and -drain cannot be negative")
 	}
+	if o.mode != "storm" && (o.server != nil || o.serverLog != "" || o.serverAddr != "") {
+		return errors.New("-server, -server-addr and -server-log are for -mode storm")
+	}
 	switch o.mode {
+	case "storm":
+		switch {
+		case o.server == nil:
+			return errors.New("-mode storm needs -server: the command that starts the server it restarts")
+		case o.target != "product" || o.baseline:
+			return errors.New("-mode storm restarts the product; it has no baseline run")
+		case o.pid != "":
+			return errors.New("-mode storm reads the memory of the -server it starts; -pid does not apply")
+		case o.storm.Restart != "term" && o.storm.Restart != "kill":
+			return fmt.Errorf("-restart must be term or kill, not %q", o.storm.Restart)
+		case o.storm.NoticeWait < 0 || o.storm.Timeout <= 0:
+			return errors.New("-notice-wait cannot be negative and -storm-timeout must be positive")
+		case o.chat.Typers > 0:
+			return errors.New("-typers is for -mode chat")
+		}
+		fallthrough
 	case "chat":
 		c := o.chat
 		switch {
@@ -175,7 +235,7 @@ func (o *options) validate() error {
 			return errors.New("-subscribers and -creates must be at least 1")
 		}
 	default:
-		return fmt.Errorf("-mode must be chat, idle or lobby, not %q", o.mode)
+		return fmt.Errorf("-mode must be chat, idle, lobby or storm, not %q", o.mode)
 	}
 	return nil
 }
@@ -202,12 +262,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if len(addrs) == 0 {
 			addrs = []string{o.addr}
 		}
+		if o.mode == "storm" {
+			addrs = append(addrs[:len(addrs):len(addrs)], o.serverAddr)
+		}
 		for _, addr := range addrs {
 			if _, err := checkLoopbackAddr(context.Background(), addr); err != nil {
 				fmt.Fprintln(stderr, "loadgen:", err)
 				return 2
 			}
 		}
+		addrs = addrs[:max(1, len(o.targets))]
 		pids, err := resolvePIDs(o.pid, addrs)
 		if err != nil {
 			fmt.Fprintln(stderr, "loadgen:", err)
@@ -255,7 +319,30 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if o.jsonOut == "-" {
 		summaryOut = stderr
 	}
-	if o.mode == "chat" {
+	// Storm mode starts its server now, and stops it whatever happens next.
+	var proc *serverProc
+	if o.mode == "storm" {
+		out := stderr
+		if o.serverLog != "" {
+			f, err := os.OpenFile(o.serverLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+			if err != nil {
+				fmt.Fprintln(stderr, "loadgen:", err)
+				return 2
+			}
+			defer f.Close()
+			out = f
+		}
+		proc = newServerProc(o.server, o.serverAddr, out)
+		defer proc.stop()
+		if o.verbose {
+			fmt.Fprintf(stderr, "loadgen: starting %s\n", strings.Join(o.server, " "))
+		}
+		if _, err := proc.start(ctx); err != nil {
+			fmt.Fprintln(stderr, "loadgen:", err)
+			return 1
+		}
+	}
+	if o.mode == "chat" || o.mode == "storm" {
 		if per := (o.chat.People + o.chat.Rooms - 1) / o.chat.Rooms; per > o.chat.Capacity {
 			fmt.Fprintf(stderr, "loadgen: warning: %d people per room exceeds -capacity %d; expect refusals\n", per, o.chat.Capacity)
 		}
@@ -278,6 +365,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			res = RunIdle(ctx, srv, o.idle)
 		case "lobby":
 			res = RunLobby(ctx, srv, o.lobby)
+		case "storm":
+			res = RunStorm(ctx, srv, o.storm, proc)
 		}
 		if res.Error != "" {
 			failed = true

@@ -13,10 +13,11 @@ import (
 // rendering, and the load generator shares the machine with it, so frames
 // are scanned for a few fixed markers instead.
 var (
-	dataSeqMarker = []byte(`data-seq="`)
-	msgTextMarker = []byte(`class="msg-text"`)
-	pCloseMarker  = []byte(`</p>`)
-	roomIDMarker  = []byte(`id="room-`)
+	dataSeqMarker  = []byte(`data-seq="`)
+	msgTextMarker  = []byte(`class="msg-text"`)
+	dataKindMarker = []byte(`data-kind="`)
+	pCloseMarker   = []byte(`</p>`)
+	roomIDMarker   = []byte(`id="room-`)
 	// The product tells a sender that a frame was refused (rate limit,
 	// unreadable frame) with a status paragraph of this class.
 	statusErrorMarker = []byte(`class="status status-error"`)
@@ -32,10 +33,26 @@ var (
 // messages) is skipped. text aliases frame and is only valid during fn.
 func ScanMessages(frame []byte, fn func(id int64, text []byte)) int {
 	n := 0
+	ScanEntries(frame, func(id int64, _, text []byte) {
+		if text != nil {
+			fn(id, text)
+			n++
+		}
+	})
+	return n
+}
+
+// ScanEntries calls fn for every entry of a room's log in frame, in order: each
+// `data-seq="N"` whose fragment (up to the next data-seq) has a `data-kind`
+// (the product's "text", "gif", "whisper", "system" for its notices) or a
+// msg-text element. kind is the data-kind's value (nil without one) and text
+// the msg-text's content as ScanMessages finds it (nil without one); both
+// alias frame and are only valid during fn.
+func ScanEntries(frame []byte, fn func(id int64, kind, text []byte)) {
 	for {
 		i := bytes.Index(frame, dataSeqMarker)
 		if i < 0 {
-			return n
+			return
 		}
 		frame = frame[i+len(dataSeqMarker):]
 		id, rest, ok := leadingInt(frame, '"')
@@ -49,25 +66,36 @@ func ScanMessages(frame []byte, fn func(id int64, text []byte)) int {
 		if next := bytes.Index(frame, dataSeqMarker); next >= 0 {
 			window = frame[:next]
 		}
-		j := bytes.Index(window, msgTextMarker)
-		if j < 0 {
+		head := window // where the entry's own attributes are: before its text
+		var text []byte
+		end := -1 // offset in frame right after the text's </p>
+		if j := bytes.Index(window, msgTextMarker); j >= 0 {
+			head = window[:j]
+			start := j + len(msgTextMarker)
+			// The end of the msg-text start tag, then the text up to </p>.
+			// Offsets stay relative to frame: window only bounds the search.
+			if gt := bytes.IndexByte(window[start:], '>'); gt >= 0 {
+				start += gt + 1
+				if k := bytes.Index(window[start:], pCloseMarker); k >= 0 {
+					text = frame[start : start+k : start+k]
+					end = start + k + len(pCloseMarker)
+				}
+			}
+		}
+		var kind []byte
+		if k := bytes.Index(head, dataKindMarker); k >= 0 {
+			v := head[k+len(dataKindMarker):]
+			if q := bytes.IndexByte(v, '"'); q >= 0 {
+				kind = v[:q:q]
+			}
+		}
+		if kind == nil && text == nil {
 			continue
 		}
-		start := j + len(msgTextMarker)
-		gt := bytes.IndexByte(window[start:], '>') // end of the msg-text start tag
-		if gt < 0 {
-			continue
+		fn(id, kind, text)
+		if end >= 0 {
+			frame = frame[end:] // scanning resumes right after this message's </p>
 		}
-		start += gt + 1
-		// Offsets stay relative to frame: window only bounds the search, and
-		// scanning resumes right after this message's </p>.
-		k := bytes.Index(window[start:], pCloseMarker)
-		if k < 0 {
-			continue
-		}
-		fn(id, frame[start:start+k])
-		n++
-		frame = frame[start+k+len(pCloseMarker):]
 	}
 }
 

@@ -31,12 +31,13 @@ type Report struct {
 type Result struct {
 	Target string `json:"target"` // "product" or "baseline"
 	Addr   string `json:"addr"`
-	Mode   string `json:"mode"` // "chat", "idle" or "lobby"
+	Mode   string `json:"mode"` // "chat", "idle", "lobby" or "storm"
 	Error  string `json:"error,omitempty"`
 
 	Chat  *ChatResult  `json:"chat,omitempty"`
 	Idle  *IdleResult  `json:"idle,omitempty"`
 	Lobby *LobbyResult `json:"lobby,omitempty"`
+	Storm *StormResult `json:"storm,omitempty"`
 
 	Connect         Summary        `json:"connect"`
 	ConnectFailures int            `json:"connect_failures"`
@@ -340,6 +341,8 @@ func (r *Result) OneLine() string {
 			fmt.Fprintf(&b, ", rss %s -> %s, %s per connection",
 				fmtBytes(float64(r.RSS.Before)), fmtBytes(float64(r.RSS.Ready)), fmtBytes(i.RSSPerConnBytes))
 		}
+	case r.Storm != nil:
+		b.WriteString(r.Storm.summary())
 	case r.Lobby != nil:
 		lb := r.Lobby
 		l := lb.Latency
@@ -350,7 +353,7 @@ func (r *Result) OneLine() string {
 	if r.ConnectFailures > 0 {
 		fmt.Fprintf(&b, " (%d failed: %s)", r.ConnectFailures, topReasons(r.FailureReasons))
 	}
-	if r.RSS.End > 0 && r.Idle == nil {
+	if r.RSS.End > 0 && r.Idle == nil && r.Storm == nil {
 		fmt.Fprintf(&b, ", rss %s", fmtBytes(float64(r.RSS.End)))
 	}
 	if r.RSS.Source == rssSelf {

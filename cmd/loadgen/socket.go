@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -15,15 +14,17 @@ import (
 
 // roomSocket is one person's room WebSocket, kept up the way the browser
 // keeps it up: the page's script connects with ?after=<newest message id it
-// holds> and htmx reconnects after any close except a normal one (1000) or
-// a refusal (4xxx), again with ?after=, so the server replays what was
-// missed. The product drops sockets that fall behind (1013) on purpose and
-// relies on exactly this, so a load generator that did not reconnect would
-// report as lost what a browser would have received late.
+// holds> and htmx reconnects after a close that asks for it (a restart's
+// 1012, a slow socket's 1013, a dropped connection), again with ?after=, so
+// the server replays what was missed; its backoff says when (see backoff.go).
+// The product drops sockets that fall behind (1013) on purpose and relies on
+// exactly this, so a load generator that did not reconnect would report as
+// lost what a browser would have received late.
 type roomSocket struct {
 	p       *person
 	room    string
-	retries int        // reconnect attempts allowed over the socket's life
+	retries int        // reconnect attempts allowed over the socket's life; < 0: no limit
+	backoff *backoff   // when to reconnect, and after which closes
 	wire    *wireStats // shared by all sockets of a run
 
 	mu   sync.Mutex
@@ -34,10 +35,19 @@ type roomSocket struct {
 	stop     chan struct{} // closed by shutdown: interrupts a reconnect backoff
 	exited   chan struct{} // closed when the reader goroutine returns
 
+	// upSince is when the connection in use opened (unix nanos), 0 while the
+	// socket is down: from a close until a reconnect succeeds.
+	upSince atomic.Int64
+	// attempts counts reconnect attempts (dials after a close), successful or not.
+	attempts atomic.Int64
+	// lastID is the newest entry of the room's log the socket holds (data-seq), for
+	// ?after=; written by the reader only.
+	lastID atomic.Int64
+
 	// Reader owned; read by others only after exited is closed.
-	lastID     int64  // newest message id seen, for ?after=
-	endReason  string // why the socket ended for good, "" if we closed it
-	reconnects tally
+	endReason    string // why the socket ended for good, "" if we closed it
+	reconnects   tally  // closes that were followed by a reconnect, by reason
+	dialFailures tally  // reconnect attempts that failed (refused connection, HTTP status), by reason
 }
 
 // wireStats counts what all sockets of a run receive. It tells how much the
@@ -79,7 +89,8 @@ func (w *wireStats) waitQuiet(ctx context.Context, quiet, limit time.Duration) b
 	}
 }
 
-// reconnectable reports whether htmx would reconnect after err ended a read.
+// reconnectable reports whether the fast backoff reconnects after err ended a
+// read: after anything but a normal close (1000) or a refusal (4xxx).
 func reconnectable(err error) bool {
 	var ce *websocket.CloseError
 	if errors.As(err, &ce) {
@@ -92,22 +103,28 @@ func reconnectable(err error) bool {
 // the newest message id it shows, which becomes ?after= exactly as the
 // page's script would set it. It returns the handshake time separately from
 // the page load, since that is the part the connect figures describe.
-func openRoomSocket(ctx context.Context, p *person, room string, retries int, wire *wireStats) (*roomSocket, time.Duration, error) {
+// retries < 0 reconnects without limit; a nil backoff is htmx's.
+func openRoomSocket(ctx context.Context, p *person, room string, retries int, bo *backoff, wire *wireStats) (*roomSocket, time.Duration, error) {
 	page, err := p.getPage(ctx, "/rooms/"+room)
 	if err != nil {
 		return nil, 0, &phaseError{"enter", err}
 	}
-	s := &roomSocket{
-		p: p, room: room, retries: retries, wire: wire,
-		stop: make(chan struct{}), exited: make(chan struct{}),
-		lastID: maxDataSeq(page), reconnects: tally{},
+	if bo == nil {
+		bo = htmxBackoff
 	}
+	s := &roomSocket{
+		p: p, room: room, retries: retries, backoff: bo, wire: wire,
+		stop: make(chan struct{}), exited: make(chan struct{}),
+		reconnects: tally{}, dialFailures: tally{},
+	}
+	s.lastID.Store(maxDataSeq(page))
 	t0 := time.Now()
-	conn, err := p.dialRoom(ctx, room, s.lastID)
+	conn, err := p.dialRoom(ctx, room, s.lastID.Load())
 	if err != nil {
 		return nil, 0, &phaseError{"ws", err}
 	}
 	s.conn = conn
+	s.upSince.Store(time.Now().UnixNano())
 	return s, time.Since(t0), nil
 }
 
@@ -152,18 +169,25 @@ func (s *roomSocket) current() *websocket.Conn {
 	return s.conn
 }
 
-// run is the socket's reader goroutine. It hands every chat message to
-// onMessage and every refusal notice to onRefusal (either may be nil), and
-// reconnects as a browser would until the socket ends for good or shutdown
-// is called.
-func (s *roomSocket) run(ctx context.Context, onMessage func(id int64, text []byte), onRefusal func(text []byte)) {
+// isUp reports whether the socket has an open connection (it is not between a
+// close and a reconnect).
+func (s *roomSocket) isUp() bool { return s.upSince.Load() != 0 }
+
+// run is the socket's reader goroutine. It hands every entry of the room's
+// log (data-seq with a data-kind or a msg-text; kind and text are nil when
+// absent) to onEntry and every refusal notice to onRefusal (either may be
+// nil), and reconnects as a browser would until the socket ends for good or
+// shutdown is called.
+func (s *roomSocket) run(ctx context.Context, onEntry func(id int64, kind, text []byte), onRefusal func(text []byte)) {
 	defer close(s.exited)
 	var buf bytes.Buffer
 	handle := func(frame []byte) {
-		ScanMessages(frame, func(id int64, text []byte) {
-			s.lastID = max(s.lastID, id)
-			if onMessage != nil {
-				onMessage(id, text)
+		ScanEntries(frame, func(id int64, kind, text []byte) {
+			if id > s.lastID.Load() {
+				s.lastID.Store(id)
+			}
+			if onEntry != nil {
+				onEntry(id, kind, text)
 			}
 		})
 		if onRefusal != nil {
@@ -171,41 +195,46 @@ func (s *roomSocket) run(ctx context.Context, onMessage func(id int64, text []by
 		}
 	}
 	conn := s.current()
-	attempt := 0
 	for {
 		err := readFrames(conn, &buf, s.wire, handle)
+		s.upSince.Store(0)
 		if s.closing.Load() {
 			return
 		}
+		// The connection is over: close it, so a sender still writing to it
+		// fails at once and waits for the next one, as htmx queues what is
+		// sent while its socket is not open.
+		conn.Close()
 		reason := closeReason(err)
 		debugf("person %d: socket ended: %v", s.p.idx, err)
-		if !reconnectable(err) {
+		if !s.backoff.reconnects(err) {
 			s.endReason = reason
 			return
 		}
 		s.reconnects.add(reason)
-		for {
-			if attempt >= s.retries {
+		// streak counts the attempts since the socket was last open, which is
+		// what the backoff grows with (htmx resets it when a socket opens).
+		for streak := 1; ; streak++ {
+			if s.retries >= 0 && s.attempts.Load() >= int64(s.retries) {
 				s.endReason = reason + " (gave up reconnecting)"
 				return
 			}
-			attempt++
-			// Exponential backoff with jitter, as a crowd of browsers
-			// dropped at once should not come back in lockstep.
-			backoff := min(50*time.Millisecond<<min(attempt-1, 6), 2*time.Second)
-			backoff = backoff/2 + rand.N(backoff/2+1)
+			// A crowd of browsers dropped at once must not come back in
+			// lockstep: the backoff grows and is jittered.
 			select {
-			case <-time.After(backoff):
+			case <-time.After(s.backoff.wait(streak)):
 			case <-s.stop:
 				return
 			case <-ctx.Done():
 				s.endReason = "context ended"
 				return
 			}
-			next, err := s.p.dialRoom(ctx, s.room, s.lastID)
+			s.attempts.Add(1)
+			next, err := s.p.dialRoom(ctx, s.room, s.lastID.Load())
 			if err != nil {
-				debugf("person %d: reconnect %d: %v", s.p.idx, attempt, err)
+				debugf("person %d: reconnect attempt %d: %v", s.p.idx, streak, err)
 				reason = "reconnect ws: " + shortErr(err)
+				s.dialFailures.add(shortErr(err))
 				continue
 			}
 			s.mu.Lock()
@@ -215,6 +244,7 @@ func (s *roomSocket) run(ctx context.Context, onMessage func(id int64, text []by
 				return
 			}
 			conn, s.conn = next, next
+			s.upSince.Store(time.Now().UnixNano())
 			s.mu.Unlock()
 			break
 		}

@@ -62,13 +62,13 @@ func runFakeRoom(t *testing.T, closeCode int) (*fakeRoom, *roomSocket, []string)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
 	var wire wireStats
-	sock, _, err := openRoomSocket(ctx, newPerson(srv, 0), "abc", 3, &wire)
+	sock, _, err := openRoomSocket(ctx, newPerson(srv, 0), "abc", 3, htmxBackoff, &wire)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
 	var texts []string
-	go sock.run(ctx, func(_ int64, text []byte) {
+	go sock.run(ctx, func(_ int64, _, text []byte) {
 		mu.Lock()
 		texts = append(texts, string(text))
 		mu.Unlock()

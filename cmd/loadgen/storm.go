@@ -1,0 +1,452 @@
+package main
+
+// Storm mode: the chat workload, then a restart of the server the load generator started
+// (SIGTERM, or SIGKILL), and every person's socket coming back the way htmx brings it back.
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// StormConfig is the chat workload before (and, with KeepSending, through) the restart, and
+// the restart itself.
+type StormConfig struct {
+	Chat        ChatConfig
+	Restart     string // "term" (SIGTERM: a graceful shutdown) or "kill" (SIGKILL)
+	KeepSending bool   // the senders go on through the restart, as people do
+	// NoticeWait is how long everyone must have been back and caught up before the storm is
+	// over: notices the restart causes may come later (a leave is announced gifchat's
+	// -leave-debounce after a person's last socket went).
+	NoticeWait time.Duration
+	Timeout    time.Duration // from the signal to the storm being over, at most
+}
+
+// StormResult holds the figures of a storm run. Times are seconds from the signal.
+type StormResult struct {
+	People         int     `json:"people"`
+	Rooms          int     `json:"rooms"`
+	SendersPerRoom int     `json:"senders_per_room"`
+	RatePerSender  float64 `json:"rate_per_sender"`
+	Restart        string  `json:"restart"` // term or kill
+	Backoff        string  `json:"backoff"`
+	KeepSending    bool    `json:"keep_sending"`
+	Members        int     `json:"members"` // sockets up at the signal
+
+	ChatSeconds float64 `json:"chat_seconds"` // the chat before the signal
+
+	ExitSeconds    float64 `json:"exit_seconds"`     // signal -> the old process gone
+	DownSeconds    float64 `json:"down_seconds"`     // signal -> the new one answers /healthz
+	AllBackSeconds float64 `json:"all_back_seconds"` // signal -> the last socket open again
+	// AllCaughtUpSeconds: signal -> the last member back and holding every entry up to its
+	// room's noted seq (the newest entry any member held at the signal).
+	AllCaughtUpSeconds float64 `json:"all_caught_up_seconds"`
+	Back               Summary `json:"back"` // per reconnected socket, ms from the signal
+
+	Reconnected int `json:"reconnected"` // sockets that went down and came back
+	NotBack     int `json:"not_back"`    // sockets still down at the end
+	CaughtUp    int `json:"caught_up"`
+	NotCaughtUp int `json:"not_caught_up"`
+	// Missing: messages at or below the noted seq a member lacked at the end though another
+	// member of its room had them (summed over members).
+	Missing int64 `json:"missing"`
+	// JoinsPerSec is Reconnected / AllBackSeconds; JoinsPerSecFromHealthy counts from the
+	// moment the new server answered /healthz instead.
+	JoinsPerSec            float64 `json:"joins_per_s"`
+	JoinsPerSecFromHealthy float64 `json:"joins_per_s_from_healthy"`
+
+	PID           int   `json:"pid"`                   // the restarted server's
+	PeakRSS       int64 `json:"peak_rss_bytes"`        // its VmHWM at the end
+	RSSEnd        int64 `json:"rss_end_bytes"`         // its VmRSS at the end
+	RSSBefore     int64 `json:"rss_before_bytes"`      // the old process's VmRSS just before the signal
+	PeakRSSBefore int64 `json:"peak_rss_before_bytes"` // and its VmHWM
+
+	Sent    int64 `json:"sent"`
+	Refused int64 `json:"refused"`
+	// Lost, Duplicated, Reordered, Stray: as in chat mode, over the whole run. Lost counts
+	// deliveries; Partial and Unconfirmed count messages: stored and delivered to some of
+	// the room but not all, and never delivered to anyone (the server did not take them in:
+	// in flight when it stopped).
+	Expected    int64 `json:"expected_deliveries"`
+	Deliveries  int64 `json:"deliveries"`
+	Lost        int64 `json:"lost"`
+	Partial     int64 `json:"partial"`
+	Unconfirmed int64 `json:"unconfirmed"`
+	Duplicated  int64 `json:"duplicated"`
+	Reordered   int64 `json:"reordered"`
+	Stray       int64 `json:"stray"`
+
+	// Notices are the distinct notices above the noted seq the members received after the
+	// signal, i.e. what the restart made the server say (joins, leaves, owner changes);
+	// NoticeReceptions counts every member's copy.
+	Notices          int            `json:"notices"`
+	NoticeKinds      map[string]int `json:"notice_kinds,omitempty"`
+	NoticeReceptions int            `json:"notice_receptions"`
+
+	// ReconnectAttempts are the dials after the signal (a refused one included);
+	// MaxAttemptsPerSocket the most one socket needed.
+	ReconnectAttempts    int64 `json:"reconnect_attempts"`
+	MaxAttemptsPerSocket int64 `json:"max_attempts_per_socket"`
+	// Refusals are the failed dials by reason (connection refused, an HTTP status);
+	// CloseReasons why sockets went down (e.g. 1012, or a network error after SIGKILL);
+	// Ended the sockets that ended for good (a 4xxx close), by reason.
+	Refusals     map[string]int `json:"refusals,omitempty"`
+	CloseReasons map[string]int `json:"close_reasons,omitempty"`
+	Ended        map[string]int `json:"ended,omitempty"`
+
+	// ServerLog counts the server's log lines (both processes) by level; ServerWarnings its
+	// warnings and errors by message; DataRaces the race detector's reports.
+	ServerLog      map[string]int `json:"server_log,omitempty"`
+	ServerWarnings map[string]int `json:"server_warnings,omitempty"`
+	DataRaces      int            `json:"data_races,omitempty"`
+}
+
+// stormRun is storm mode's state next to the chat run's.
+type stormRun struct {
+	cfg     StormConfig
+	signal  atomic.Int64   // unix nanos of the signal, 0 before
+	noted   []atomic.Int64 // per room index: the newest seq any member held at the signal
+	members []stormMember  // per person index
+}
+
+// stormMember is what storm mode follows of one member, on its socket's reader goroutine
+// (read by others once that has exited).
+type stormMember struct {
+	got      seqTrack // the seqs of this run's messages received
+	caughtAt int64
+	notices  []noticeSeen
+}
+
+// observe is the chat run's hook: it sees every entry every member receives.
+func (st *stormRun) observe(m *member, id int64, kind, text []byte, mine bool) {
+	sm := &st.members[m.p.idx]
+	if mine {
+		sm.got.observe(id)
+	}
+	if st.signal.Load() == 0 {
+		return
+	}
+	if id <= st.noted[m.room.index].Load() {
+		sm.caughtAt = time.Now().UnixNano()
+	} else if string(kind) == "system" {
+		sm.notices = append(sm.notices, noticeSeen{seq: id, kind: noticeKind(text)})
+	}
+}
+
+// RunStorm runs the chat workload against srv, restarts proc (one of srv's instances, or
+// behind it) and measures how everyone comes back. It stops proc in the end.
+func RunStorm(ctx context.Context, srv *server, cfg StormConfig, proc *serverProc) *Result {
+	c := cfg.Chat
+	res := &Result{Target: srv.name, Addr: srv.addrs(), Mode: "storm"}
+	sr := &StormResult{
+		People: c.People, Rooms: c.Rooms, SendersPerRoom: c.Senders, RatePerSender: c.Rate,
+		Restart: cfg.Restart, Backoff: c.Backoff.name, KeepSending: cfg.KeepSending,
+	}
+	res.Storm = sr
+	defer func() { // the log's last lines come as the server stops
+		proc.stop()
+		sr.ServerLog, sr.ServerWarnings, sr.DataRaces = proc.log.snapshot()
+	}()
+	run := &chatRun{cfg: c, srv: srv, runID: rand.Int64N(1 << 40)}
+	st := &stormRun{cfg: cfg, noted: make([]atomic.Int64, c.Rooms), members: make([]stormMember, c.People)}
+	run.observe = st.observe
+	// RSS: the -server process, the restarted one from the signal on.
+	res.RSS.PID, res.RSS.Source = proc.pid(), "pid"
+	res.RSS.Before, res.RSS.Peak, _ = readRSS(proc.pid())
+
+	rooms, err := run.setup(ctx, res)
+	defer run.closeAll(rooms)
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	res.RSS.Ready, _, _ = readRSS(proc.pid())
+	var senders, members []*member
+	for _, r := range rooms {
+		for _, m := range r.members {
+			if m.alive {
+				members = append(members, m)
+			}
+		}
+		for _, s := range r.senders {
+			if s.alive {
+				senders = append(senders, s)
+			}
+		}
+	}
+	if len(senders) == 0 {
+		res.Error = "no sender is connected"
+		return res
+	}
+
+	// The chat: the rooms get messages in their logs. Without KeepSending it ends, and
+	// everything is delivered, before the signal.
+	stopSending, sendDone := make(chan struct{}), make(chan struct{})
+	chatStart := time.Now()
+	go func() {
+		defer close(sendDone)
+		run.sendUntil(ctx, senders, nil, stopSending)
+	}()
+	endSending := func() {
+		select {
+		case <-stopSending:
+		default:
+			close(stopSending)
+		}
+		<-sendDone
+		run.drain(ctx, rooms)
+	}
+	defer endSending()
+	if c.Duration > 0 {
+		sleepCtx(ctx, c.Duration)
+	} else {
+		select { // until every sender reached -messages
+		case <-sendDone:
+		case <-ctx.Done():
+		}
+	}
+	if !cfg.KeepSending {
+		endSending()
+	}
+	sr.ChatSeconds = time.Since(chatStart).Seconds()
+	if ctx.Err() != nil {
+		res.Error = ctx.Err().Error()
+		return res
+	}
+
+	// The restart. What each room must get back to is the newest entry any of its members
+	// holds now.
+	for _, m := range members {
+		n := &st.noted[m.room.index]
+		n.Store(max(n.Load(), m.sock.lastID.Load()))
+	}
+	sr.Members = len(members)
+	sr.PID = proc.pid()
+	sr.RSSBefore, sr.PeakRSSBefore, _ = readRSS(sr.PID)
+	attempts0 := make([]int64, len(members))
+	for i, m := range members {
+		attempts0[i] = m.sock.attempts.Load()
+	}
+	sig, sigName := syscall.SIGTERM, "SIGTERM"
+	if cfg.Restart == "kill" {
+		sig, sigName = syscall.SIGKILL, "SIGKILL"
+	}
+	t0 := time.Now()
+	st.signal.Store(t0.UnixNano())
+	if err := proc.signal(sig); err != nil {
+		res.Error = "signal: " + err.Error()
+		return res
+	}
+	exitAt, err := proc.waitExit(exitTimeout)
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	sr.ExitSeconds = exitAt.Sub(t0).Seconds()
+	debugf("storm: %s, server gone after %s; starting it again", sigName, exitAt.Sub(t0))
+	healthyAt, err := proc.start(ctx)
+	if err != nil {
+		res.Error = "restart: " + err.Error()
+		return res
+	}
+	sr.DownSeconds = healthyAt.Sub(t0).Seconds()
+	sr.PID = proc.pid()
+	res.RSS.PID = sr.PID
+	debugf("storm: new server (pid %d) healthy %s after the signal", sr.PID, healthyAt.Sub(t0))
+
+	settled := st.waitSettled(ctx, members, t0.Add(cfg.Timeout))
+	if !settled {
+		res.Error = fmt.Sprintf("not everyone was back and caught up %s after the signal", cfg.Timeout)
+		if ctx.Err() != nil {
+			res.Error = ctx.Err().Error()
+		}
+	}
+	if cfg.KeepSending {
+		endSending()
+	}
+
+	// Read the sockets before they are closed: when each came back, how hard it tried.
+	backAt := make([]int64, len(members))
+	for i, m := range members {
+		switch up := m.sock.upSince.Load(); {
+		case up == 0:
+			backAt[i] = -1
+		case up > t0.UnixNano():
+			backAt[i] = up
+		}
+		n := m.sock.attempts.Load() - attempts0[i]
+		sr.ReconnectAttempts += n
+		sr.MaxAttemptsPerSocket = max(sr.MaxAttemptsPerSocket, n)
+	}
+	if rss, hwm, err := readRSS(sr.PID); err == nil {
+		sr.RSSEnd, sr.PeakRSS = rss, hwm
+		res.RSS.End, res.RSS.Peak = rss, hwm
+	}
+	run.closeAll(rooms)
+	st.collect(sr, rooms, members, backAt, t0, healthyAt)
+	return res
+}
+
+// waitSettled waits until every member's socket is up and holds its room's noted seq (or has
+// ended for good), and has stayed so for the notice wait; false if deadline comes first.
+func (st *stormRun) waitSettled(ctx context.Context, members []*member, deadline time.Time) bool {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	var since time.Time
+	for {
+		now := time.Now()
+		if st.settled(members) {
+			if since.IsZero() {
+				since = now
+				debugf("storm: everyone back and caught up %s after the signal", now.Sub(time.Unix(0, st.signal.Load())))
+			}
+			if now.Sub(since) >= st.cfg.NoticeWait {
+				return true
+			}
+		} else {
+			since = time.Time{}
+		}
+		if now.After(deadline) {
+			return false
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+func (st *stormRun) settled(members []*member) bool {
+	for _, m := range members {
+		select {
+		case <-m.sock.exited:
+			continue // ended for good: it will not come back, the report says why
+		default:
+		}
+		if !m.sock.isUp() || m.sock.lastID.Load() < st.noted[m.room.index].Load() {
+			return false
+		}
+	}
+	return true
+}
+
+// collect turns the members' bookkeeping into the storm's figures; the sockets are closed.
+func (st *stormRun) collect(sr *StormResult, rooms []*chatRoom, members []*member, backAt []int64, t0, healthyAt time.Time) {
+	var outcomes []roomOutcome
+	var senders []senderOutcome
+	refusals, closes, ended := tally{}, tally{}, tally{}
+	i := 0
+	for _, r := range rooms {
+		ro := roomOutcome{noted: st.noted[r.index].Load()}
+		var alive []*member
+		for _, m := range r.members {
+			if !m.alive {
+				continue
+			}
+			alive = append(alive, m)
+			sm := &st.members[m.p.idx]
+			ro.members = append(ro.members, memberOutcome{
+				newest: m.sock.lastID.Load(), got: sm.got.seen, caughtAt: sm.caughtAt,
+				backAt: backAt[i], notices: sm.notices,
+			})
+			i++
+			sr.Duplicated += m.dups
+			sr.Reordered += m.reordered
+			sr.Stray += m.stray
+			for reason, n := range m.sock.dialFailures {
+				refusals[reason] += n
+			}
+			for reason, n := range m.sock.reconnects {
+				closes[reason] += n
+			}
+			if m.sock.endReason != "" {
+				ended.add(m.sock.endReason)
+			}
+		}
+		outcomes = append(outcomes, ro)
+		for slot, s := range r.senders {
+			if !s.alive {
+				continue
+			}
+			so := senderOutcome{sent: s.sent.Load(), refused: s.refused.Load()}
+			for _, m := range alive {
+				so.got = append(so.got, &m.perSender[slot])
+			}
+			sr.Sent += so.sent
+			sr.Refused += so.refused
+			senders = append(senders, so)
+		}
+	}
+	cu := accountCatchUp(t0.UnixNano(), outcomes)
+	sr.Reconnected, sr.NotBack = cu.Reconnected, cu.NotBack
+	sr.CaughtUp, sr.NotCaughtUp, sr.Missing = cu.CaughtUp, cu.Members-cu.CaughtUp, cu.Missing
+	sr.AllBackSeconds = time.Duration(cu.AllBack).Seconds()
+	sr.AllCaughtUpSeconds = time.Duration(cu.AllCaughtUp).Seconds()
+	var h Histogram
+	for _, d := range cu.BackTimes {
+		h.Record(d)
+	}
+	sr.Back = summarize(&h)
+	if cu.AllBack > 0 {
+		sr.JoinsPerSec = float64(cu.Reconnected) / sr.AllBackSeconds
+		if fromHealthy := t0.Add(time.Duration(cu.AllBack)).Sub(healthyAt); fromHealthy > 0 {
+			sr.JoinsPerSecFromHealthy = float64(cu.Reconnected) / fromHealthy.Seconds()
+		}
+	}
+	sr.Notices, sr.NoticeReceptions = cu.Notices, cu.Receptions
+	if len(cu.ByKind) > 0 {
+		sr.NoticeKinds = cu.ByKind
+	}
+	ml := accountLosses(senders)
+	sr.Expected, sr.Deliveries, sr.Lost = ml.Expected, ml.Deliveries, ml.Lost
+	sr.Partial, sr.Unconfirmed = ml.Partial, ml.Unconfirmed
+	if len(refusals) > 0 {
+		sr.Refusals = refusals
+	}
+	if len(closes) > 0 {
+		sr.CloseReasons = closes
+	}
+	if len(ended) > 0 {
+		sr.Ended = ended
+	}
+}
+
+// stormSummary is the storm's part of the summary line.
+func (s *StormResult) summary() string {
+	line := fmt.Sprintf("storm %s, %d people in %d rooms: down %s, all back %s (p50 %s), caught up %s, %.0f joins/s (%.0f/s from healthy), reconnected %d",
+		s.Restart, s.People, s.Rooms, fmtSec(s.DownSeconds), fmtSec(s.AllBackSeconds), fmtMs(s.Back.P50Ms),
+		fmtSec(s.AllCaughtUpSeconds), s.JoinsPerSec, s.JoinsPerSecFromHealthy, s.Reconnected)
+	if s.NotBack > 0 || s.NotCaughtUp > 0 {
+		line += fmt.Sprintf(", NOT BACK %d, NOT CAUGHT UP %d", s.NotBack, s.NotCaughtUp)
+	}
+	line += fmt.Sprintf(", lost %d dup %d reordered %d", s.Lost, s.Duplicated, s.Reordered)
+	if s.Unconfirmed > 0 || s.Partial > 0 {
+		line += fmt.Sprintf(" (unconfirmed %d partial %d)", s.Unconfirmed, s.Partial)
+	}
+	line += fmt.Sprintf(", notices %d", s.Notices)
+	if len(s.NoticeKinds) > 0 {
+		line += " (" + topReasons(s.NoticeKinds) + ")"
+	}
+	line += fmt.Sprintf(", attempts %d (max %d/socket)", s.ReconnectAttempts, s.MaxAttemptsPerSocket)
+	if len(s.Refusals) > 0 {
+		line += ", refused " + topReasons(s.Refusals)
+	}
+	if len(s.Ended) > 0 {
+		line += ", ended " + topReasons(s.Ended)
+	}
+	line += fmt.Sprintf(", peak rss %s (before %s)", fmtBytes(float64(s.PeakRSS)), fmtBytes(float64(s.RSSBefore)))
+	if n := s.ServerWarnings; len(n) > 0 {
+		line += ", server log: " + topReasons(n)
+	}
+	if s.DataRaces > 0 {
+		line += fmt.Sprintf(", DATA RACES %d", s.DataRaces)
+	}
+	return line
+}
+
+// fmtSec prints seconds as fmtMs does.
+func fmtSec(s float64) string { return fmtMs(s * 1000) }
