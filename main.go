@@ -38,6 +38,7 @@ type config struct {
 	dataDir        string
 	emptyRoomGrace time.Duration
 	leaveDebounce  time.Duration
+	rejoinGrace    time.Duration
 	editWindow     time.Duration
 	maxGIFBytes    int64
 	maxMessage     int
@@ -113,6 +114,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.dataDir, "data", env("GIFCHAT_DATA", "./data"), "directory for the SQLite database and GIF files (env GIFCHAT_DATA)")
 	fs.DurationVar(&c.emptyRoomGrace, "empty-room-grace", envDur("GIFCHAT_EMPTY_ROOM_GRACE", time.Minute), "remove a room after it has been empty this long (env GIFCHAT_EMPTY_ROOM_GRACE)")
 	fs.DurationVar(&c.leaveDebounce, "leave-debounce", envDur("GIFCHAT_LEAVE_DEBOUNCE", 3*time.Second), "announce a leave only after the person's last socket has been gone this long (env GIFCHAT_LEAVE_DEBOUNCE)")
+	fs.DurationVar(&c.rejoinGrace, "rejoin-grace", envDur("GIFCHAT_REJOIN_GRACE", 30*time.Second), "after a start, how long the people who were in a room before it keep their places unannounced while their browsers reconnect (env GIFCHAT_REJOIN_GRACE)")
 	fs.DurationVar(&c.editWindow, "edit-window", envDur("GIFCHAT_EDIT_WINDOW", 15*time.Minute), "how long after sending a person may edit their message (env GIFCHAT_EDIT_WINDOW)")
 	fs.Int64Var(&c.maxGIFBytes, "max-gif-bytes", envInt("GIFCHAT_MAX_GIF_BYTES", 5<<20), "largest GIF upload in bytes (env GIFCHAT_MAX_GIF_BYTES)")
 	maxMsg := fs.Int("max-message-chars", int(envInt("GIFCHAT_MAX_MESSAGE_CHARS", 2000)), "longest text message in characters (env GIFCHAT_MAX_MESSAGE_CHARS)")
@@ -259,6 +261,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Realtime: realtime.Config{
 			EmptyRoomGrace:  cfg.emptyRoomGrace,
 			LeaveDebounce:   cfg.leaveDebounce,
+			RejoinGrace:     cfg.rejoinGrace,
 			EditWindow:      cfg.editWindow,
 			MaxMessageRunes: cfg.maxMessage,
 			MaxFrameBytes:   cfg.maxFrameBytes,

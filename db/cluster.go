@@ -38,9 +38,9 @@ func (s *Store) clustered() error {
 
 // StartInstance registers a running instance under its stable name and returns the id of
 // this incarnation. Rows of an earlier incarnation of the same name (a restart after a crash)
-// go at once, with their connections, and the people they held are marked gone, so their
-// leaves are announced after the debounce unless they come back.
-func (s *Store) StartInstance(ctx context.Context, name string, lease time.Duration) (string, error) {
+// go at once, with their connections, and the people they held are marked gone (see
+// markGone for hold), so their leaves are announced unless they come back.
+func (s *Store) StartInstance(ctx context.Context, name string, lease, hold time.Duration) (string, error) {
 	if err := s.clustered(); err != nil {
 		return "", err
 	}
@@ -55,7 +55,7 @@ func (s *Store) StartInstance(ctx context.Context, name string, lease time.Durat
 			VALUES ($1, $2, `+dbNowMillis+`, `+dbNowMillis+` + $3)`, id, name, lease.Milliseconds()); err != nil {
 			return err
 		}
-		return markGone(ctx, tx)
+		return markGone(ctx, tx, hold)
 	})
 	return id, err
 }
@@ -73,18 +73,20 @@ func (s *Store) RenewLease(ctx context.Context, instance string, lease time.Dura
 }
 
 // StopInstance removes a stopping instance's row and connections; the people it held are
-// marked gone (they reconnect elsewhere within the debounce, or leave).
-func (s *Store) StopInstance(ctx context.Context, instance string) error {
+// marked gone (see markGone for hold): they reconnect elsewhere in time, or leave.
+func (s *Store) StopInstance(ctx context.Context, instance string, hold time.Duration) error {
 	return s.inTx(ctx, "stop instance", func(tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM instances WHERE id = $1", instance); err != nil {
 			return err
 		}
-		return markGone(ctx, tx)
+		return markGone(ctx, tx, hold)
 	})
 }
 
 // ReapInstances removes the instances whose lease ran out (a kill -9, a lost machine) with
-// their connections, marks the people they held gone, and returns the ids reaped.
+// their connections, marks the people they held gone, and returns the ids reaped. Their
+// debounce starts now, with no hold: the lease has already given them time to reconnect
+// elsewhere, and the dead instance's people should leave within about the lease.
 func (s *Store) ReapInstances(ctx context.Context) ([]string, error) {
 	var reaped []string
 	err := s.inTx(ctx, "reap instances", func(tx *sqlx.Tx) error {
@@ -94,16 +96,18 @@ func (s *Store) ReapInstances(ctx context.Context) ([]string, error) {
 		if len(reaped) == 0 {
 			return nil
 		}
-		return markGone(ctx, tx)
+		return markGone(ctx, tx, 0)
 	})
 	return reaped, err
 }
 
-// markGone starts the leave debounce of everyone present with no connection left.
-func markGone(ctx context.Context, tx *sqlx.Tx) error {
-	_, err := tx.ExecContext(ctx, `UPDATE room_people AS p SET gone_since = `+dbNowMillis+`
+// markGone starts the leave debounce of everyone present with no connection left, hold from
+// now: their instance went away, which closed their sockets all at once, and a crowd coming
+// back with its browsers' back-off takes longer than one person's refresh.
+func markGone(ctx context.Context, tx *sqlx.Tx, hold time.Duration) error {
+	_, err := tx.ExecContext(ctx, `UPDATE room_people AS p SET gone_since = `+dbNowMillis+` + $1
 		WHERE p.gone_since IS NULL AND NOT EXISTS (
-			SELECT 1 FROM connections AS c WHERE c.room_id = p.room_id AND c.identity_id = p.identity_id)`)
+			SELECT 1 FROM connections AS c WHERE c.room_id = p.room_id AND c.identity_id = p.identity_id)`, hold.Milliseconds())
 	return err
 }
 

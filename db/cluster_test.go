@@ -46,7 +46,7 @@ func clusterRoom(t *testing.T, s *Store, owner Identity, capacity int) Room {
 
 func instance(t *testing.T, s *Store, name string) string {
 	t.Helper()
-	id, err := s.StartInstance(context.Background(), name, time.Minute)
+	id, err := s.StartInstance(context.Background(), name, time.Minute, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestDeadInstancesAreReaped(t *testing.T) {
 	s := clusterStore(t)
 	alice, bob, carol := person(t, s, "alice"), person(t, s, "bob"), person(t, s, "carol")
 	room := clusterRoom(t, s, alice, 10)
-	dead, err := s.StartInstance(ctx, "dead", time.Millisecond)
+	dead, err := s.StartInstance(ctx, "dead", time.Millisecond, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,7 +358,7 @@ func TestSharedPresenceNeedsPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := s.StartInstance(context.Background(), "a", time.Second); !errors.Is(err, ErrNotClustered) {
+	if _, err := s.StartInstance(context.Background(), "a", time.Second, 0); !errors.Is(err, ErrNotClustered) {
 		t.Fatalf("SQLite started a cluster instance: %v", err)
 	}
 }

@@ -1,12 +1,16 @@
 package db
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/jmoiron/sqlx"
+
+	"gifchat/vocab"
 )
 
 // Room is a chat room. PasswordHash is empty for a public room.
@@ -252,4 +256,50 @@ func (s *Store) SetRoomPassword(ctx context.Context, roomID, hash string) error 
 		return fmt.Errorf("db: set room password: %w", err)
 	}
 	return tx.Commit()
+}
+
+// Present is someone a room's log shows in the room: their last joined, left or kicked
+// notice there is a joined one. JoinSeq is that notice's place in the log (join order).
+type Present struct {
+	Identity
+	JoinSeq int64
+}
+
+// PresentByLog returns, per room, the people the log shows present, in join order: who was
+// in each room when the server last stopped, cleanly or not (what a crash lost from the
+// group commit was not announced either). A person whose identity is gone is not listed.
+func (s *Store) PresentByLog(ctx context.Context) (map[string][]Present, error) {
+	// The notices that say whether someone is in a room, for a messages row aliased a.
+	presenceNotice := func(a string) string {
+		return a + ".kind = '" + vocab.KindNotice + "' AND " + a + ".notice IN ('" +
+			vocab.NoticeJoined + "', '" + vocab.NoticeLeft + "', '" + vocab.NoticeKicked + "')"
+	}
+	rows, err := s.read.QueryxContext(ctx, `
+		SELECT m.room_id, m.seq, i.id, i.nickname, i.colour, i.created_at, i.name_chosen
+		FROM messages m JOIN identities i ON i.id = m.subject_id
+		WHERE `+presenceNotice("m")+` AND m.notice = '`+vocab.NoticeJoined+`'
+		  AND NOT EXISTS (SELECT 1 FROM messages l
+		                  WHERE l.room_id = m.room_id AND l.subject_id = m.subject_id AND l.seq > m.seq
+		                    AND `+presenceNotice("l")+`)
+		ORDER BY m.room_id, m.subject_id, m.seq`) // the index's order: SQLite then reads only the index
+	if err != nil {
+		return nil, fmt.Errorf("db: present by log: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]Present{}
+	for rows.Next() {
+		var room string
+		var p Present
+		if err := rows.Scan(&room, &p.JoinSeq, &p.ID, &p.Nickname, &p.Colour, &p.CreatedAt, &p.NameChosen); err != nil {
+			return nil, fmt.Errorf("db: present by log: %w", err)
+		}
+		out[room] = append(out[room], p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("db: present by log: %w", err)
+	}
+	for _, people := range out {
+		slices.SortFunc(people, func(a, b Present) int { return cmp.Compare(a.JoinSeq, b.JoinSeq) })
+	}
+	return out, nil
 }

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -69,5 +70,54 @@ func testDeleteRoomAllOrNothing(t *testing.T, s *Store) {
 	}
 	if r, m, e, b := state(); r != 0 || m != 0 || e || b != 0 {
 		t.Fatalf("after the deletion: room %d, %d messages, entered %v, barred %d; want none of them", r, m, e, b)
+	}
+}
+
+func TestPresentByLog(t *testing.T) { eachStore(t, testPresentByLog) }
+
+// testPresentByLog: whoever's last joined/left/kicked notice in a room is a joined one is
+// present there, in join order; other notices and messages do not count, nor do other rooms.
+func testPresentByLog(t *testing.T, s *Store) {
+	ctx := context.Background()
+	people := map[string]Identity{}
+	for _, name := range []string{"ann", "ben", "cat", "dan", "eve"} {
+		people[name] = mustIdentity(t, s, "tok-"+name, name)
+	}
+	one := mustRoom(t, s, "pppppppppppppppp", people["ann"].ID)
+	two := mustRoom(t, s, "qqqqqqqqqqqqqqqq", people["ann"].ID)
+	notice := func(room Room, kind, who string) *Message {
+		return &Message{RoomID: room.ID, Kind: vocab.KindNotice, Notice: kind, SubjectID: people[who].ID, SubjectName: who}
+	}
+	if err := s.InsertMessages(ctx, []*Message{
+		notice(one, vocab.NoticeJoined, "ben"),
+		notice(one, vocab.NoticeJoined, "ann"),
+		notice(one, vocab.NoticeJoined, "cat"),
+		notice(one, vocab.NoticeLeft, "cat"), // left
+		notice(one, vocab.NoticeJoined, "dan"),
+		notice(one, vocab.NoticeKicked, "dan"), // kicked
+		notice(one, vocab.NoticeJoined, "eve"),
+		notice(one, vocab.NoticeLeft, "eve"),
+		notice(one, vocab.NoticeJoined, "eve"), // back: present, joined after ann
+		notice(one, vocab.NoticeOwner, "ben"),  // not about presence
+		{RoomID: one.ID, AuthorID: people["ben"].ID, Kind: vocab.KindText, Body: "hi"},
+		notice(two, vocab.NoticeJoined, "cat"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.PresentByLog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func(room Room) (out []string) {
+		for _, p := range got[room.ID] {
+			out = append(out, p.Nickname)
+		}
+		return out
+	}
+	if fmt.Sprint(names(one)) != "[ben ann eve]" || fmt.Sprint(names(two)) != "[cat]" || len(got) != 2 {
+		t.Fatalf("present: room one %v (want [ben ann eve]), room two %v (want [cat]), %d rooms", names(one), names(two), len(got))
+	}
+	if p := got[one.ID][0]; p.ID != people["ben"].ID || p.Colour != "c1" || p.JoinSeq != 1 {
+		t.Fatalf("ben as read: %+v", p)
 	}
 }

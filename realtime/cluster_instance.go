@@ -29,7 +29,7 @@ func (rs *Rooms) SetCluster(b cluster.Broker, name string, hooks ClusterHooks) {
 
 // startInstance registers this instance (a lease row) and runs its upkeep until Shutdown.
 func (rs *Rooms) startInstance(ctx context.Context) error {
-	id, err := rs.store.StartInstance(ctx, rs.instanceName, rs.cfg.Lease)
+	id, err := rs.store.StartInstance(ctx, rs.instanceName, rs.cfg.Lease, rs.rejoinHold())
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func (rs *Rooms) upkeep() {
 				// Taken for dead (a long pause): our connections are gone from the database.
 				// Register again and have every socket come back, re-admitted.
 				rs.log.Error("cluster: lease lost; re-registering, sockets reconnect")
-				if id, err := rs.store.StartInstance(ctx, rs.instanceName, rs.cfg.Lease); err == nil {
+				if id, err := rs.store.StartInstance(ctx, rs.instanceName, rs.cfg.Lease, rs.rejoinHold()); err == nil {
 					rs.instance = id
 				}
 				for _, h := range rs.allHubs() {
@@ -108,13 +108,20 @@ func (rs *Rooms) upkeep() {
 	}
 }
 
-// stopInstance removes this instance's rows at shutdown: its people leave after the debounce
+// rejoinHold is how much longer than a leave's debounce the people of an instance that went
+// away keep their places: together RejoinGrace, as for everyone after a single server's
+// restart (Hub.restore).
+func (rs *Rooms) rejoinHold() time.Duration {
+	return max(0, rs.cfg.RejoinGrace-rs.cfg.LeaveDebounce)
+}
+
+// stopInstance removes this instance's rows at shutdown: its people leave after RejoinGrace
 // unless they reconnect to another instance (their sockets are told to, with 1012).
 func (rs *Rooms) stopInstance(ctx context.Context) {
 	if rs.instance == "" {
 		return
 	}
-	if err := rs.store.StopInstance(context.WithoutCancel(ctx), rs.instance); err != nil {
+	if err := rs.store.StopInstance(context.WithoutCancel(ctx), rs.instance, rs.rejoinHold()); err != nil {
 		rs.log.Warn("cluster: stop instance", "err", err)
 	}
 }

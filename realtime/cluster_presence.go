@@ -89,7 +89,7 @@ func (h *Hub) joinShared(ctx context.Context, c *Client, afterSeq int64) error {
 		h.updateLobby()
 		h.membersChanged()
 	} else {
-		c.send(h.render(components.MemberListOOB(h.room.OwnerID, h.members())))
+		c.send(h.memberPanel())
 	}
 	h.typingLineFor(c)
 	return nil

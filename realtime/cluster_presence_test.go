@@ -182,6 +182,47 @@ func TestClusterMovingIsNoLeave(t *testing.T) {
 	}
 }
 
+// An instance stopped (a deploy, a restart): its people keep their places for RejoinGrace, not
+// just the debounce, as the whole crowd comes back through the proxy with the browsers'
+// back-off; who is back in time makes no notice, who is not leaves once it has passed.
+func TestClusterStoppedInstanceKeepsPlaces(t *testing.T) {
+	debounce, grace := 200*time.Millisecond, 3*time.Second
+	nodes := clusterNodesWith(t, natstest.URL(t), 2, Config{LeaveDebounce: debounce, RejoinGrace: grace})
+	alice, bob, carol := nodes[0].person("alice"), nodes[0].person("bob"), nodes[0].person("carol")
+	room := clusterRoom(t, nodes, bob)
+	b := nodes[1].dial(bob, room.ID, 0)
+	b.waitText(bob.Nickname + " joined")
+	a := nodes[0].dial(alice, room.ID, 0)
+	b.waitText(alice.Nickname + " joined")
+	c := nodes[0].dial(carol, room.ID, 0)
+	b.waitText(carol.Nickname + " joined")
+	last := b.messages()[len(b.messages())-1].ID
+
+	stopped := time.Now()
+	nodes[0].close()
+	for _, s := range []*sock{a, c} {
+		if code, _ := s.waitClose(); code != CloseRestart {
+			t.Fatalf("a stopping instance closed with %d, want 1012", code)
+		}
+	}
+	time.Sleep(4 * debounce) // past the debounce and a few settles: a plain leave would be out
+	back := nodes[1].dial(alice, room.ID, last)
+	back.waitText("members")
+	b.say("who is here?")
+	back.waitText("who is here?")
+	if b.countText(alice.Nickname+" left") != 0 || b.countText(alice.Nickname+" joined") != 1 {
+		t.Fatalf("alice, back in time after her instance stopped, was announced:\n%s", strings.Join(b.texts(vocab.KindNotice), "\n"))
+	}
+	// Carol is not back: she leaves, once, after the grace.
+	b.waitForLong("carol's leave", 3*grace, func() bool { return b.countText(carol.Nickname+" left") == 1 })
+	if waited := time.Since(stopped); waited < grace-debounce {
+		t.Fatalf("carol was announced gone %v after the stop, before the rejoin grace (%v)", waited, grace)
+	}
+	if n := back.countText(alice.Nickname + " left"); n != 0 {
+		t.Fatal("alice was announced gone after all")
+	}
+}
+
 // An instance killed under its people: they reconnect to the others and miss nothing; the
 // dead instance's people leave within the lease, and its owner's room passes on.
 func TestClusterDeadInstance(t *testing.T) {

@@ -35,6 +35,7 @@ type Hub struct {
 	closed    bool
 	draining  bool // shutting down: store what was accepted, send nothing more
 	empty     Timer
+	panel     panel // the members panel as last rendered, for the next joiner (memberPanel)
 
 	// delivered is the seq of the last entry of the room's log delivered to this instance's
 	// sockets; in a cluster, entries arrive from other instances and are delivered in seq

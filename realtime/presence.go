@@ -2,7 +2,9 @@ package realtime
 
 import (
 	"context"
+	"slices"
 	"sort"
+	"time"
 
 	"gifchat/components"
 	"gifchat/db"
@@ -45,7 +47,7 @@ func (h *Hub) arrive(ctx context.Context, c *Client) {
 		h.cfg.Hooks.Sockets(1)
 	}
 	// The joining socket gets the whole panel; everyone else gets one added item.
-	c.send(h.render(components.MemberListOOB(h.room.OwnerID, h.members())))
+	c.send(h.memberPanel())
 	h.typingLineFor(c)
 	if newcomer {
 		frag := h.render(components.MemberJoinedOOB(components.Member{Person: PersonView(who), Owner: who.ID == h.room.OwnerID}))
@@ -89,13 +91,32 @@ func (h *Hub) postedWithoutSocket(ctx context.Context, who db.Identity) {
 	if p.leaving != nil {
 		p.leaving.Stop()
 	}
-	p.leaving = h.cfg.Clock.AfterFunc(max(h.cfg.FormPresence, h.cfg.LeaveDebounce), func() {
+	h.awayFor(p, max(h.cfg.FormPresence, h.cfg.LeaveDebounce))
+}
+
+// awayFor has a person with no socket leave, announced, unless a socket of theirs arrives
+// within d.
+func (h *Hub) awayFor(p *presence, d time.Duration) {
+	p.leaving = h.cfg.Clock.AfterFunc(d, func() {
 		h.do(func() {
-			if h.people[who.ID] == p && len(p.sockets) == 0 {
+			if h.people[p.identity.ID] == p && len(p.sockets) == 0 {
 				h.depart(context.Background(), p, vocab.NoticeLeft)
 			}
 		})
 	})
+}
+
+// restore gives the people the log shows present before this start (in join order) their
+// places back, each until RejoinGrace has passed without a socket of theirs: a restart
+// closed their sockets, not they, and coming back is no join (nor the wait a leave). Runs
+// before the hub does.
+func (h *Hub) restore(present []db.Present) {
+	for _, was := range present {
+		h.joinSeq++
+		p := &presence{identity: was.Identity, sockets: map[*Client]struct{}{}, seq: h.joinSeq}
+		h.people[was.ID] = p
+		h.awayFor(p, max(h.cfg.RejoinGrace, h.cfg.LeaveDebounce))
+	}
 }
 
 // attached reports whether a socket is still one of the room's (not left, not kicked).
@@ -127,13 +148,7 @@ func (h *Hub) leave(c *Client) {
 		if len(p.sockets) > 0 || p.leaving != nil {
 			return
 		}
-		p.leaving = h.cfg.Clock.AfterFunc(h.cfg.LeaveDebounce, func() {
-			h.do(func() {
-				if h.people[p.identity.ID] == p && len(p.sockets) == 0 {
-					h.depart(context.Background(), p, vocab.NoticeLeft)
-				}
-			})
-		})
+		h.awayFor(p, h.cfg.LeaveDebounce)
 	})
 }
 
@@ -205,8 +220,27 @@ func (h *Hub) Room() db.Room {
 }
 
 func (h *Hub) sendMembers() {
-	frag := h.render(components.MemberListOOB(h.room.OwnerID, h.members()))
+	frag := h.memberPanel()
 	h.eachSocket(func(c *Client) { c.send(frag) })
+}
+
+// memberPanel is the whole members panel as it is now. It is rendered again only when who is
+// here, their names or the owner changed since the last time: after a restart a room's crowd
+// comes back one socket after another to the same panel, which in a room of a hundred is a
+// hundred items rendered per socket otherwise.
+func (h *Hub) memberPanel() *frag {
+	members := h.members()
+	if last := &h.panel; last.frag == nil || last.owner != h.room.OwnerID || !slices.Equal(last.members, members) {
+		*last = panel{owner: h.room.OwnerID, members: members, frag: h.render(components.MemberListOOB(h.room.OwnerID, members))}
+	}
+	return h.panel.frag
+}
+
+// panel is the members panel as last rendered, with what it was rendered from.
+type panel struct {
+	owner   int64
+	members []components.Member
+	frag    *frag
 }
 
 func (h *Hub) members() []components.Member {

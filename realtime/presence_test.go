@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"gifchat/db"
 	"gifchat/vocab"
 )
 
@@ -168,4 +169,113 @@ func TestOwnershipPassesToLongestPresent(t *testing.T) {
 	if code, _ := c.waitClose(); code != CloseKicked {
 		t.Fatalf("carol closed with %d", code)
 	}
+}
+
+// TestRestartIsNoNoticeStorm: the people in a room when the server stops keep their places
+// after the start, as the log shows them: whoever is back within RejoinGrace makes no notice
+// (a restart closed their sockets, not they), whoever is not leaves with one once it has
+// passed, and someone who had left before the stop is not brought back.
+func TestRestartIsNoNoticeStorm(t *testing.T) {
+	dir := t.TempDir()
+	e1 := newEnvAt(t, dir, Config{LeaveDebounce: 50 * time.Millisecond})
+	alice, bob, carol, dave := e1.person("alice"), e1.person("bob"), e1.person("carol"), e1.person("dave")
+	room := e1.room(alice, 10, "")
+	a := e1.dial(alice, room.ID, 0)
+	a.waitText(alice.Nickname + " joined") // the handshake returns before the join is done
+	b := e1.dial(bob, room.ID, 0)
+	a.waitText(bob.Nickname + " joined")
+	d := e1.dial(dave, room.ID, 0)
+	a.waitText(dave.Nickname + " joined")
+	d.conn.Close()
+	a.waitText(dave.Nickname + " left")
+	c := e1.dial(carol, room.ID, 0)
+	a.waitText(carol.Nickname + " joined")
+	a.say("before the restart")
+	for _, s := range []*sock{b, c} {
+		s.waitText("before the restart")
+	}
+	last := a.messages()[len(a.messages())-1].ID
+	e1.close()
+
+	clock := newFakeClock()
+	grace := time.Minute
+	e2 := newEnvAt(t, dir, Config{LeaveDebounce: 50 * time.Millisecond, RejoinGrace: grace, Clock: clock})
+	if people, _ := e2.rooms.Hub(room.ID).Occupancy(0); people != 3 {
+		t.Fatalf("after the start the room holds %d people, want the 3 present at the stop", people)
+	}
+	if card, _ := e2.lobby.Room(room.ID); card.Members != 3 {
+		t.Fatalf("the lobby shows %d people, want 3", card.Members)
+	}
+	a2 := e2.dial(alice, room.ID, last)
+	b2 := e2.dial(bob, room.ID, last)
+	a2.waitText("members")
+	b2.waitText("members")
+	clock.Advance(grace / 2) // past the leave debounce, within the rejoin grace
+	a2.say("after the restart")
+	b2.waitText("after the restart")
+	for _, s := range []*sock{a2, b2} {
+		if notices := s.texts(vocab.KindNotice); len(notices) > 0 {
+			t.Fatalf("coming back after a restart made notices: %q", notices)
+		}
+	}
+	// The panel shows carol, who is not back yet, and not dave, who had left.
+	e2.settle(room.ID)
+	var names []string
+	for _, m := range e2.rooms.Hub(room.ID).Members() {
+		names = append(names, m.Person.Name)
+	}
+	if want := fmt.Sprint([]string{alice.Nickname, bob.Nickname, carol.Nickname}); fmt.Sprint(names) != want {
+		t.Fatalf("members after the start %v, want %s in join order", names, want)
+	}
+	if !strings.Contains(a2.text(), carol.Nickname) || strings.Contains(a2.text(), dave.Nickname) {
+		t.Fatalf("alice's panel after the start should list carol and not dave:\n%s", a2.text())
+	}
+	// Carol stays away past the grace: she leaves, announced once.
+	clock.Advance(grace)
+	e2.settle(room.ID)
+	a2.waitText(carol.Nickname + " left")
+	if n := b2.countText(" joined"); n != 0 {
+		t.Fatalf("bob saw %d join notices after the restart", n)
+	}
+}
+
+// TestPanelRenderedOncePerChange: sockets that come to a room whose people did not change
+// (more tabs here; after a restart, the whole crowd) share one rendering of the members
+// panel; a change renders it again.
+func TestPanelRenderedOncePerChange(t *testing.T) {
+	e := newEnv(t, Config{})
+	owner := e.person("owner")
+	room := e.room(owner, 20, "")
+	o := e.dial(owner, room.ID, 0)
+	o.waitText(owner.Nickname + " joined")
+	var people []db.Identity
+	for i := range 5 {
+		p := e.person(fmt.Sprintf("p%d", i))
+		people = append(people, p)
+		e.dial(p, room.ID, 0)
+		o.waitText(p.Nickname + " joined")
+	}
+	last := o.messages()[len(o.messages())-1].ID
+	e.settle(room.ID)
+	before := e.renders.Load()
+	var tabs []*sock
+	for _, p := range people {
+		tab := e.dial(p, room.ID, last)
+		tab.waitText("members")
+		tabs = append(tabs, tab)
+	}
+	if n := e.renders.Load() - before; n != 0 {
+		t.Fatalf("5 sockets coming to an unchanged room rendered %d fragments, want none: the last joiner's panel serves", n)
+	}
+	for _, tab := range tabs[1:] {
+		if tab.text() != tabs[0].text() {
+			t.Fatalf("the shared panel differs between sockets:\n%s\n%s", tab.text(), tabs[0].text())
+		}
+	}
+	// Someone new: the panel is rendered again for the next socket, and shows them.
+	newcomer := e.person("newcomer")
+	e.dial(newcomer, room.ID, 0).waitText(newcomer.Nickname + " joined")
+	tab := e.dial(people[0], room.ID, last)
+	tab.waitText(newcomer.Nickname + " joined")
+	tab.waitFor("the newcomer in the panel", func(s string) bool { return strings.Count(s, newcomer.Nickname) >= 2 })
 }

@@ -20,6 +20,7 @@ import (
 // Store is what the room hubs need from storage.
 type Store interface {
 	ListRooms(ctx context.Context) ([]db.Room, error)
+	PresentByLog(ctx context.Context) (map[string][]db.Present, error)
 	RoomByID(ctx context.Context, id string) (db.Room, error)
 	DeleteRoom(ctx context.Context, id string) ([]string, error)
 	SetRoomOwner(ctx context.Context, roomID string, ownerID int64) error
@@ -43,9 +44,9 @@ type Store interface {
 	RoomLastSeq(ctx context.Context, roomID string) (int64, error)
 	LastSeqs(ctx context.Context) (map[string]int64, error)
 	// In a cluster (cluster_presence.go): presence shared through the database.
-	StartInstance(ctx context.Context, name string, lease time.Duration) (string, error)
+	StartInstance(ctx context.Context, name string, lease, hold time.Duration) (string, error)
 	RenewLease(ctx context.Context, instance string, lease time.Duration) error
-	StopInstance(ctx context.Context, instance string) error
+	StopInstance(ctx context.Context, instance string, hold time.Duration) error
 	ReapInstances(ctx context.Context) ([]string, error)
 	AdmitConnection(ctx context.Context, a db.Admission) (db.Admitted, error)
 	Disconnect(ctx context.Context, conn int64) error
@@ -70,6 +71,7 @@ type Hooks struct {
 // Config tunes the hubs; zero fields take the defaults noted.
 type Config struct {
 	LeaveDebounce   time.Duration // 3s: a refresh or a dropped connection inside it is no leave
+	RejoinGrace     time.Duration // 30s: after a start, whom the log shows present keeps their place unannounced this long
 	EmptyRoomGrace  time.Duration // 60s: an empty room is removed after it
 	KickBar         time.Duration // 10m: how long a kicked person stays out
 	SendQueue       int           // 256 fragments per socket before it is dropped as slow
@@ -105,6 +107,7 @@ func (c *Config) defaults() {
 		}
 	}
 	set(&c.LeaveDebounce, 3*time.Second)
+	set(&c.RejoinGrace, 30*time.Second)
 	set(&c.EmptyRoomGrace, time.Minute)
 	set(&c.KickBar, 10*time.Minute)
 	set(&c.PingInterval, 25*time.Second)
@@ -191,17 +194,29 @@ func (rs *Rooms) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("realtime: load rooms: %w", err)
 	}
-	for _, r := range rooms {
-		rs.Add(r)
-	}
 	if rs.clustered() {
-		return rs.startInstance(ctx)
+		for _, r := range rooms {
+			rs.Add(r)
+		}
+		return rs.startInstance(ctx) // who is where is the connection rows' (cluster_presence.go)
+	}
+	// Who was in each room when the server stopped keeps their place for a while, so that a
+	// restart is no storm of leave and join notices (see Hub.restore).
+	present, err := rs.store.PresentByLog(ctx)
+	if err != nil {
+		return fmt.Errorf("realtime: read who was present: %w", err)
+	}
+	for _, r := range rooms {
+		rs.start(r, present[r.ID])
 	}
 	return nil
 }
 
 // Add starts the hub of a newly stored room and shows it in every lobby.
-func (rs *Rooms) Add(r db.Room) *Hub {
+func (rs *Rooms) Add(r db.Room) *Hub { return rs.start(r, nil) }
+
+// start starts a room's hub with the people the log shows present in it before this start.
+func (rs *Rooms) start(r db.Room, present []db.Present) *Hub {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	if h, ok := rs.hubs[r.ID]; ok {
@@ -211,8 +226,9 @@ func (rs *Rooms) Add(r db.Room) *Hub {
 	if rs.clustered() {
 		h.joinCluster(rs.ctx)
 	}
+	h.restore(present)
 	rs.hubs[r.ID] = h
-	rs.lobby.Upsert(RoomCardView(r, 0), r.CreatedAt)
+	rs.lobby.Upsert(RoomCardView(r, len(h.people)), r.CreatedAt)
 	rs.wg.Add(1)
 	go func() {
 		defer rs.wg.Done()
