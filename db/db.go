@@ -8,6 +8,7 @@
 package db
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"errors"
@@ -55,6 +56,8 @@ type Store struct {
 	dialect dialect
 	// The group commit's statements, prepared once on the writer's one connection.
 	takeSeq, insertMessage *sqlx.Stmt
+	// ckpt checkpoints SQLite's WAL into the database file beside the writer (checkpointer).
+	ckpt *checkpointer
 }
 
 // Options tunes Open. The zero value is what production uses.
@@ -65,6 +68,9 @@ type Options struct {
 	Synchronous string
 	// ReadConns caps the read pool (default 8).
 	ReadConns int
+	// CheckpointEvery is how often the WAL is copied into the database file beside the
+	// writer (default 250ms; see checkpointer).
+	CheckpointEvery time.Duration
 }
 
 // Open opens (creating if needed) the SQLite file at path and applies the migrations.
@@ -113,6 +119,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("db: open %s: %w", abs, err)
 	}
+	checkpointDSN := file + "?" + q.Encode() // read-write, transactions deferred
 	q.Set("mode", "ro")
 	r, err := sqlx.Open("sqlite3", file+"?"+q.Encode())
 	if err != nil {
@@ -121,7 +128,15 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	r.SetMaxOpenConns(opts.ReadConns)
 	r.SetMaxIdleConns(opts.ReadConns)
-	return ready(ctx, &Store{write: w, read: r, dialect: sqlite})
+	s, err := ready(ctx, &Store{write: w, read: r, dialect: sqlite})
+	if err != nil {
+		return nil, err
+	}
+	if s.ckpt, err = startCheckpointer(ctx, checkpointDSN, w, cmp.Or(opts.CheckpointEvery, 250*time.Millisecond)); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // ready migrates a freshly opened store and prepares its statements, or closes it.
@@ -163,6 +178,9 @@ func (s *Store) prepare(ctx context.Context) (err error) {
 // server so leaves one self-contained file (a plain copy is a backup) and the next start has
 // no WAL to replay.
 func (s *Store) Close() error {
+	if s.ckpt != nil {
+		s.ckpt.stop()
+	}
 	for _, st := range []*sqlx.Stmt{s.takeSeq, s.insertMessage} {
 		if st != nil {
 			st.Close()

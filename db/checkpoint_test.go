@@ -1,0 +1,51 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"gifchat/vocab"
+)
+
+// The writer leaves checkpoints to the checkpointer: the WAL is copied back beside it and
+// reused, so it stays small while far more is written through it; with neither the writer's
+// automatic checkpoints nor the checkpointer it would hold everything written.
+func TestCheckpointsBesideTheWriter(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "gifchat.db")
+	s, err := Open(ctx, path, Options{Synchronous: "NORMAL", CheckpointEvery: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var auto int
+	if err := s.write.GetContext(ctx, &auto, "PRAGMA wal_autocheckpoint"); err != nil || auto != 0 {
+		t.Fatalf("the writer's automatic checkpoints: %d (%v), want 0 (off)", auto, err)
+	}
+	who := mustIdentity(t, s, "tok", "ann")
+	room := mustRoom(t, s, "cccccccccccccccc", who.ID)
+	body := string(make([]byte, 1000))
+	var largest int64
+	rounds := 40
+	for r := range rounds {
+		msgs := make([]*Message, 50)
+		for i := range msgs {
+			msgs[i] = &Message{RoomID: room.ID, AuthorID: who.ID, Kind: vocab.KindText, Body: fmt.Sprintf("%d %d %s", r, i, body)}
+		}
+		if err := s.InsertMessages(ctx, msgs); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(30 * time.Millisecond) // a few checkpoint rounds
+		if fi, err := os.Stat(path + "-wal"); err == nil {
+			largest = max(largest, fi.Size())
+		}
+	}
+	written := int64(rounds * 50 * 1000)
+	if largest == 0 || largest > written/4 {
+		t.Fatalf("the WAL grew to %d bytes with %d bytes of messages written through it: not checkpointed beside the writer", largest, written)
+	}
+}
