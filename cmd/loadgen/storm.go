@@ -75,9 +75,11 @@ type StormResult struct {
 	Lost        int64 `json:"lost"`
 	Partial     int64 `json:"partial"`
 	Unconfirmed int64 `json:"unconfirmed"`
-	Duplicated  int64 `json:"duplicated"`
-	Reordered   int64 `json:"reordered"`
-	Stray       int64 `json:"stray"`
+	// UnconfirmedBeforeSignal: those of them written before the signal.
+	UnconfirmedBeforeSignal int64 `json:"unconfirmed_before_signal"`
+	Duplicated              int64 `json:"duplicated"`
+	Reordered               int64 `json:"reordered"`
+	Stray                   int64 `json:"stray"`
 
 	// Notices are the distinct notices above the noted seq the members received after the
 	// signal, i.e. what the restart made the server say (joins, leaves, owner changes);
@@ -110,6 +112,8 @@ type stormRun struct {
 	signal  atomic.Int64   // unix nanos of the signal, 0 before
 	noted   []atomic.Int64 // per room index: the newest seq any member held at the signal
 	members []stormMember  // per person index
+	// sentAtSignal is how many messages each sender had written at the signal.
+	sentAtSignal map[*member]int64
 }
 
 // stormMember is what storm mode follows of one member, on its socket's reader goroutine
@@ -233,6 +237,10 @@ func RunStorm(ctx context.Context, srv *server, cfg StormConfig, proc *serverPro
 	sig, sigName := syscall.SIGTERM, "SIGTERM"
 	if cfg.Restart == "kill" {
 		sig, sigName = syscall.SIGKILL, "SIGKILL"
+	}
+	st.sentAtSignal = make(map[*member]int64, len(senders))
+	for _, s := range senders {
+		st.sentAtSignal[s] = s.sent.Load()
 	}
 	t0 := time.Now()
 	st.signal.Store(t0.UnixNano())
@@ -372,7 +380,7 @@ func (st *stormRun) collect(sr *StormResult, rooms []*chatRoom, members []*membe
 			if !s.alive {
 				continue
 			}
-			so := senderOutcome{sent: s.sent.Load(), refused: s.refused.Load()}
+			so := senderOutcome{sent: s.sent.Load(), refused: s.refused.Load(), sentAtSignal: st.sentAtSignal[s]}
 			for _, m := range alive {
 				so.got = append(so.got, &m.perSender[slot])
 			}
@@ -403,7 +411,7 @@ func (st *stormRun) collect(sr *StormResult, rooms []*chatRoom, members []*membe
 	}
 	ml := accountLosses(senders)
 	sr.Expected, sr.Deliveries, sr.Lost = ml.Expected, ml.Deliveries, ml.Lost
-	sr.Partial, sr.Unconfirmed = ml.Partial, ml.Unconfirmed
+	sr.Partial, sr.Unconfirmed, sr.UnconfirmedBeforeSignal = ml.Partial, ml.Unconfirmed, ml.UnconfirmedBeforeSignal
 	if len(refusals) > 0 {
 		sr.Refusals = refusals
 	}
@@ -425,7 +433,7 @@ func (s *StormResult) summary() string {
 	}
 	line += fmt.Sprintf(", lost %d dup %d reordered %d", s.Lost, s.Duplicated, s.Reordered)
 	if s.Unconfirmed > 0 || s.Partial > 0 {
-		line += fmt.Sprintf(" (unconfirmed %d partial %d)", s.Unconfirmed, s.Partial)
+		line += fmt.Sprintf(" (unconfirmed %d, %d of them sent before the signal; partial %d)", s.Unconfirmed, s.UnconfirmedBeforeSignal, s.Partial)
 	}
 	line += fmt.Sprintf(", notices %d", s.Notices)
 	if len(s.NoticeKinds) > 0 {

@@ -171,11 +171,15 @@ type messageLosses struct {
 	Lost        int64 // Expected − Deliveries: deliveries that never happened
 	Partial     int64 // messages some member got and another did not
 	Unconfirmed int64 // messages sent (not refused) that no member got, the sender included
+	// UnconfirmedBeforeSignal are those of them the sender had written before the signal:
+	// in the server's hands (its socket buffers at least) when it was told to stop.
+	UnconfirmedBeforeSignal int64
 }
 
 // senderOutcome is one sender's count and what each member of its room received from it.
 type senderOutcome struct {
 	sent, refused int64
+	sentAtSignal  int64       // how many it had written when the server was signalled
 	got           []*seqTrack // one per member of the room
 }
 
@@ -195,7 +199,17 @@ func accountLosses(senders []senderOutcome) messageLosses {
 		for _, w := range exist {
 			existing += int64(bits.OnesCount64(w))
 		}
-		l.Unconfirmed += max(0, sent-existing)
+		unconfirmed := max(0, sent-existing)
+		l.Unconfirmed += unconfirmed
+		// Which seqs were refused is not known, only how many: a seq nobody got is
+		// taken for a refused one before it counts as unconfirmed.
+		var before int64
+		for seq := int64(1); seq <= min(s.sent, s.sentAtSignal); seq++ {
+			if w := int(seq >> 6); w >= len(exist) || exist[w]&(1<<(seq&63)) == 0 {
+				before++
+			}
+		}
+		l.UnconfirmedBeforeSignal += min(before, unconfirmed)
 		// A message that exists but is missing somewhere: a set bit of exist that some
 		// member lacks.
 		for wi, w := range exist {
