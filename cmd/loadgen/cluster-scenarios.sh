@@ -59,3 +59,35 @@ for mode in sqlite postgres cluster; do
   run rooms-100x10-10mps "$mode" -people 1000 -rooms 100 -capacity 10 -senders 1 -rate 10 -duration "$DURATION"
   run saturation-1x500 "$mode" -people 500 -capacity 500 -duration "$DURATION" -window 16
 done
+
+# Reconnect storm on two instances (issue 18): PostgreSQL + NATS, behind cmd/proxy, 10,000
+# people in rooms of 100. Instance one runs throughout; instance two is the load generator's
+# -server, restarted (SIGTERM, then kill -9 in a second run): its people reconnect through the
+# proxy, to instance one while two is down, to either once it is back. The proxy asks both
+# instances' /healthz every 100 ms, so it deals people to the second instance soon after the
+# load generator has started it.
+go build -o bin/proxy ./cmd/proxy
+STORM_PEOPLE=${STORM_PEOPLE:-10000}
+PROXY=127.0.0.1:8096
+storm_cluster() { # name, term|kill, loadgen flags...
+  local name=$1 restart=$2; shift 2
+  schema="gifchat_load_$$_$RANDOM"
+  psql "$PG" -qc "CREATE SCHEMA $schema"
+  local store="$PG&search_path=$schema"
+  local flags="-max-capacity 1000 -rate-limits=false -max-sockets-per-person 100000 -max-sockets-per-address 100000 -max-lobby-streams-per-address 100000 -empty-room-grace 30m -log-level warn -trust-proxy"
+  # shellcheck disable=SC2086 # $flags is a list of flags
+  bin/gifchat -addr 127.0.0.1:8097 -data "$(mktemp -d)" -postgres "$store" -nats "$NATS" -instance load-1 $flags 2>>"$OUT/server.log" &
+  pids+=($!)
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:8097/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  bin/proxy -addr "$PROXY" -backends http://127.0.0.1:8097,http://127.0.0.1:8098 -health-interval 100ms 2>>"$OUT/proxy.log" &
+  pids+=($!)
+  for _ in $(seq 100); do curl -fs "http://$PROXY/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  echo "== $name (cluster, instance two restarted)"
+  bin/loadgen -mode storm -restart "$restart" -addr "$PROXY" -server-addr 127.0.0.1:8098 \
+    -server "bin/gifchat -addr 127.0.0.1:8098 -data $(mktemp -d) -postgres $store -nats $NATS -instance load-2 $flags" \
+    -server-log "$OUT/server.log" -json "$OUT/$name.json" \
+    -people "$STORM_PEOPLE" -rooms $((STORM_PEOPLE / 100)) -capacity 100 -timeout 15m "$@" 2>&1 | grep -E '^product' || true
+  stop
+}
+storm_cluster storm-term-10000x100 term
+storm_cluster storm-kill-10000x100 kill

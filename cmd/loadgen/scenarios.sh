@@ -57,6 +57,24 @@ run idle-ws-10000        -mode idle -idle 10000 -capacity 100
 run idle-sse-10000       -mode idle -idle-kind sse -idle 10000
 run lobby-10000          -mode lobby -subscribers 10000 -creates 10
 
+# Reconnect storms (issue 18): 10,000 people in rooms of 100 on one SQLite server, which the
+# load generator starts itself (-server; split on white space, no shell), restarts and stops.
+# The server is pinned to core 0 and the load generator to core 1 where taskset exists. First
+# a graceful restart (SIGTERM: every socket gets 1012), then kill -9, then a graceful one with
+# the senders going on through it.
+STORM_PEOPLE=${STORM_PEOPLE:-10000}
+pin() { if command -v taskset >/dev/null; then echo "taskset -c $1"; fi; }
+storm() { # name, term|kill, loadgen flags...
+  local name=$1 restart=$2; shift 2
+  echo "== $name"
+  $(pin 1) bin/loadgen -mode storm -restart "$restart" -addr "$ADDR" -json "$OUT/$name.json" -server-log "$OUT/server.log" \
+    -server "$(pin 0) bin/gifchat -addr $ADDR -data $(mktemp -d) -max-capacity 1000 -rate-limits=false -max-sockets-per-person 100000 -max-sockets-per-address 100000 -max-lobby-streams-per-address 100000 -empty-room-grace 30m -log-level warn" \
+    -people "$STORM_PEOPLE" -rooms $((STORM_PEOPLE / 100)) -capacity 100 -timeout 15m "$@" 2>&1 | grep -E '^product' || true
+}
+storm storm-term-10000x100         term
+storm storm-kill-10000x100         kill
+storm storm-term-10000x100-sending term -keep-sending
+
 # The same chat workloads with everything stored in PostgreSQL (the server's CPU and memory
 # figures are gifchat's alone; PostgreSQL's own are not counted).
 STORE=postgres
