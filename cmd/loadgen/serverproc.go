@@ -65,21 +65,28 @@ func newServerProc(argv []string, healthAddr string, out io.Writer) *serverProc 
 	}
 }
 
-// start runs the command once more and returns when /healthz answers 200, with that moment.
-// The process it started is stopped again if it does not become healthy.
-func (sp *serverProc) start(ctx context.Context) (time.Time, error) {
+// serverUp says when a started server could be reached: listening is the first moment a TCP
+// connection to its address was accepted by the kernel (the listener exists, whether or not
+// the server has got round to it), healthy when /healthz first answered 200.
+type serverUp struct {
+	listening, healthy time.Time
+}
+
+// start runs the command once more and returns when /healthz answers 200. The process it
+// started is stopped again if it does not become healthy.
+func (sp *serverProc) start(ctx context.Context) (serverUp, error) {
 	cmd := exec.Command(sp.argv[0], sp.argv[1:]...)
 	cmd.SysProcAttr = childAttr()
 	r, w, err := os.Pipe()
 	if err != nil {
-		return time.Time{}, err
+		return serverUp{}, err
 	}
 	cmd.Stdout, cmd.Stderr = w, w
 	err = cmd.Start()
 	w.Close() // the child has its own copy; the pipe ends when the child's is closed
 	if err != nil {
 		r.Close()
-		return time.Time{}, fmt.Errorf("-server: %w", err)
+		return serverUp{}, fmt.Errorf("-server: %w", err)
 	}
 	exited, output := make(chan struct{}), make(chan struct{})
 	sp.mu.Lock()
@@ -97,39 +104,69 @@ func (sp *serverProc) start(ctx context.Context) (time.Time, error) {
 		sp.mu.Unlock()
 		close(exited)
 	}()
-	at, err := sp.waitHealthy(ctx, exited)
+	up, err := sp.waitHealthy(ctx, exited)
 	if err != nil {
 		sp.stop()
-		return time.Time{}, err
+		return serverUp{}, err
 	}
-	return at, nil
+	return up, nil
 }
 
-// waitHealthy asks /healthz every 10 ms until it answers 200.
-func (sp *serverProc) waitHealthy(ctx context.Context, exited <-chan struct{}) (time.Time, error) {
+// waitHealthy asks /healthz every 10 ms until it answers 200. Until a TCP connection goes
+// through, it also tries one every 10 ms on its own: a health check can wait a long time in
+// the listener's queue behind a crowd's reconnects.
+func (sp *serverProc) waitHealthy(ctx context.Context, exited <-chan struct{}) (serverUp, error) {
+	var up serverUp
 	deadline := time.Now().Add(healthTimeout)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
+	hostPort := strings.TrimSuffix(strings.TrimPrefix(sp.health, "http://"), "/healthz")
+	checked := make(chan bool, 1)
+	checked <- false
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, sp.health, nil)
-		if resp, err := sp.client.Do(req); err == nil {
-			io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return time.Now(), nil
+		if up.listening.IsZero() {
+			dctx, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+			if c, err := loopbackDial(dctx, "tcp", hostPort); err == nil {
+				up.listening = time.Now()
+				c.Close()
 			}
+			cancel()
+		}
+		select { // one health check at a time, each up to a second
+		case ok := <-checked:
+			if ok {
+				up.healthy = time.Now()
+				if up.listening.IsZero() {
+					up.listening = up.healthy
+				}
+				return up, nil
+			}
+			go func() { checked <- sp.healthy(ctx) }()
+		default:
 		}
 		select {
 		case <-exited:
-			return time.Time{}, fmt.Errorf("-server exited before %s answered (%v); its output is in the server log", sp.health, sp.exitErr())
+			return up, fmt.Errorf("-server exited before %s answered (%v); its output is in the server log", sp.health, sp.exitErr())
 		case <-ctx.Done():
-			return time.Time{}, ctx.Err()
+			return up, ctx.Err()
 		case <-tick.C:
 		}
 		if time.Now().After(deadline) {
-			return time.Time{}, fmt.Errorf("-server: %s did not answer 200 within %s", sp.health, healthTimeout)
+			return up, fmt.Errorf("-server: %s did not answer 200 within %s", sp.health, healthTimeout)
 		}
 	}
+}
+
+// healthy asks /healthz once.
+func (sp *serverProc) healthy(ctx context.Context) bool {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, sp.health, nil)
+	resp, err := sp.client.Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	return resp.StatusCode == http.StatusOK
 }
 
 // pid is the current process's id (0 before the first start).

@@ -38,9 +38,12 @@ type StormResult struct {
 
 	ChatSeconds float64 `json:"chat_seconds"` // the chat before the signal
 
-	ExitSeconds    float64 `json:"exit_seconds"`     // signal -> the old process gone
-	DownSeconds    float64 `json:"down_seconds"`     // signal -> the new one answers /healthz
-	AllBackSeconds float64 `json:"all_back_seconds"` // signal -> the last socket open again
+	ExitSeconds float64 `json:"exit_seconds"` // signal -> the old process gone
+	// ListeningSeconds: signal -> a TCP connection to the new one goes through (the kernel
+	// queues it even before the server accepts it, as it does the crowd's reconnects).
+	ListeningSeconds float64 `json:"listening_seconds"`
+	DownSeconds      float64 `json:"down_seconds"`     // signal -> the new one answers /healthz
+	AllBackSeconds   float64 `json:"all_back_seconds"` // signal -> the last socket open again
 	// AllCaughtUpSeconds: signal -> the last member back and holding every entry up to its
 	// room's noted seq (the newest entry any member held at the signal).
 	AllCaughtUpSeconds float64 `json:"all_caught_up_seconds"`
@@ -255,11 +258,13 @@ func RunStorm(ctx context.Context, srv *server, cfg StormConfig, proc *serverPro
 	}
 	sr.ExitSeconds = exitAt.Sub(t0).Seconds()
 	debugf("storm: %s, server gone after %s; starting it again", sigName, exitAt.Sub(t0))
-	healthyAt, err := proc.start(ctx)
+	up, err := proc.start(ctx)
 	if err != nil {
 		res.Error = "restart: " + err.Error()
 		return res
 	}
+	healthyAt := up.healthy
+	sr.ListeningSeconds = up.listening.Sub(t0).Seconds()
 	sr.DownSeconds = healthyAt.Sub(t0).Seconds()
 	sr.PID = proc.pid()
 	res.RSS.PID = sr.PID
@@ -425,8 +430,8 @@ func (st *stormRun) collect(sr *StormResult, rooms []*chatRoom, members []*membe
 
 // stormSummary is the storm's part of the summary line.
 func (s *StormResult) summary() string {
-	line := fmt.Sprintf("storm %s, %d people in %d rooms: down %s, all back %s (p50 %s), caught up %s, %.0f joins/s (%.0f/s from healthy), reconnected %d",
-		s.Restart, s.People, s.Rooms, fmtSec(s.DownSeconds), fmtSec(s.AllBackSeconds), fmtMs(s.Back.P50Ms),
+	line := fmt.Sprintf("storm %s, %d people in %d rooms: exit %s, listening %s, down %s, all back %s (p50 %s), caught up %s, %.0f joins/s (%.0f/s from healthy), reconnected %d",
+		s.Restart, s.People, s.Rooms, fmtSec(s.ExitSeconds), fmtSec(s.ListeningSeconds), fmtSec(s.DownSeconds), fmtSec(s.AllBackSeconds), fmtMs(s.Back.P50Ms),
 		fmtSec(s.AllCaughtUpSeconds), s.JoinsPerSec, s.JoinsPerSecFromHealthy, s.Reconnected)
 	if s.NotBack > 0 || s.NotCaughtUp > 0 {
 		line += fmt.Sprintf(", NOT BACK %d, NOT CAUGHT UP %d", s.NotBack, s.NotCaughtUp)

@@ -138,8 +138,8 @@ func checkBack(t *testing.T, s *StormResult) {
 	if s.Back.Count != 40 || s.Back.P50Ms < 350 || s.AllBackSeconds < 0.35 || s.AllCaughtUpSeconds < s.AllBackSeconds {
 		t.Errorf("back: %+v, all back %.2fs, caught up %.2fs", s.Back, s.AllBackSeconds, s.AllCaughtUpSeconds)
 	}
-	if s.DownSeconds <= 0 || s.ExitSeconds <= 0 || s.ExitSeconds > s.DownSeconds || s.JoinsPerSec <= 0 {
-		t.Errorf("exit %.3fs down %.3fs joins/s %.0f", s.ExitSeconds, s.DownSeconds, s.JoinsPerSec)
+	if s.ExitSeconds <= 0 || s.ListeningSeconds < s.ExitSeconds || s.DownSeconds < s.ListeningSeconds || s.JoinsPerSec <= 0 {
+		t.Errorf("exit %.3fs listening %.3fs down %.3fs joins/s %.0f", s.ExitSeconds, s.ListeningSeconds, s.DownSeconds, s.JoinsPerSec)
 	}
 	if s.ReconnectAttempts < 40 || s.MaxAttemptsPerSocket < 1 {
 		t.Errorf("attempts %d (max %d per socket), want at least one each", s.ReconnectAttempts, s.MaxAttemptsPerSocket)
