@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -216,13 +217,22 @@ func oneLine(b []byte) string {
 	return s
 }
 
+// socketWait is how long a room socket's connection, and then its handshake, may take. A
+// browser has no limit of its own but the system's (a connection whose SYN a full listen
+// queue dropped is retried for minutes), so a crowd reconnecting to a server that cannot keep
+// up waits in the queue rather than giving up and backing off again. A minute keeps a run
+// bounded while staying above what a storm takes.
+const socketWait = 60 * time.Second
+
 // dialRoom opens the room's WebSocket with the person's session cookie and
 // the site's Origin, as the browser would, asking for the messages after
 // the given id to be replayed.
 func (p *person) dialRoom(ctx context.Context, room string, after int64) (*websocket.Conn, error) {
 	d := websocket.Dialer{
-		NetDialContext:   loopbackDial,
-		HandshakeTimeout: 10 * time.Second,
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return loopbackDialWithin(ctx, network, addr, socketWait)
+		},
+		HandshakeTimeout: socketWait,
 		Jar:              p.jar,
 		ReadBufferSize:   16 << 10,
 		WriteBufferSize:  4 << 10,

@@ -57,8 +57,14 @@ func loopbackIPs(ctx context.Context, host string) ([]netip.Addr, error) {
 }
 
 // loopbackDial is a DialContext that only ever connects to loopback
-// addresses. Every HTTP request and WebSocket of the tool goes through it.
+// addresses, giving up after 10 s. Every HTTP request and WebSocket of the
+// tool goes through it (room sockets with a longer limit: see dialRoom).
 func loopbackDial(ctx context.Context, network, addr string) (net.Conn, error) {
+	return loopbackDialWithin(ctx, network, addr, 10*time.Second)
+}
+
+// loopbackDialWithin is loopbackDial giving up after timeout.
+func loopbackDialWithin(ctx context.Context, network, addr string, timeout time.Duration) (net.Conn, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, err
@@ -67,7 +73,7 @@ func loopbackDial(ctx context.Context, network, addr string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := net.Dialer{Timeout: 10 * time.Second, KeepAlive: -1}
+	d := net.Dialer{Timeout: timeout, KeepAlive: -1}
 	var lastErr error
 	for _, ip := range ips {
 		c, err := d.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))

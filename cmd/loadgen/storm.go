@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -90,6 +91,10 @@ type StormResult struct {
 	Notices          int            `json:"notices"`
 	NoticeKinds      map[string]int `json:"notice_kinds,omitempty"`
 	NoticeReceptions int            `json:"notice_receptions"`
+	// NoticeFirstMs and NoticeLastMs: when the first and the last of them came (its first
+	// copy), ms from the signal.
+	NoticeFirstMs float64 `json:"notice_first_ms,omitempty"`
+	NoticeLastMs  float64 `json:"notice_last_ms,omitempty"`
 
 	// ReconnectAttempts are the dials after the signal (a refused one included);
 	// MaxAttemptsPerSocket the most one socket needed.
@@ -136,10 +141,11 @@ func (st *stormRun) observe(m *member, id int64, kind, text []byte, mine bool) {
 	if st.signal.Load() == 0 {
 		return
 	}
+	now := time.Now().UnixNano()
 	if id <= st.noted[m.room.index].Load() {
-		sm.caughtAt = time.Now().UnixNano()
+		sm.caughtAt = now
 	} else if string(kind) == "system" {
-		sm.notices = append(sm.notices, noticeSeen{seq: id, kind: noticeKind(text)})
+		sm.notices = append(sm.notices, noticeSeen{seq: id, kind: noticeKind(text), at: now})
 	}
 }
 
@@ -411,6 +417,10 @@ func (st *stormRun) collect(sr *StormResult, rooms []*chatRoom, members []*membe
 		}
 	}
 	sr.Notices, sr.NoticeReceptions = cu.Notices, cu.Receptions
+	if len(cu.NoticeTimes) > 0 {
+		sr.NoticeFirstMs = float64(slices.Min(cu.NoticeTimes)) / 1e6
+		sr.NoticeLastMs = float64(slices.Max(cu.NoticeTimes)) / 1e6
+	}
 	if len(cu.ByKind) > 0 {
 		sr.NoticeKinds = cu.ByKind
 	}
@@ -443,6 +453,9 @@ func (s *StormResult) summary() string {
 	line += fmt.Sprintf(", notices %d", s.Notices)
 	if len(s.NoticeKinds) > 0 {
 		line += " (" + topReasons(s.NoticeKinds) + ")"
+	}
+	if s.Notices > 0 {
+		line += fmt.Sprintf(" %s to %s after the signal", fmtMs(s.NoticeFirstMs), fmtMs(s.NoticeLastMs))
 	}
 	line += fmt.Sprintf(", attempts %d (max %d/socket)", s.ReconnectAttempts, s.MaxAttemptsPerSocket)
 	if len(s.Refusals) > 0 {

@@ -15,6 +15,7 @@ import (
 type noticeSeen struct {
 	seq  int64
 	kind string // see noticeKind
+	at   int64  // when it arrived (unix nanos)
 }
 
 // noticeKinds tells a notice's kind from its English text (gifchat's default language, which
@@ -88,9 +89,10 @@ type catchUp struct {
 	// another member of the room has and they lack.
 	Missing int64
 
-	Notices    int            // distinct notices (room, seq) above the noted seq after t0
-	ByKind     map[string]int // the same by kind
-	Receptions int            // times members received one
+	Notices     int            // distinct notices (room, seq) above the noted seq after t0
+	ByKind      map[string]int // the same by kind
+	Receptions  int            // times members received one
+	NoticeTimes []int64        // ns from t0 to each distinct notice's first arrival
 }
 
 // accountCatchUp works out who came back and caught up, when, and what the restart said.
@@ -102,7 +104,7 @@ func accountCatchUp(t0 int64, rooms []roomOutcome) catchUp {
 		for _, m := range r.members {
 			exist = orBits(exist, m.got)
 		}
-		seen := map[int64]bool{}
+		first := map[int64]int{} // seq -> index in NoticeTimes
 		for _, m := range r.members {
 			c.Members++
 			back := t0
@@ -123,10 +125,14 @@ func accountCatchUp(t0 int64, rooms []roomOutcome) catchUp {
 			c.Missing += missing
 			for _, n := range m.notices {
 				c.Receptions++
-				if !seen[n.seq] {
-					seen[n.seq] = true
+				i, ok := first[n.seq]
+				if !ok {
+					first[n.seq] = len(c.NoticeTimes)
+					c.NoticeTimes = append(c.NoticeTimes, n.at-t0)
 					c.Notices++
 					c.ByKind[n.kind]++
+				} else {
+					c.NoticeTimes[i] = min(c.NoticeTimes[i], n.at-t0)
 				}
 			}
 		}

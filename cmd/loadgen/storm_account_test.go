@@ -64,10 +64,10 @@ func TestAccountCatchUp(t *testing.T) {
 			{newest: 10, got: bitsOf(3, 5, 10)},
 			// back at +2 s, its replay ended at +2.5 s
 			{newest: 12, got: bitsOf(3, 5, 10, 12), backAt: t0 + 2*s, caughtAt: t0 + 5*s/2,
-				notices: []noticeSeen{{11, "left"}, {13, "joined"}}},
+				notices: []noticeSeen{{11, "left", t0 + 6*s}, {13, "joined", t0 + 4*s}}},
 			// back at +3 s, nothing to replay: caught up when back
 			{newest: 10, got: bitsOf(3, 5, 10), backAt: t0 + 3*s,
-				notices: []noticeSeen{{11, "left"}}},
+				notices: []noticeSeen{{11, "left", t0 + 3*s}}},
 		}},
 		{noted: 7, members: []memberOutcome{
 			// back at +1 s but lacks 5, which the other has: not caught up
@@ -76,7 +76,7 @@ func TestAccountCatchUp(t *testing.T) {
 			{newest: 7, got: bitsOf(3, 5, 7), backAt: -1},
 			// back at +4 s, holds everything
 			{newest: 9, got: bitsOf(3, 5, 7, 9), backAt: t0 + 4*s, caughtAt: t0 + 4*s,
-				notices: []noticeSeen{{8, "owner"}}},
+				notices: []noticeSeen{{8, "owner", t0 + 5*s}}},
 		}},
 	}
 	c := accountCatchUp(t0, rooms)
@@ -85,6 +85,7 @@ func TestAccountCatchUp(t *testing.T) {
 		BackTimes: []int64{2 * s, 3 * s, s, 4 * s},
 		CaughtUp:  4, AllCaughtUp: 4 * s, Missing: 1,
 		Notices: 3, ByKind: map[string]int{"left": 1, "joined": 1, "owner": 1}, Receptions: 4,
+		NoticeTimes: []int64{3 * s, 4 * s, 5 * s},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("accountCatchUp:\n got %+v\nwant %+v", c, want)
