@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -17,9 +18,10 @@ import (
 // Options.CheckpointEvery in PASSIVE mode, which never blocks the writer or the readers (it copies
 // what no reader still needs; the WAL is reused from its start once it has all been copied).
 type checkpointer struct {
-	db   *sqlx.DB
-	quit chan struct{}
-	done chan struct{}
+	db      *sqlx.DB
+	quit    chan struct{}
+	done    chan struct{}
+	stopped sync.Once
 }
 
 // startCheckpointer turns off the writer's automatic checkpoints and starts checkpointing on
@@ -60,9 +62,12 @@ func (c *checkpointer) run(every time.Duration) {
 	}
 }
 
-// stop ends the checkpoints; the store's last connection to close checkpoints the rest.
+// stop ends the checkpoints (once; a store may be closed twice); the store's last connection
+// to close checkpoints the rest.
 func (c *checkpointer) stop() {
-	close(c.quit)
-	<-c.done
-	c.db.Close()
+	c.stopped.Do(func() {
+		close(c.quit)
+		<-c.done
+		c.db.Close()
+	})
 }

@@ -44,8 +44,9 @@ func TestCheckpointsBesideTheWriter(t *testing.T) {
 			largest = max(largest, fi.Size())
 		}
 	}
+	// Unchecked, the WAL holds every page written: here about 4.7 MB for 2 MB of text.
 	written := int64(rounds * 50 * 1000)
-	if largest == 0 || largest > written/4 {
+	if largest == 0 || largest > written/2 {
 		t.Fatalf("the WAL grew to %d bytes with %d bytes of messages written through it: not checkpointed beside the writer", largest, written)
 	}
 }

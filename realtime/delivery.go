@@ -69,14 +69,30 @@ func (p *pendingMsg) finish(err error) {
 	}
 }
 
-// notice stores a notice naming subject and delivers it to everyone (on the hub goroutine).
+// notice stores a notice naming subject and delivers it to everyone (on the hub goroutine),
+// after whatever was queued for the next group commit.
 func (h *Hub) notice(ctx context.Context, kind string, subject db.Identity) {
-	msg := &db.Message{RoomID: h.id, Kind: vocab.KindNotice, Notice: kind, SubjectID: subject.ID, SubjectName: subject.Nickname}
+	h.flush(ctx)
+	msg := noticeOf(h.id, kind, subject)
 	if err := h.rooms.insert(ctx, []*db.Message{msg}); err != nil {
 		h.log.Error("persist notice", "err", err, "notice", kind)
 		return
 	}
 	h.fanOut(*msg)
+}
+
+// queueNotice puts a notice into the next group commit instead of storing it now: a join's
+// notice is no message anyone waits to see acknowledged, and a crowd coming in together
+// (a full room opening, a storm of fresh joins) shares commits instead of queueing one
+// commit per person on the room's goroutine. The hub flushes once it has nothing else
+// ready (run); a notice stored right away (notice) goes after it, so the log keeps the
+// order things happened in.
+func (h *Hub) queueNotice(kind string, subject db.Identity) {
+	h.pending = append(h.pending, &pendingMsg{msg: noticeOf(h.id, kind, subject)})
+}
+
+func noticeOf(room, kind string, subject db.Identity) *db.Message {
+	return &db.Message{RoomID: room, Kind: vocab.KindNotice, Notice: kind, SubjectID: subject.ID, SubjectName: subject.Nickname}
 }
 
 // fanOut renders a stored message once, under the names stored with it (stampNames), and

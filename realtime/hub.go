@@ -137,6 +137,11 @@ func (h *Hub) run(ctx context.Context) {
 			return
 		case fn := <-h.ops:
 			fn()
+			if len(h.pending) > 0 { // notices queued by joins (queueNotice)
+				h.gatherOps()
+				h.gather(store)
+				h.flush(store)
+			}
 		case in := <-h.inbox:
 			// Group commit: the messages that queued up while the last batch was written
 			// go into the next transaction together.
@@ -157,6 +162,19 @@ func (h *Hub) gather(ctx context.Context) {
 		select {
 		case in := <-h.inbox:
 			h.dispatch(ctx, in)
+		default:
+			return
+		}
+	}
+}
+
+// gatherOps runs the hub's work that is already queued (more joins, a crowd arriving), so that
+// the notices it queues share one commit, until a batch is full.
+func (h *Hub) gatherOps() {
+	for len(h.pending) < h.cfg.MaxBatch && !h.closed {
+		select {
+		case fn := <-h.ops:
+			fn()
 		default:
 			return
 		}

@@ -217,3 +217,77 @@ func TestGeneratedNamesThatMeetAreLetBe(t *testing.T) {
 		t.Fatalf("a chosen name meeting someone present: close %d, want %d", code, CloseNameTaken)
 	}
 }
+
+// TestJoinNoticesShareCommits: a join's notice waits for the next group commit instead of a
+// commit of its own on the room's goroutine, so a crowd arriving while one commit runs
+// shares the next; the log keeps the order things happened in (a joined notice before the
+// same person's left notice, before a message sent after it).
+func TestJoinNoticesShareCommits(t *testing.T) {
+	e := newEnv(t, Config{LeaveDebounce: time.Millisecond})
+	var mu sync.Mutex
+	var batches []int
+	e.rooms.SetInserter(func(ctx context.Context, msgs []*db.Message) error {
+		time.Sleep(50 * time.Millisecond) // a slow disk: joins pile up behind the commit
+		mu.Lock()
+		batches = append(batches, len(msgs))
+		mu.Unlock()
+		return e.store.InsertMessages(ctx, msgs)
+	})
+	owner := e.person("owner")
+	room := e.room(owner, 50, "")
+	o := e.dial(owner, room.ID, 0)
+	o.waitText(owner.Nickname + " joined")
+	mu.Lock()
+	batches = nil
+	mu.Unlock()
+	const crowd = 12
+	var wg sync.WaitGroup
+	for i := range crowd {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.dial(e.person(fmt.Sprintf("p%d", i)), room.ID, 0)
+		}()
+	}
+	wg.Wait()
+	o.waitFor("every join notice", func(string) bool { return o.countText(" joined") == crowd+1 })
+	mu.Lock()
+	commits := len(batches)
+	mu.Unlock()
+	if commits > crowd/2 {
+		t.Fatalf("%d joins took %d commits (%v): their notices did not share them", crowd, commits, batches)
+	}
+
+	// Order: dave joins and at once leaves, then the owner speaks.
+	dave := e.person("dave")
+	d := e.dial(dave, room.ID, 0)
+	o.waitText(dave.Nickname + " joined")
+	d.conn.Close()
+	o.waitText(dave.Nickname + " left")
+	o.say("after dave")
+	o.waitText("after dave")
+	var order []string
+	for _, m := range o.messages() {
+		if strings.Contains(m.Text, dave.Nickname) || m.Text == "after dave" {
+			order = append(order, m.Text)
+		}
+	}
+	if want := fmt.Sprint([]string{dave.Nickname + " joined", dave.Nickname + " left", "after dave"}); fmt.Sprint(order) != want {
+		t.Fatalf("order %q, want %s", order, want)
+	}
+	stored, err := e.store.MessagesAfter(context.Background(), room.ID, 0, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged []string
+	for _, m := range stored {
+		if m.SubjectID == dave.ID {
+			logged = append(logged, m.Notice)
+		} else if m.Body == "after dave" {
+			logged = append(logged, m.Body)
+		}
+	}
+	if fmt.Sprint(logged) != "[joined left after dave]" {
+		t.Fatalf("the log holds %q in that order, want joined, left, after dave", logged)
+	}
+}

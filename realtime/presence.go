@@ -57,7 +57,7 @@ func (h *Hub) arrive(ctx context.Context, c *Client) {
 			}
 		})
 		h.updateLobby()
-		h.notice(ctx, vocab.NoticeJoined, who)
+		h.queueNotice(vocab.NoticeJoined, who)
 	}
 }
 
@@ -75,7 +75,6 @@ func (h *Hub) postedWithoutSocket(ctx context.Context, who db.Identity) {
 		return
 	}
 	if p == nil {
-		h.flush(ctx) // what was sent before the arrival is stored before the join notice
 		if h.empty != nil {
 			h.empty.Stop()
 			h.empty = nil
@@ -86,7 +85,7 @@ func (h *Hub) postedWithoutSocket(ctx context.Context, who db.Identity) {
 		frag := h.render(components.MemberJoinedOOB(components.Member{Person: PersonView(who), Owner: who.ID == h.room.OwnerID}))
 		h.eachSocket(func(o *Client) { o.send(frag) })
 		h.updateLobby()
-		h.notice(ctx, vocab.NoticeJoined, who)
+		h.queueNotice(vocab.NoticeJoined, who)
 	}
 	if p.leaving != nil {
 		p.leaving.Stop()

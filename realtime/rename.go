@@ -202,6 +202,7 @@ func (h *Hub) renamed(ctx context.Context, to db.Identity, here bool) {
 // renameNotice stores and delivers "A is now B": the name before as the notice's subject
 // name, as every notice keeps the name its subject had then, and the name after as its text.
 func (h *Hub) renameNotice(ctx context.Context, before, after db.Identity) {
+	h.flush(ctx) // what was queued before it goes first
 	msg := &db.Message{RoomID: h.id, Kind: vocab.KindNotice, Notice: vocab.NoticeRenamed,
 		SubjectID: after.ID, SubjectName: before.Nickname, Body: after.Nickname}
 	if err := h.rooms.insert(ctx, []*db.Message{msg}); err != nil {
