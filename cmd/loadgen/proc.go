@@ -52,6 +52,38 @@ func listenerPID(addr string) (int, error) {
 	return 0, fmt.Errorf("no readable process owns the listener on port %d", port)
 }
 
+// portListening reports whether some process has a TCP socket listening on port, from
+// /proc/net/tcp and tcp6 (ok is false when they cannot be read). The kernel lists listening
+// sockets before the others, so only the head of each table is read, however many
+// connections the machine holds.
+func portListening(port uint16) (listening, ok bool) {
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		f, err := os.Open(table)
+		if err != nil {
+			continue
+		}
+		ok = true
+		sc := bufio.NewScanner(f)
+		sc.Scan() // header
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			if len(fields) < 4 || fields[3] != "0A" { // past the listening sockets
+				break
+			}
+			if _, hexPort, found := strings.Cut(fields[1], ":"); found {
+				if p, err := strconv.ParseUint(hexPort, 16, 16); err == nil && uint16(p) == port {
+					listening = true
+				}
+			}
+		}
+		f.Close()
+		if listening {
+			return true, true
+		}
+	}
+	return false, ok
+}
+
 // listeningInodes adds the inodes of sockets in LISTEN state on port from a
 // /proc/net/tcp-style table.
 func listeningInodes(table string, port uint16, into map[string]bool) error {

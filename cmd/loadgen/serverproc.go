@@ -11,8 +11,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -65,9 +67,9 @@ func newServerProc(argv []string, healthAddr string, out io.Writer) *serverProc 
 	}
 }
 
-// serverUp says when a started server could be reached: listening is the first moment a TCP
-// connection to its address was accepted by the kernel (the listener exists, whether or not
-// the server has got round to it), healthy when /healthz first answered 200.
+// serverUp says when a started server could be reached: listening is the first moment its
+// port had a listening socket (connections then wait in its queue, whether or not the server
+// has got round to accepting them), healthy when /healthz first answered 200.
 type serverUp struct {
 	listening, healthy time.Time
 }
@@ -112,25 +114,23 @@ func (sp *serverProc) start(ctx context.Context) (serverUp, error) {
 	return up, nil
 }
 
-// waitHealthy asks /healthz every 10 ms until it answers 200. Until a TCP connection goes
-// through, it also tries one every 10 ms on its own: a health check can wait a long time in
-// the listener's queue behind a crowd's reconnects.
+// waitHealthy asks /healthz until it answers 200, one request at a time. Until then it also
+// looks every 10 ms for the port's listening socket: a health check can wait a long time in
+// the listener's queue behind a crowd's reconnects, and says nothing about when the server
+// had its port.
 func (sp *serverProc) waitHealthy(ctx context.Context, exited <-chan struct{}) (serverUp, error) {
 	var up serverUp
 	deadline := time.Now().Add(healthTimeout)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	hostPort := strings.TrimSuffix(strings.TrimPrefix(sp.health, "http://"), "/healthz")
+	port := sp.port()
 	checked := make(chan bool, 1)
 	checked <- false
 	for {
-		if up.listening.IsZero() {
-			dctx, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
-			if c, err := loopbackDial(dctx, "tcp", hostPort); err == nil {
+		if up.listening.IsZero() && port != 0 {
+			if listening, _ := portListening(port); listening {
 				up.listening = time.Now()
-				c.Close()
 			}
-			cancel()
 		}
 		select { // one health check at a time, each up to a second
 		case ok := <-checked:
@@ -155,6 +155,16 @@ func (sp *serverProc) waitHealthy(ctx context.Context, exited <-chan struct{}) (
 			return up, fmt.Errorf("-server: %s did not answer 200 within %s", sp.health, healthTimeout)
 		}
 	}
+}
+
+// port is the -server-addr's port (0 if it has none).
+func (sp *serverProc) port() uint16 {
+	u, err := url.Parse(sp.health)
+	if err != nil {
+		return 0
+	}
+	p, _ := strconv.ParseUint(u.Port(), 10, 16)
+	return uint16(p)
 }
 
 // healthy asks /healthz once.

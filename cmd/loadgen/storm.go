@@ -40,8 +40,8 @@ type StormResult struct {
 	ChatSeconds float64 `json:"chat_seconds"` // the chat before the signal
 
 	ExitSeconds float64 `json:"exit_seconds"` // signal -> the old process gone
-	// ListeningSeconds: signal -> a TCP connection to the new one goes through (the kernel
-	// queues it even before the server accepts it, as it does the crowd's reconnects).
+	// ListeningSeconds: signal -> the new one's port has a listening socket (from then on
+	// the crowd's reconnects wait in its queue instead of being refused).
 	ListeningSeconds float64 `json:"listening_seconds"`
 	DownSeconds      float64 `json:"down_seconds"`     // signal -> the new one answers /healthz
 	AllBackSeconds   float64 `json:"all_back_seconds"` // signal -> the last socket open again
