@@ -62,6 +62,13 @@ type StormResult struct {
 	JoinsPerSec            float64 `json:"joins_per_s"`
 	JoinsPerSecFromHealthy float64 `json:"joins_per_s_from_healthy"`
 
+	// CPUSeconds is the CPU time the restarted server had used at the end (its start
+	// included); Frames and Bytes what the members received from the signal to the end:
+	// replays, member lists, notices.
+	CPUSeconds float64 `json:"cpu_seconds"`
+	Frames     int64   `json:"frames"`
+	Bytes      int64   `json:"bytes"`
+
 	PID           int   `json:"pid"`                   // the restarted server's
 	PeakRSS       int64 `json:"peak_rss_bytes"`        // its VmHWM at the end
 	RSSEnd        int64 `json:"rss_end_bytes"`         // its VmRSS at the end
@@ -251,6 +258,7 @@ func RunStorm(ctx context.Context, srv *server, cfg StormConfig, proc *serverPro
 	for _, s := range senders {
 		st.sentAtSignal[s] = s.sent.Load()
 	}
+	frames0, bytes0 := run.wire.frames.Load(), run.wire.bytes.Load()
 	t0 := time.Now()
 	st.signal.Store(t0.UnixNano())
 	if err := proc.signal(sig); err != nil {
@@ -304,6 +312,10 @@ func RunStorm(ctx context.Context, srv *server, cfg StormConfig, proc *serverPro
 		sr.RSSEnd, sr.PeakRSS = rss, hwm
 		res.RSS.End, res.RSS.Peak = rss, hwm
 	}
+	if cpu, err := readCPU(sr.PID); err == nil {
+		sr.CPUSeconds = cpu.Seconds()
+	}
+	sr.Frames, sr.Bytes = run.wire.frames.Load()-frames0, run.wire.bytes.Load()-bytes0
 	run.closeAll(rooms)
 	st.collect(sr, rooms, members, backAt, t0, healthyAt)
 	return res
@@ -464,7 +476,8 @@ func (s *StormResult) summary() string {
 	if len(s.Ended) > 0 {
 		line += ", ended " + topReasons(s.Ended)
 	}
-	line += fmt.Sprintf(", peak rss %s (before %s)", fmtBytes(float64(s.PeakRSS)), fmtBytes(float64(s.RSSBefore)))
+	line += fmt.Sprintf(", peak rss %s (before %s), cpu %.1fs, received %s in %d frames",
+		fmtBytes(float64(s.PeakRSS)), fmtBytes(float64(s.RSSBefore)), s.CPUSeconds, fmtBytes(float64(s.Bytes)), s.Frames)
 	if n := s.ServerWarnings; len(n) > 0 {
 		line += ", server log: " + topReasons(n)
 	}
