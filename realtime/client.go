@@ -27,9 +27,10 @@ const (
 	CloseRestart       = websocket.CloseServiceRestart
 )
 
-// Client is one WebSocket of one person in one room: a reader goroutine (serve, started by
-// Rooms.Serve once admitted), and an outbox whose writer runs only while there is something
-// to send, so an idle socket costs one goroutine. Its hub has it pinged.
+// Client is one WebSocket of one person in one room: a reader (serve, started by Rooms.Serve
+// once admitted) that runs only while the browser sends something, and an outbox whose writer
+// runs only while there is something to send, so an idle socket costs no goroutine (on Linux;
+// one small one elsewhere). Its hub has it pinged.
 type Client struct {
 	conn     *websocket.Conn
 	identity db.Identity
@@ -44,24 +45,64 @@ type Client struct {
 	cfg  *Config
 	out  *outbox
 	idle *idleWait
+	// ended runs when the socket has left its room and is closed (Rooms.Serve's caller's).
+	ended func()
 
 	once    sync.Once
 	code    int
 	reason  string // the close frame's reason, as a catalog key
 	dropped atomic.Bool
 	seen    atomic.Int64 // when the browser last sent anything, pongs included (unix ns)
-	// readerDone is closed when the reader stops, i.e. the browser answered our close or went away.
-	readerDone chan struct{}
-	done       chan struct{} // closed when the connection is closed and the writer is gone
+	fin     ending
+}
+
+// ending is how a socket's reader and writer wait for each other at its end: the writer, after
+// its close frame, for the reader to stop (the browser answered or went away); the reader,
+// before it lets the socket go, for the writer to have closed the connection. Nobody waits
+// before the end, so the channel is made only then, by whichever side waits.
+type ending struct {
+	mu             sync.Mutex
+	reader, writer bool          // stopped
+	wake           chan struct{} // the waiting side's, closed when the other side stops
+}
+
+// stopped notes that one side (the reader, or the writer) has stopped and wakes a wait for it.
+func (e *ending) stopped(reader bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if reader {
+		e.reader = true
+	} else {
+		e.writer = true
+	}
+	if e.wake != nil {
+		close(e.wake)
+		e.wake = nil
+	}
+}
+
+// waitFor returns once the reader (reader true) or the writer has stopped, or when timeout
+// fires (nil: never).
+func (e *ending) waitFor(reader bool, timeout <-chan time.Time) {
+	e.mu.Lock()
+	if reader && e.reader || !reader && e.writer {
+		e.mu.Unlock()
+		return
+	}
+	wake := make(chan struct{})
+	e.wake = wake
+	e.mu.Unlock()
+	select {
+	case <-wake:
+	case <-timeout:
+	}
 }
 
 func newClient(conn *websocket.Conn, identity db.Identity, cfg *Config) *Client {
 	c := &Client{
-		conn:       conn,
-		identity:   identity,
-		cfg:        cfg,
-		readerDone: make(chan struct{}),
-		done:       make(chan struct{}),
+		conn:     conn,
+		identity: identity,
+		cfg:      cfg,
 	}
 	c.out = newOutbox((*clientSink)(c), cfg.SendQueue, cfg.SendQueueBytes)
 	c.seen.Store(time.Now().UnixNano())
@@ -97,7 +138,7 @@ func (c *Client) close(code int, reason string) {
 // every socket each PingInterval.
 func (c *Client) alive(now time.Time) {
 	if now.UnixNano()-c.seen.Load() > int64(c.cfg.PongWait) {
-		c.conn.Close()
+		c.hangUp()
 		return
 	}
 	c.out.keepalive()
@@ -138,43 +179,62 @@ func (s *clientSink) end(goodbye bool) {
 	if goodbye {
 		c.conn.SetWriteDeadline(time.Now().Add(c.cfg.WriteWait))
 		if c.conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(c.code, closeText(c.lang, c.reason))) == nil {
-			select {
-			case <-c.readerDone:
-			case <-time.After(time.Second):
-			}
+			c.fin.waitFor(true, time.After(time.Second))
 		}
 	}
-	c.conn.Close()
-	close(c.done)
+	c.hangUp()
+	c.fin.stopped(false)
 }
 
-// prepareRead sets up the reader before its goroutine starts. There is no read deadline: the
-// hub's ping ticker closes a socket that has been silent too long (see alive).
+// hangUp drops the TCP connection. A parked reader is woken to find it closed and take the
+// socket out of its room: a closed connection leaves the idle poller without an event.
+func (c *Client) hangUp() {
+	c.conn.Close()
+	c.idle.wake()
+}
+
+// prepareRead sets up the reader before it first runs. There is no read deadline: the hub's
+// ping ticker closes a socket that has been silent too long (see alive).
 func (c *Client) prepareRead() {
 	c.conn.SetReadLimit(c.cfg.MaxFrameBytes)
 	c.conn.SetPongHandler(func(string) error {
-		c.seen.Store(time.Now().UnixNano())
+		c.ponged()
 		return nil
 	})
 }
 
 // serve reads the socket until it fails, then takes the socket out of its room and closes it.
 //
-// The reading goroutine of an idle socket is most of what the socket costs, so it is kept
-// shallow: a goroutine starts with 2 KiB of stack, of which about 1.1 KiB may be used before it
-// doubles, and a doubled stack only shrinks back while under a quarter of it is in use. Hence
-// no read deadline, the setup done before, and the work for each frame and the leaving in
-// functions of their own (measured: 1.38 KiB in use, 4 KiB of stack per socket before), and
-// the wait for the next frame happens before gorilla's reader is entered (idleWait).
+// An idle socket's reader is most of what the socket costs, so it is not kept waiting: it
+// reads while the browser sends (frames, and the pongs that answer the hub's pings), and then
+// parks the socket with the idle poller and returns; the poller runs it again (resumed) when
+// the socket becomes readable (idlewait_linux.go). Where sockets cannot be parked, the reader
+// waits on its own goroutine, kept shallow: a goroutine starts with 2 KiB of stack, of which
+// about 1.1 KiB may be used before it doubles, and a doubled stack only shrinks back while
+// under a quarter of it is in use. Hence no read deadline, the setup done before, the work
+// for each frame and the leaving in functions of their own, and the wait for the next frame
+// outside gorilla's reader (idleWait.ready).
 func (c *Client) serve(ended func()) {
-	for {
-		c.idle.wait()
+	c.ended = ended
+	c.idle.attach(c)
+	c.resumed()
+}
+
+// resumed reads frames for as long as the socket has them. It returns when the socket is
+// parked (to be resumed by the idle poller) or the reader has stopped.
+func (c *Client) resumed() {
+	for c.idle.ready() {
 		kind, r, err := c.conn.NextReader()
 		if err != nil || !c.received(kind, r) {
-			break
+			c.finish()
+			return
 		}
 	}
-	c.finish(ended)
+}
+
+// ponged notes that the browser answered a ping.
+func (c *Client) ponged() {
+	c.seen.Store(time.Now().UnixNano())
 }
 
 // received hands one frame to the hub. It reports false when the frame could not be read
@@ -198,10 +258,11 @@ func (c *Client) received(kind int, r io.Reader) bool {
 // finish runs when the reader has stopped.
 //
 //go:noinline
-func (c *Client) finish(ended func()) {
-	close(c.readerDone)
+func (c *Client) finish() {
+	c.idle.release()
+	c.fin.stopped(true)
 	c.hub.leave(c)
 	c.close(websocket.CloseNormalClosure, "")
-	<-c.done
-	ended()
+	c.fin.waitFor(false, nil)
+	c.ended()
 }
