@@ -30,7 +30,7 @@ func (h *Hub) flush(ctx context.Context) {
 	}
 	batch := h.pending
 	h.pending = nil
-	if h.closed {
+	if h.closed && !h.draining { // removed; a stopping server's room still stores (lastWords)
 		for _, p := range batch {
 			p.finish(ErrRoomGone)
 		}

@@ -134,6 +134,7 @@ func (h *Hub) run(ctx context.Context) {
 		case <-ctx.Done():
 			h.drain(store)
 			h.shutdown(CloseRestart, closeRestarting)
+			h.lastWords(store)
 			return
 		case fn := <-h.ops:
 			fn()
@@ -166,6 +167,41 @@ func (h *Hub) gather(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// lastWords keeps storing what the room's sockets send after the 1012 went out, until each has
+// answered it (or lastWordsWait has passed): a message a browser sent before the close frame
+// reached it is in flight, not refused, and is stored like those drain stored (delivered by
+// the replay after the restart). It also keeps the hub, and so Shutdown, from returning before
+// the close frames are written: a process that exits first leaves its browsers with a bare
+// 1006.
+func (h *Hub) lastWords(ctx context.Context) {
+	deadline := time.NewTimer(lastWordsWait)
+	defer deadline.Stop()
+	for h.socketCount() > 0 {
+		select {
+		case in := <-h.inbox:
+			if in.cmd.batched() {
+				h.dispatch(ctx, in)
+			}
+			h.flush(ctx)
+		case fn := <-h.ops:
+			fn()
+		case <-deadline.C:
+			return
+		}
+	}
+}
+
+// lastWordsWait bounds lastWords: a browser answers a close frame at once, and a socket's
+// writer waits a second for that answer before it drops the connection.
+const lastWordsWait = 2 * time.Second
+
+// socketCount counts the room's sockets here.
+func (h *Hub) socketCount() int {
+	n := 0
+	h.eachSocket(func(*Client) { n++ })
+	return n
 }
 
 // gatherOps runs the hub's work that is already queued (more joins, a crowd arriving), so that

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"gifchat/db"
 	"gifchat/vocab"
@@ -289,5 +292,95 @@ func TestJoinNoticesShareCommits(t *testing.T) {
 	}
 	if fmt.Sprint(logged) != "[joined left after dave]" {
 		t.Fatalf("the log holds %q in that order, want joined, left, after dave", logged)
+	}
+}
+
+// TestShutdownStoresWhatWasInFlight: what a browser sent before the 1012 reached it is stored
+// (and so replayed after the restart), not dropped by a stopping server; and the close frame
+// goes out before Shutdown returns, so the process does not exit under it. The browser here
+// is busy for a moment when the server stops (its reader pauses), so its messages keep
+// coming after the close frame went out.
+func TestShutdownStoresWhatWasInFlight(t *testing.T) {
+	e := newEnv(t, Config{})
+	alice := e.person("alice")
+	room := e.room(alice, 10, "")
+	u := "ws" + strings.TrimPrefix(e.srv.URL, "http") + fmt.Sprintf("/ws?room=%s&who=%d&after=0", room.ID, alice.ID)
+	conn, _, err := websocket.DefaultDialer.Dial(u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Every frame recorded as sent goes on the wire before the answer to the server's close.
+	var mu sync.Mutex
+	code := 0
+	conn.SetCloseHandler(func(c int, _ string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		code = c
+		conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(c, ""), time.Now().Add(time.Second))
+		return nil
+	})
+	var stopping atomic.Bool
+	go func() {
+		paused := false
+		for {
+			if _, _, err := conn.ReadMessage(); err != nil {
+				return
+			}
+			if stopping.Load() && !paused {
+				paused = true
+				time.Sleep(200 * time.Millisecond) // busy: the close frame waits unread
+			}
+		}
+	}()
+	stopped := make(chan struct{})
+	time.AfterFunc(100*time.Millisecond, func() {
+		stopping.Store(true)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		e.rooms.Shutdown(ctx)
+		close(stopped)
+	})
+	var sent []string
+	for i := 0; ; i++ {
+		mu.Lock()
+		if code != 0 {
+			mu.Unlock()
+			break
+		}
+		text := fmt.Sprintf("in flight %d", i)
+		err := conn.WriteMessage(websocket.TextMessage, []byte(`{"action":"say","text":"`+text+`","headers":{"HX-Request":"true"}}`))
+		if err == nil {
+			sent = append(sent, text)
+		}
+		mu.Unlock()
+		if err != nil {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	<-stopped
+	mu.Lock()
+	got := code
+	mu.Unlock()
+	if got != CloseRestart {
+		t.Fatalf("the socket was closed with %d, want 1012", got)
+	}
+	stored, err := e.store.MessagesAfter(context.Background(), room.ID, 0, 0, 100000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, m := range stored {
+		have[m.Body] = true
+	}
+	var lost []string
+	for _, s := range sent {
+		if !have[s] {
+			lost = append(lost, s)
+		}
+	}
+	if len(sent) < 10 || len(lost) > 0 {
+		t.Fatalf("%d of %d messages sent before the close was answered were not stored: %v", len(lost), len(sent), lost)
 	}
 }

@@ -135,20 +135,30 @@ func (h *Hub) leave(c *Client) {
 		if !h.attached(c) {
 			return
 		}
+		if h.draining { // the server is stopping (lastWords): the socket goes, its person stays
+			h.detach(c)
+			return
+		}
 		if h.rooms.clustered() {
 			h.leaveShared(c)
 			return
 		}
-		p := h.people[c.identity.ID]
-		delete(p.sockets, c)
-		if h.cfg.Hooks.Sockets != nil {
-			h.cfg.Hooks.Sockets(-1)
-		}
+		p := h.detach(c)
 		if len(p.sockets) > 0 || p.leaving != nil {
 			return
 		}
 		h.awayFor(p, h.cfg.LeaveDebounce)
 	})
+}
+
+// detach forgets one socket of its person and returns the person.
+func (h *Hub) detach(c *Client) *presence {
+	p := h.people[c.identity.ID]
+	delete(p.sockets, c)
+	if h.cfg.Hooks.Sockets != nil {
+		h.cfg.Hooks.Sockets(-1)
+	}
+	return p
 }
 
 // depart removes a person now, with a notice of the given kind (left, kicked): members,
