@@ -11,7 +11,9 @@ import (
 	"gifchat/i18n"
 )
 
-// ReadBufferSize is a room socket's read buffer: client frames are small JSON.
+// ReadBufferSize is a room socket's read buffer: client frames are small JSON. It must stay
+// over 256 bytes, or gorilla leaves it and makes a 4 KiB buffer of its own. A parked socket
+// (idle, on Linux) lends it to a pool until it reads again.
 const ReadBufferSize = 512
 
 // Socket is an upgraded room socket, ready for Rooms.Serve.
@@ -24,8 +26,8 @@ type Socket struct {
 
 // Upgrade is u.Upgrade, except that the connection's read buffer is made here (u's
 // ReadBufferSize must be 0; gorilla then reads through the buffer it is handed at the
-// hijack). Knowing the buffer lets an idle socket wait for its next frame in a shallow
-// frame instead of deep in gorilla's reader (see Client.serve).
+// hijack). Knowing the buffer lets an idle socket's reader wait for the next frame outside
+// gorilla's reader, or park the socket and let its goroutine go (see Client.serve).
 func Upgrade(u *websocket.Upgrader, w http.ResponseWriter, r *http.Request) (Socket, error) {
 	h := &smallBufferHijacker{ResponseWriter: w}
 	conn, err := u.Upgrade(h, r, nil)
