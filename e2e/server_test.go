@@ -176,7 +176,11 @@ func (c *connTracker) wrap(log *slog.Logger, next http.Handler) http.Handler {
 	})
 }
 
-// cut closes every connection that carried the session; it returns how many it closed.
+// cut ends every connection that carried the session, as a network cut does, and returns
+// how many it ended. A TCP connection is shut down both ways: the browser sees it end, and
+// the server reads its end as it would a peer going away (an idle socket's poller is told,
+// idlewait_linux.go) and closes it itself. Closing the descriptor under the server instead
+// is not something a network does: a parked socket would never hear of it.
 func (c *connTracker) cut(session string) int {
 	c.mu.Lock()
 	set := c.bySession[session]
@@ -184,6 +188,12 @@ func (c *connTracker) cut(session string) int {
 	c.mu.Unlock()
 	n := 0
 	for conn := range set {
+		if tc, ok := conn.(*net.TCPConn); ok {
+			if tc.CloseRead() == nil && tc.CloseWrite() == nil {
+				n++
+			}
+			continue
+		}
 		if conn.Close() == nil {
 			n++
 		}
