@@ -150,3 +150,22 @@ func TestHungUpParkedSocketLeaves(t *testing.T) {
 		}
 	}
 }
+
+// TestParkedSocketClosedUnderItLeaves: a connection closed by something other than the
+// client's own hang-up leaves the idle poller without an event, so its parked reader hears of
+// it no sooner than the next ping, whose write fails and hangs up; the socket then leaves.
+func TestParkedSocketClosedUnderItLeaves(t *testing.T) {
+	e := newEnv(t, Config{PingInterval: 50 * time.Millisecond, PongWait: 5 * time.Second})
+	alice := e.person("alice")
+	room := e.room(alice, 10, "")
+	e.dial(alice, room.ID, 0)
+	e.waitSockets(t, room.ID, alice, 1)
+	waitNoWriters(t)
+	h := e.rooms.Hub(room.ID)
+	h.call(func() {
+		for c := range h.people[alice.ID].sockets {
+			c.conn.NetConn().Close()
+		}
+	})
+	e.waitSockets(t, room.ID, alice, 0)
+}
