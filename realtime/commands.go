@@ -179,7 +179,9 @@ func (h *Hub) receive(c *Client, data []byte) {
 // message runs after the messages before it are stored, so effects keep arrival order.
 func (h *Hub) dispatch(ctx context.Context, in inbound) {
 	if in.from != nil {
-		if !h.attached(in.from) {
+		// A stopping room stores what its sockets sent before they went (lastWords): the
+		// reader queues its last frames before it leaves, but the hub may see the leave first.
+		if !h.attached(in.from) && !(h.draining && in.from.hub == h) {
 			return
 		}
 		if a := in.cmd.action(); a != "" && h.cfg.Hooks.Allow != nil {

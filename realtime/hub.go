@@ -178,13 +178,16 @@ func (h *Hub) gather(ctx context.Context) {
 func (h *Hub) lastWords(ctx context.Context) {
 	deadline := time.NewTimer(lastWordsWait)
 	defer deadline.Stop()
+	// A reader queues its last frames before it asks to leave, but the hub may see the leave
+	// first: what the inbox holds when the last socket has gone is stored too.
+	defer h.drain(ctx)
 	for h.socketCount() > 0 {
 		select {
 		case in := <-h.inbox:
 			if in.cmd.batched() {
 				h.dispatch(ctx, in)
 			}
-			h.flush(ctx)
+			h.drain(ctx) // what queued meanwhile shares the commit
 		case fn := <-h.ops:
 			fn()
 		case <-deadline.C:
