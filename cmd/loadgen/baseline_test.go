@@ -174,16 +174,9 @@ func TestRunBaselineJSON(t *testing.T) {
 	if !strings.HasPrefix(line, "baseline: 1 rooms x 6 people, 1 senders/room: ") || !strings.Contains(line, "lost 0 dup 0 reordered 0") {
 		t.Errorf("summary line: %q", line)
 	}
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep Report
-	if err := json.Unmarshal(data, &rep); err != nil {
-		t.Fatalf("report is not JSON: %v", err)
-	}
+	rep := readReport(t, out)
 	if len(rep.Runs) != 1 || rep.Runs[0].Chat == nil || rep.Runs[0].Chat.Deliveries != 30 {
-		t.Errorf("report runs: %s", data)
+		t.Errorf("report runs: %+v", rep.Runs)
 	}
 }
 
@@ -294,4 +287,18 @@ func TestListenerPIDFindsOurBaseline(t *testing.T) {
 	if pid != os.Getpid() {
 		t.Errorf("listenerPID = %d, want our pid %d", pid, os.Getpid())
 	}
+}
+
+// readReport reads the JSON report a run wrote (-json).
+func readReport(t *testing.T, path string) Report {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep Report
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatalf("report is not JSON: %v", err)
+	}
+	return rep
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"net"
 	"net/http"
 	"os"
@@ -106,14 +105,7 @@ func TestChatSpreadOverTargets(t *testing.T) {
 		}
 	}
 
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep Report
-	if err := json.Unmarshal(data, &rep); err != nil {
-		t.Fatalf("report is not JSON: %v", err)
-	}
+	rep := readReport(t, out)
 	r := rep.Runs[0]
 	// 2 rooms x 2 senders x 5 messages, each to the room's 9 members, wherever they are.
 	if r.Chat.Sent != 20 || r.Chat.Deliveries != 180 || r.Chat.Lost != 0 || r.Chat.Members != 18 {

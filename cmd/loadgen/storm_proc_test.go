@@ -6,7 +6,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"net"
 	"os"
 	"os/exec"
@@ -103,16 +102,9 @@ func runStorm(t *testing.T, extra ...string) *StormResult {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep Report
-	if err := json.Unmarshal(data, &rep); err != nil {
-		t.Fatalf("report is not JSON: %v", err)
-	}
+	rep := readReport(t, out)
 	if len(rep.Runs) != 1 || rep.Runs[0].Storm == nil {
-		t.Fatalf("report has no storm section: %s", data)
+		t.Fatalf("report has no storm section: %+v", rep.Runs)
 	}
 	// The server was stopped at the end: nothing listens on its address any more.
 	if c, err := net.Dial("tcp", addr); err == nil {
