@@ -308,6 +308,18 @@ func TestMetricsReportActivity(t *testing.T) {
 	if got[`gifchat_fragment_renders_total`] < 8 {
 		t.Errorf("renders = %v", got[`gifchat_fragment_renders_total`])
 	}
+	// The six messages above were group-committed and timed: a room's hand-over to the writer
+	// (one or several messages) is one wait, and a commit serves at least one of them.
+	if n := got[`gifchat_store_commit_messages_sum`]; n < 6 {
+		t.Errorf("messages committed = %v, want at least the 6 sent", n)
+	}
+	if w, c := got[`gifchat_store_wait_seconds_count`], got[`gifchat_store_commit_seconds_count`]; c < 1 || c > w {
+		t.Errorf("store waits = %v, commits = %v: want at least one commit, and no more commits than waits", w, c)
+	}
+	if got[`gifchat_store_commit_seconds_sum`] <= 0 || got[`gifchat_store_commit_seconds_bucket{le="+Inf"}`] != got[`gifchat_store_commit_seconds_count`] {
+		t.Errorf("commit durations not recorded: sum %v, +Inf bucket %v, count %v", got[`gifchat_store_commit_seconds_sum`],
+			got[`gifchat_store_commit_seconds_bucket{le="+Inf"}`], got[`gifchat_store_commit_seconds_count`])
+	}
 	// bob leaves: a socket fewer, and a "left" notice after the debounce.
 	b.Close()
 	waitMetrics(t, base, map[string]float64{`gifchat_sockets_open`: 1, `gifchat_messages_total{kind="system"}`: 3})

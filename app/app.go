@@ -154,11 +154,14 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.Rooms = realtime.NewRooms(a.Store, a.Lobby, rt, log, a.GIFs.OnRoomRemoved)
 	mx.RoomsLive(a.Rooms.Count)
 	// Every room's messages go through one group-commit writer: one WAL sync per batch.
-	a.batches = db.NewBatchWriter(a.Store, 1024)
+	a.batches = db.NewBatchWriter(a.Store, 1024, mx.StoreCommitted)
 	a.Rooms.SetInserter(func(ctx context.Context, msgs []*db.Message) error {
+		start := time.Now()
 		err := a.batches.Insert(ctx, msgs)
 		if err != nil {
 			mx.StoreFailed() // a full disk or failing storage: alert on any
+		} else {
+			mx.StoreWaited(time.Since(start))
 		}
 		return err
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 )
 
 // ErrWriterClosed is returned for inserts submitted after the batch writer stopped.
@@ -16,9 +17,12 @@ var ErrWriterClosed = errors.New("db: batch writer closed")
 type BatchWriter struct {
 	store    *Store
 	maxBatch int
-	reqs     chan *batchReq
-	stop     chan struct{}
-	done     chan struct{}
+	// committed, if set, hears of each transaction: how long it took (the WAL sync included)
+	// and how many messages it stored.
+	committed func(d time.Duration, messages int)
+	reqs      chan *batchReq
+	stop      chan struct{}
+	done      chan struct{}
 	// mu makes "closed" and "queued" exclusive: a request is either queued before Close
 	// (and then committed by the drain) or refused, never stranded in the channel.
 	mu     sync.RWMutex
@@ -31,11 +35,12 @@ type batchReq struct {
 }
 
 // NewBatchWriter starts a group-commit writer; maxBatch caps messages per transaction.
-func NewBatchWriter(s *Store, maxBatch int) *BatchWriter {
+// committed (may be nil) is called after each transaction, on the writer's goroutine.
+func NewBatchWriter(s *Store, maxBatch int, committed func(d time.Duration, messages int)) *BatchWriter {
 	if maxBatch <= 0 {
 		maxBatch = 1024
 	}
-	w := &BatchWriter{store: s, maxBatch: maxBatch, reqs: make(chan *batchReq, 1024),
+	w := &BatchWriter{store: s, maxBatch: maxBatch, committed: committed, reqs: make(chan *batchReq, 1024),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go w.run()
 	return w
@@ -114,7 +119,11 @@ func (w *BatchWriter) commit(reqs []*batchReq) {
 	for _, r := range reqs {
 		all = append(all, r.msgs...)
 	}
+	start := time.Now()
 	err := w.store.InsertMessages(context.Background(), all)
+	if err == nil && w.committed != nil {
+		w.committed(time.Since(start), len(all))
+	}
 	if err != nil && len(reqs) > 1 {
 		// One bad message (say, for a room deleted meanwhile) must not fail its neighbours,
 		// possibly from other rooms: retry each request in its own transaction.

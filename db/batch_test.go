@@ -15,7 +15,7 @@ func TestBatchWriterCommitsEverythingInOrder(t *testing.T) {
 func testBatchWriterCommitsEverythingInOrder(t *testing.T, s *Store) {
 	who := mustIdentity(t, s, "tok", "alice")
 	room := mustRoom(t, s, "batchroom0000000", who.ID)
-	w := NewBatchWriter(s, 8)
+	w := NewBatchWriter(s, 8, nil)
 	const senders, per = 12, 40
 	var wg sync.WaitGroup
 	ids := make([][]int64, senders)
@@ -56,7 +56,7 @@ func testBatchWriterCommitsEverythingInOrder(t *testing.T, s *Store) {
 func TestBatchWriterReportsFailures(t *testing.T) { eachStore(t, testBatchWriterReportsFailures) }
 
 func testBatchWriterReportsFailures(t *testing.T, s *Store) {
-	w := NewBatchWriter(s, 8)
+	w := NewBatchWriter(s, 8, nil)
 	defer w.Close()
 	// A message for a room that does not exist violates the foreign key: the batch fails
 	// and every waiter is told, so no hub broadcasts a message that was not stored.

@@ -52,7 +52,7 @@ func BenchmarkInsertConcurrent(b *testing.B) {
 	for _, senders := range []int{16, 256} {
 		b.Run(fmt.Sprintf("senders=%d", senders), func(b *testing.B) {
 			s, room, who := benchStore(b, "FULL")
-			w := NewBatchWriter(s, 1024)
+			w := NewBatchWriter(s, 1024, nil)
 			defer w.Close()
 			ctx := context.Background()
 			b.ReportAllocs()
@@ -106,7 +106,7 @@ func BenchmarkInsertAcrossRooms(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			w := NewBatchWriter(s, 1024)
+			w := NewBatchWriter(s, 1024, nil)
 			defer w.Close()
 			b.ReportAllocs()
 			b.ResetTimer()

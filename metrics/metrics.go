@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -34,6 +35,9 @@ type Metrics struct {
 	gifsPosted       prometheus.Counter
 	gifBytes         prometheus.Counter
 	storeFailures    prometheus.Counter
+	storeWait        prometheus.Histogram
+	storeCommit      prometheus.Histogram
+	storeBatch       prometheus.Histogram
 	requests         *prometheus.CounterVec
 	cluster          *prometheus.CounterVec
 	gapFilled        prometheus.Counter
@@ -75,8 +79,18 @@ func New() *Metrics {
 		Help: "With several instances: entries read from the database because their publish was overtaken or lost."})
 	m.nats = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gifchat_nats_connection_events_total",
 		Help: "With several instances: NATS disconnections and reconnections."}, []string{"event"})
+	// Where a message's milliseconds go before anyone sees it: the store is the slow part, and
+	// these tell a slow disk (commits take long) from a busy writer (waits exceed commits).
+	durations := prometheus.ExponentialBuckets(0.00025, 2, 14) // 0.25 ms to 2 s
+	m.storeWait = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gifchat_store_wait_seconds",
+		Help: "Time from a room handing messages to the group-commit writer until they are committed: the commit running before theirs, then their own.", Buckets: durations})
+	m.storeCommit = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gifchat_store_commit_seconds",
+		Help: "Time one group commit takes, the WAL sync (SQLite) or the server's commit (PostgreSQL) included.", Buckets: durations})
+	m.storeBatch = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gifchat_store_commit_messages",
+		Help: "Messages stored by one group commit.", Buckets: prometheus.ExponentialBuckets(1, 2, 11)})
 	for _, c := range []prometheus.Collector{m.socketsOpen, m.lobbySubscribers, m.lobbyDropped, m.messages, m.refusals,
-		m.slowDrops, m.renders, m.rateLimited, m.gifsPosted, m.gifBytes, m.storeFailures, m.requests, m.cluster, m.gapFilled, m.nats} {
+		m.slowDrops, m.renders, m.rateLimited, m.gifsPosted, m.gifBytes, m.storeFailures, m.storeWait, m.storeCommit, m.storeBatch,
+		m.requests, m.cluster, m.gapFilled, m.nats} {
 		f(c)
 	}
 	f(collectors.NewGoCollector())
@@ -149,6 +163,15 @@ func (m *Metrics) GIFPosted(bytes int64) {
 
 // StoreFailed counts a batch of messages that could not be stored.
 func (m *Metrics) StoreFailed() { m.storeFailures.Inc() }
+
+// StoreWaited records how long a room waited for its messages to be committed.
+func (m *Metrics) StoreWaited(d time.Duration) { m.storeWait.Observe(d.Seconds()) }
+
+// StoreCommitted records one group commit: its duration and its messages.
+func (m *Metrics) StoreCommitted(d time.Duration, messages int) {
+	m.storeCommit.Observe(d.Seconds())
+	m.storeBatch.Observe(float64(messages))
+}
 
 // Instrument counts requests by the route pattern that served them. The pattern is read
 // after the handler ran: http.ServeMux records it on the request it was given. A handler that

@@ -270,6 +270,9 @@ func TestFlagValidation(t *testing.T) {
 		{"-typers=-1"},
 		{"-typers=1", "-typing-every=0"},
 		{"-people=10", "-rooms=2", "-senders=2", "-typers=4"}, // 6 in rooms of 5
+		{"-fsync-probe=/tmp"}, // no baseline to set a limit from
+		{"-fsync-probe=/tmp", "-baseline", "-mode=idle"},
+		{"-fsync-probe=/tmp", "-baseline", "-fsync-probe-for=0"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(args, &stdout, &stderr); code != 2 {

@@ -172,6 +172,7 @@ func RunChat(ctx context.Context, srv *server, cfg ChatConfig) *Result {
 	typingLines0, typingFrames0 := run.typing.lines.Load(), run.typing.frames.Load()
 	cpu0, cpuErr := serverCPU(srv)
 	svc0 := commandsCPU(cfg.CPUOf)
+	store0 := scrapeStore(srv)
 	start := time.Now()
 	run.send(ctx, senders, typers)
 	sendEnd := time.Now()
@@ -191,6 +192,7 @@ func RunChat(ctx context.Context, srv *server, cfg ChatConfig) *Result {
 		cr.Typing = tf
 	}
 	run.drain(ctx, rooms)
+	cr.Store = scrapeStore(srv).since(store0)
 	if cpu1, err := serverCPU(srv); err == nil && cpuErr == nil {
 		cr.ServerCPUSeconds = (cpu1 - cpu0).Seconds()
 	}

@@ -16,6 +16,8 @@ type options struct {
 	targets  []string // -targets: several instances, host:port each
 	target   string
 	baseline bool
+	fsyncDir string
+	fsyncFor time.Duration
 	mode     string
 	pid      string
 	jsonOut  string
@@ -48,6 +50,8 @@ func parseFlags(args []string, errOut io.Writer) (*options, error) {
 	targets := fs.String("targets", "", "several product instances of one cluster, comma-separated `host:port` or http://host:port (loopback only), instead of -addr: each room's people are spread over them in turn, and the rooms are created on the first")
 	fs.StringVar(&o.target, "target", "product", "server to drive: product or baseline (the built-in bare broadcast server)")
 	fs.BoolVar(&o.baseline, "baseline", false, "run the workload against the built-in baseline first, then the product, and print the ratio")
+	fs.StringVar(&o.fsyncDir, "fsync-probe", "", "with -baseline: write and fsync 4 KiB in `dir` (on the server's data file system) every 5ms, before the baseline and after the product, and report the disk's fsync and the p99 limit baseline p99 + 2 × fsync p99")
+	fs.DurationVar(&o.fsyncFor, "fsync-probe-for", 5*time.Second, "how long the -fsync-probe runs, before the baseline and again after the product")
 	fs.StringVar(&o.mode, "mode", "chat", "workload: chat, idle, lobby or storm")
 	fs.StringVar(&o.pid, "pid", "", "product process id for RSS from /proc/PID/status, or \"auto\" to find the process listening on -addr; with -targets, one id per target (comma-separated) or \"auto\", and RSS and CPU are summed over them")
 	fs.StringVar(&o.jsonOut, "json", "", "write the JSON report to `file` (\"-\" for stdout; the summary lines then go to stderr)")
@@ -149,6 +153,10 @@ func (o *options) validate() error {
 		return fmt.Errorf("-target must be product or baseline, not %q", o.target)
 	case o.baseline && o.target == "baseline":
 		return errors.New("-baseline already runs the baseline; use it with -target=product")
+	case o.fsyncDir != "" && (!o.baseline || o.mode != "chat"):
+		return errors.New("-fsync-probe sets the baseline's p99 limit: use it with -baseline in -mode chat")
+	case o.fsyncDir != "" && o.fsyncFor <= 0:
+		return errors.New("-fsync-probe-for must be positive")
 	case len(o.targets) > 0 && o.target == "baseline":
 		return errors.New("-targets names product instances; the baseline is one process")
 	case o.timeout <= 0:

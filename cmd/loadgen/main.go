@@ -166,6 +166,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		report.Runs = append(report.Runs, res)
 		fmt.Fprintln(summaryOut, res.OneLine())
+		if res.Chat != nil && res.Chat.Store != nil {
+			fmt.Fprintln(summaryOut, res.Chat.Store.oneLine())
+		}
 		return res
 	}
 
@@ -175,6 +178,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			fmt.Fprintln(stderr, "loadgen: baseline:", err)
 			return 1
+		}
+		if o.fsyncDir != "" {
+			report.Fsync = &FsyncResult{Dir: o.fsyncDir}
+			report.Fsync.measure(ctx, o.fsyncFor)
 		}
 		baseRes = runOne(newServer("baseline", b.Addr(), os.Getpid(), rssSelf))
 		b.Close()
@@ -186,6 +193,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 			report.Ratio = &ratio
 			fmt.Fprintf(summaryOut, "product/baseline deliveries/s: %.3f\n", ratio)
 		}
+		if report.Fsync != nil {
+			report.Fsync.measure(ctx, o.fsyncFor)
+			report.Fsync.judge(baseRes.Chat, prodRes.Chat)
+		}
+	}
+	if report.Fsync != nil {
+		fmt.Fprintln(summaryOut, report.Fsync.OneLine())
 	}
 
 	if o.jsonOut != "" {

@@ -25,6 +25,8 @@ type Report struct {
 	// Ratio is product/baseline for deliveries per second (chat mode with
 	// -baseline only).
 	Ratio *float64 `json:"ratio_product_over_baseline_deliveries_per_s,omitempty"`
+	// Fsync is the disk's fsync, probed while the baseline ran (-fsync-probe).
+	Fsync *FsyncResult `json:"fsync,omitempty"`
 }
 
 // Result is the outcome of one workload against one server.
@@ -90,6 +92,8 @@ type ChatResult struct {
 	CPUPerThousand float64 `json:"cpu_seconds_per_1000_deliveries,omitempty"`
 
 	Wire WireFigures `json:"wire"`
+	// Store is the product's group commits over the measured window, from its /metrics.
+	Store *StoreFigures `json:"store,omitempty"`
 
 	// Typing is the typing traffic, with -typers.
 	Typing *TypingFigures `json:"typing,omitempty"`
