@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"gifchat/app"
+	"gifchat/gcfloor"
 	"gifchat/handlers"
 	"gifchat/realtime"
 	"gifchat/static"
@@ -39,6 +40,7 @@ type config struct {
 	emptyRoomGrace time.Duration
 	leaveDebounce  time.Duration
 	rejoinGrace    time.Duration
+	gcHeapFloor    int64
 	editWindow     time.Duration
 	maxGIFBytes    int64
 	maxMessage     int
@@ -126,6 +128,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.clusterLease, "cluster-lease", envDur("GIFCHAT_CLUSTER_LEASE", 10*time.Second), "with -nats: an instance not heard of this long is taken for dead, and its people leave (after -leave-debounce) unless they reconnect elsewhere; renewed every third of it, so a pause longer than that costs the instance its sockets (env GIFCHAT_CLUSTER_LEASE)")
 	fs.Int64Var(&c.gifCacheBytes, "gif-cache-bytes", envInt("GIFCHAT_GIF_CACHE_BYTES", 256<<20), "with -postgres: the most GIF bytes kept in -data as a local cache of the database's (env GIFCHAT_GIF_CACHE_BYTES)")
 	fs.StringVar(&c.sqliteSync, "sqlite-synchronous", env("GIFCHAT_SQLITE_SYNCHRONOUS", "FULL"), "SQLite synchronous pragma: FULL survives power loss, NORMAL only process crashes (env GIFCHAT_SQLITE_SYNCHRONOUS)")
+	fs.Int64Var(&c.gcHeapFloor, "gc-heap-floor", envInt("GIFCHAT_GC_HEAP_FLOOR", 32<<20), "bytes of heap before the garbage collector runs at all: fewer collections (and shorter waits for messages) while few people are connected, at most this much more memory; 0 for Go's default; ignored when GOGC or GOMEMLIMIT is set (env GIFCHAT_GC_HEAP_FLOOR)")
 	fs.BoolVar(&c.dev, "dev", env("GIFCHAT_DEV", "") == "true", "development mode: component gallery at /dev/components and pprof (env GIFCHAT_DEV=true)")
 	fs.DurationVar(&c.shutdownWait, "shutdown-timeout", envDur("GIFCHAT_SHUTDOWN_TIMEOUT", 10*time.Second), "how long a graceful shutdown may take (env GIFCHAT_SHUTDOWN_TIMEOUT)")
 	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", envInt("GIFCHAT_MAX_BODY_BYTES", 64<<10), "largest request body other than a GIF upload, in bytes; larger is refused with 413 (env GIFCHAT_MAX_BODY_BYTES)")
@@ -209,6 +212,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, errors.New("-nats needs -postgres: instances share their rooms through PostgreSQL, and a SQLite file cannot be shared")
 	case c.identityTTL < 2*time.Hour:
 		return c, errors.New("-identity-ttl must be at least 2h (a session records its use once an hour)")
+	case c.gcHeapFloor < 0:
+		return c, errors.New("-gc-heap-floor cannot be negative (0 turns it off)")
 	}
 	if err := c.logLevel.UnmarshalText([]byte(level)); err != nil {
 		return c, fmt.Errorf("-log-level: %w", err)
@@ -225,6 +230,15 @@ func envFloat(getenv func(string) string, name string, def float64) float64 {
 		return f
 	}
 	return def
+}
+
+// heapFloor is the collector's floor to keep: none when the operator set the collector up
+// themselves (GOGC, GOMEMLIMIT), since theirs wins.
+func heapFloor(cfg config, getenv func(string) string) uint64 {
+	if getenv("GOGC") != "" || getenv("GOMEMLIMIT") != "" {
+		return 0
+	}
+	return uint64(cfg.gcHeapFloor)
 }
 
 // run wires the server and serves until ctx ends; ready, if set, receives the listen address.
@@ -246,6 +260,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err := static.Check(); err != nil {
 		return err
 	}
+	defer gcfloor.Start(heapFloor(cfg, getenv), time.Second)()
 	var limits *handlers.RateLimitConfig
 	if cfg.rateLimits {
 		limits = &handlers.RateLimitConfig{Rates: cfg.rates, AddressFactor: cfg.rateAddrFactor, TrustProxy: cfg.trustProxy}

@@ -252,3 +252,32 @@ func TestNATSNeedsPostgres(t *testing.T) {
 		t.Errorf("GIFCHAT_NATS and GIFCHAT_INSTANCE gave %q, %q, %v", c.nats, c.instance, err)
 	}
 }
+
+// The collector's floor: 32 MiB unless the flag or the environment says otherwise, off at 0,
+// and off whenever the operator tuned the collector with Go's own variables.
+func TestGCHeapFloorFlag(t *testing.T) {
+	c, err := parseConfig(nil, noEnv, io.Discard)
+	if err != nil || c.gcHeapFloor != 32<<20 || heapFloor(c, noEnv) != 32<<20 {
+		t.Fatalf("default floor %d (%v), want 32 MiB", c.gcHeapFloor, err)
+	}
+	env := map[string]string{"GIFCHAT_GC_HEAP_FLOOR": "1048576"}
+	if c, _ := parseConfig(nil, func(k string) string { return env[k] }, io.Discard); c.gcHeapFloor != 1<<20 {
+		t.Errorf("floor from the environment: %d", c.gcHeapFloor)
+	}
+	if c, _ := parseConfig([]string{"-gc-heap-floor", "0"}, noEnv, io.Discard); heapFloor(c, noEnv) != 0 {
+		t.Errorf("-gc-heap-floor 0 kept a floor of %d", heapFloor(c, noEnv))
+	}
+	if _, err := parseConfig([]string{"-gc-heap-floor", "-1"}, noEnv, io.Discard); err == nil {
+		t.Error("a negative floor was accepted")
+	}
+	for _, v := range []string{"GOGC", "GOMEMLIMIT"} {
+		if f := heapFloor(c, func(k string) string {
+			if k == v {
+				return "200"
+			}
+			return ""
+		}); f != 0 {
+			t.Errorf("with %s set the floor is still %d", v, f)
+		}
+	}
+}
