@@ -4,6 +4,9 @@ package components
 
 import (
 	"context"
+	"encoding/binary"
+	"hash/fnv"
+	"io"
 	"strconv"
 	"time"
 
@@ -92,6 +95,32 @@ type Reaction struct {
 type Member struct {
 	Person
 	Owner bool
+}
+
+// MembersDigest is a fingerprint of the members panel: who is in it, in order, under which
+// name and colour, and who owns the room. It is what the panel's HTML is made of besides the
+// language, which a socket shares with the page it belongs to.
+func MembersDigest(ownerID int64, members []Member) string {
+	h := fnv.New64a()
+	var n [8]byte
+	num := func(v int64) {
+		binary.LittleEndian.PutUint64(n[:], uint64(v))
+		h.Write(n[:])
+	}
+	num(ownerID)
+	for _, m := range members {
+		num(m.ID)
+		num(int64(len(m.Name)))
+		io.WriteString(h, m.Name)
+		num(int64(len(m.Colour)))
+		io.WriteString(h, m.Colour)
+		if m.Owner {
+			h.Write([]byte{1})
+		} else {
+			h.Write([]byte{0})
+		}
+	}
+	return strconv.FormatUint(h.Sum64(), 36)
 }
 
 // MessageForm is the room's composer: the text being written, a refusal reason, the person

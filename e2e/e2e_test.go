@@ -130,6 +130,13 @@ func TestLobbyChatReconnectLeave(t *testing.T) {
 			}
 		}
 		bob.seesInLog(t, bobName+" joined")
+		// The members panel is right on both pages, and both carry the same fingerprint of
+		// it (bob's from his whole panel, ann's from the items added and removed since):
+		// the next reconnect of either skips the panel only if it is the room's.
+		ann.seesMembers(t, annName, bobName)
+		bob.seesMembers(t, annName, bobName)
+		digest := js(`document.getElementById("members-digest").dataset.digest`)
+		ann.waitFor(t, "see the same panel fingerprint as bob", js(`document.getElementById("members-digest").dataset.digest === `+jsString(eval[string](t, bob, digest))))
 		// The "reconnecting" notice goes away once the room is back.
 		bob.waitFor(t, "see the reconnecting notice gone", js(`!/reconnecting/i.test(statusText())`))
 		bob.checkConsole(t)

@@ -36,6 +36,7 @@ type Client struct {
 	identity db.Identity
 	addr     string    // the client's address as bars key it ("" unknown); see Rooms.Serve
 	lang     i18n.Lang // the language its fragments are rendered in
+	panel    string    // the members panel its page shows (Socket.Panel), for its join
 	// has is the last seq of the room's log the browser has (its ?after= cursor) where that
 	// is beyond what the hub delivered: in a cluster, a page can show entries another
 	// instance committed before they reach this one (deliverTo).

@@ -88,8 +88,8 @@ func (h *Hub) joinShared(ctx context.Context, c *Client, afterSeq int64) error {
 		h.sendMembers()
 		h.updateLobby()
 		h.membersChanged()
-	} else {
-		c.send(h.memberPanel())
+	} else if c.panel == "" || c.panel != h.panelDigest() {
+		c.send(h.memberPanel()) // unless the page shows it already (MembersDigestTag)
 	}
 	h.typingLineFor(c)
 	return nil

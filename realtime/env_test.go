@@ -179,6 +179,12 @@ func (e *testEnv) dialFrom(who db.Identity, roomID string, after int64, addr str
 	return e.dialWith(who, roomID, after, addr, i18n.En)
 }
 
+// dialShowing is dial for a page whose members panel has the fingerprint digest (?panel=).
+func (e *testEnv) dialShowing(who db.Identity, roomID string, after int64, digest string) *sock {
+	e.t.Helper()
+	return e.dialURL(fmt.Sprintf("/ws?room=%s&who=%d&after=%d&panel=%s", roomID, who.ID, after, url.QueryEscape(digest)))
+}
+
 // dialIn is dial for a browser that reads lang.
 func (e *testEnv) dialIn(who db.Identity, roomID string, lang i18n.Lang) *sock {
 	e.t.Helper()
@@ -187,8 +193,13 @@ func (e *testEnv) dialIn(who db.Identity, roomID string, lang i18n.Lang) *sock {
 
 func (e *testEnv) dialWith(who db.Identity, roomID string, after int64, addr string, lang i18n.Lang) *sock {
 	e.t.Helper()
-	u := "ws" + strings.TrimPrefix(e.srv.URL, "http") + fmt.Sprintf("/ws?room=%s&who=%d&after=%d&addr=%s&lang=%s", roomID, who.ID, after, url.QueryEscape(addr), lang.Code())
-	conn, _, err := websocket.DefaultDialer.Dial(u, nil)
+	return e.dialURL(fmt.Sprintf("/ws?room=%s&who=%d&after=%d&addr=%s&lang=%s", roomID, who.ID, after, url.QueryEscape(addr), lang.Code()))
+}
+
+// dialURL dials the test server's socket at path (with its query) and reads it.
+func (e *testEnv) dialURL(path string) *sock {
+	e.t.Helper()
+	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(e.srv.URL, "http")+path, nil)
 	if err != nil {
 		e.t.Fatalf("dial: %v", err)
 	}

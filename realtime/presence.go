@@ -34,6 +34,8 @@ func (h *Hub) arrive(ctx context.Context, c *Client) {
 	}
 	p := h.people[who.ID]
 	newcomer := p == nil
+	// The panel as the joining page shows it, if the page said (see MembersDigestTag).
+	shown := c.panel != "" && c.panel == h.panelDigest()
 	if newcomer {
 		h.joinSeq++
 		p = &presence{identity: who, sockets: map[*Client]struct{}{}, seq: h.joinSeq}
@@ -46,14 +48,25 @@ func (h *Hub) arrive(ctx context.Context, c *Client) {
 	if h.cfg.Hooks.Sockets != nil {
 		h.cfg.Hooks.Sockets(1)
 	}
-	// The joining socket gets the whole panel; everyone else gets one added item.
-	c.send(h.memberPanel())
+	// Everyone else gets one added item. So does the joining socket if its page shows the
+	// panel as it was before the join; a socket coming back to the panel its page shows gets
+	// nothing. Otherwise the whole panel: a fresh page that raced other joins, a socket back
+	// after changes it missed, a client that did not say.
+	var joined *frag
+	if newcomer {
+		joined = h.render(components.MemberJoinedOOB(components.Member{Person: PersonView(who), Owner: who.ID == h.room.OwnerID}, h.panelDigest()))
+	}
+	switch {
+	case shown && joined != nil:
+		c.send(joined)
+	case !shown:
+		c.send(h.memberPanel())
+	}
 	h.typingLineFor(c)
 	if newcomer {
-		frag := h.render(components.MemberJoinedOOB(components.Member{Person: PersonView(who), Owner: who.ID == h.room.OwnerID}))
 		h.eachSocket(func(o *Client) {
 			if o != c {
-				o.send(frag)
+				o.send(joined)
 			}
 		})
 		h.updateLobby()
@@ -82,7 +95,7 @@ func (h *Hub) postedWithoutSocket(ctx context.Context, who db.Identity) {
 		h.joinSeq++
 		p = &presence{identity: who, sockets: map[*Client]struct{}{}, seq: h.joinSeq}
 		h.people[who.ID] = p
-		frag := h.render(components.MemberJoinedOOB(components.Member{Person: PersonView(who), Owner: who.ID == h.room.OwnerID}))
+		frag := h.render(components.MemberJoinedOOB(components.Member{Person: PersonView(who), Owner: who.ID == h.room.OwnerID}, h.panelDigest()))
 		h.eachSocket(func(o *Client) { o.send(frag) })
 		h.updateLobby()
 		h.queueNotice(vocab.NoticeJoined, who)
@@ -174,7 +187,7 @@ func (h *Hub) depart(ctx context.Context, p *presence, notice string) {
 	if p.identity.ID == h.room.OwnerID && h.handOver(ctx) {
 		h.sendMembers() // the owner mark moves: re-send the whole panel (rare)
 	} else {
-		frag := h.render(components.MemberLeftOOB(p.identity.ID))
+		frag := h.render(components.MemberLeftOOB(p.identity.ID, h.panelDigest()))
 		h.eachSocket(func(c *Client) { c.send(frag) })
 	}
 	h.updateLobby()
@@ -250,6 +263,11 @@ type panel struct {
 	owner   int64
 	members []components.Member
 	frag    *frag
+}
+
+// panelDigest is the fingerprint of the members panel as it is now (components.MembersDigest).
+func (h *Hub) panelDigest() string {
+	return components.MembersDigest(h.room.OwnerID, h.members())
 }
 
 func (h *Hub) members() []components.Member {

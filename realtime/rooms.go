@@ -291,6 +291,7 @@ func (rs *Rooms) Serve(sock Socket, roomID string, who db.Identity, addr string,
 	c.addr = addr
 	c.idle = sock.idle
 	c.lang = sock.Lang
+	c.panel = sock.Panel
 	h := rs.Hub(roomID)
 	var err error
 	if h == nil {

@@ -22,6 +22,10 @@ type Socket struct {
 	idle *idleWait // nil where an idle socket cannot wait shallowly (TLS, other systems)
 	// Lang is the language the socket's fragments are rendered in: the request's.
 	Lang i18n.Lang
+	// Panel is the fingerprint of the members panel the page shows (?panel=, from
+	// MembersDigestTag), "" if none or not one: with it the hub need not send a panel the
+	// page already has.
+	Panel string
 }
 
 // Upgrade is u.Upgrade, except that the connection's read buffer is made here (u's
@@ -34,7 +38,7 @@ func Upgrade(u *websocket.Upgrader, w http.ResponseWriter, r *http.Request) (Soc
 	if err != nil {
 		return Socket{}, err
 	}
-	s := Socket{Conn: conn, Lang: i18n.From(r.Context())}
+	s := Socket{Conn: conn, Lang: i18n.From(r.Context()), Panel: panelDigestParam(r.URL.Query().Get("panel"))}
 	if u.ReadBufferSize == 0 && h.br != nil {
 		s.idle = newIdleWait(conn.NetConn(), h.br)
 	}
@@ -62,3 +66,17 @@ func (h *smallBufferHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 func (h *smallBufferHijacker) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
+// panelDigestParam is a ?panel= value as MembersDigest makes them (base 36 of 64 bits), or ""
+// for anything else: a fingerprint that matches nothing only costs the whole panel.
+func panelDigestParam(v string) string {
+	if len(v) == 0 || len(v) > 13 {
+		return ""
+	}
+	for _, r := range v {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'z') {
+			return ""
+		}
+	}
+	return v
+}

@@ -34,6 +34,14 @@
     if (!conn || !conn.url) return;
     var url = new URL(conn.url);
     url.searchParams.set("after", String(lastSeq()));
+    // The fingerprint of the members panel we show: the server sends the panel again only
+    // if the room's differs (every fragment that changes the panel updates it).
+    var digest = document.getElementById("members-digest");
+    if (digest && digest.getAttribute("data-digest")) {
+      url.searchParams.set("panel", digest.getAttribute("data-digest"));
+    } else {
+      url.searchParams.delete("panel");
+    }
     conn.url = url.toString();
   });
 

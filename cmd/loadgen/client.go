@@ -227,7 +227,7 @@ const socketWait = 60 * time.Second
 // dialRoom opens the room's WebSocket with the person's session cookie and
 // the site's Origin, as the browser would, asking for the messages after
 // the given id to be replayed.
-func (p *person) dialRoom(ctx context.Context, room string, after int64) (*websocket.Conn, error) {
+func (p *person) dialRoom(ctx context.Context, room string, after int64, panel string) (*websocket.Conn, error) {
 	d := websocket.Dialer{
 		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			return loopbackDialWithin(ctx, network, addr, socketWait)
@@ -237,7 +237,11 @@ func (p *person) dialRoom(ctx context.Context, room string, after int64) (*webso
 		ReadBufferSize:   16 << 10,
 		WriteBufferSize:  4 << 10,
 	}
-	u := url.URL{Scheme: "ws", Host: p.srv.addr, Path: "/rooms/" + room + "/ws", RawQuery: afterQuery(after)}
+	q := afterQuery(after)
+	if panel != "" {
+		q += "&panel=" + url.QueryEscape(panel)
+	}
+	u := url.URL{Scheme: "ws", Host: p.srv.addr, Path: "/rooms/" + room + "/ws", RawQuery: q}
 	h := http.Header{"Origin": {p.srv.origin}}
 	conn, resp, err := d.DialContext(ctx, u.String(), h)
 	if err != nil {

@@ -223,3 +223,18 @@ func TestScanStatusErrors(t *testing.T) {
 		t.Errorf("reasons %q, want %q", reasons, want)
 	}
 }
+
+func TestLastPanelDigest(t *testing.T) {
+	for in, want := range map[string]string{
+		``: ``,
+		`<span id="members-digest" hidden data-digest="3k9x"></span>`:                                                    `3k9x`,
+		`<span id="members-digest" hidden data-digest="aa"></span> … <span id="members-digest" hidden data-digest="bb">`: `bb`,
+		`<span id="members-digest" hidden data-digest=""></span>`:                                                        ``,
+		`<span id="members-digest" hidden data-digest="0123456789abcdef"></span>`:                                        ``,
+		`<span id="members-digest" hidden data-digest="unterminated`:                                                     ``,
+	} {
+		if got := lastPanelDigest([]byte(in)); got != want {
+			t.Errorf("lastPanelDigest(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

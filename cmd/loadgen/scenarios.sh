@@ -44,12 +44,15 @@ run() { # name, loadgen flags...
   local name=$1; shift
   start_server
   echo "== $name"
-  bin/loadgen -addr "$ADDR" -pid "$server_pid" -json "$OUT/$name.json" "$@" 2>&1 | grep -E '^(product|baseline|ratio)|per conn|p99' || true
+  bin/loadgen -addr "$ADDR" -pid "$server_pid" -json "$OUT/$name.json" "$@" 2>&1 | grep -E '^(product|baseline|ratio|store|fsync)|per conn|p99' || true
   stop_server
 }
 
 run saturation-1x500     -baseline -people 500 -capacity 500 -duration "$DURATION" -window 16
-run rooms-100x10-10mps   -baseline -people 1000 -rooms 100 -capacity 10 -senders 1 -rate 10 -duration "$DURATION"
+# The server's data is in a fresh directory under ${TMPDIR:-/tmp}: the disk's fsync is timed
+# there around the runs, for issue 18's limit (baseline p99 + 2 × fsync p99).
+run rooms-100x10-10mps   -baseline -people 1000 -rooms 100 -capacity 10 -senders 1 -rate 10 -duration "$DURATION" \
+  -fsync-probe "${TMPDIR:-/tmp}"
 # saturation-1x500 with 50 of the receivers typing (a typing signal each every 3 s): compare
 # with its product line for what typing costs.
 run typing-1x500-50      -people 500 -capacity 500 -duration "$DURATION" -window 16 -typers 50

@@ -43,6 +43,9 @@ type roomSocket struct {
 	// lastID is the newest entry of the room's log the socket holds (data-seq), for
 	// ?after=; written by the reader only.
 	lastID atomic.Int64
+	// panel is the fingerprint of the members panel the page would show (the last
+	// members-digest tag received), for ?panel= as app.js sends it; reader owned.
+	panel string
 
 	// Reader owned; read by others only after exited is closed.
 	endReason    string // why the socket ended for good, "" if we closed it
@@ -57,6 +60,7 @@ type roomSocket struct {
 type wireStats struct {
 	frames    atomic.Int64
 	bytes     atomic.Int64
+	panels    atomic.Int64 // frames that carried the whole members panel
 	lastFrame atomic.Int64 // unix nanos
 	// typing, when set, also counts the "… is typing" lines received (chat with -typers).
 	typing *typingStats
@@ -118,8 +122,9 @@ func openRoomSocket(ctx context.Context, p *person, room string, retries int, bo
 		reconnects: tally{}, dialFailures: tally{},
 	}
 	s.lastID.Store(maxDataSeq(page))
+	s.panel = lastPanelDigest(page)
 	t0 := time.Now()
-	conn, err := p.dialRoom(ctx, room, s.lastID.Load())
+	conn, err := p.dialRoom(ctx, room, s.lastID.Load(), s.panel)
 	if err != nil {
 		return nil, 0, &phaseError{"ws", err}
 	}
@@ -162,6 +167,25 @@ func maxDataSeq(b []byte) int64 {
 	}
 }
 
+var (
+	panelDigestMarker = []byte(`id="members-digest" hidden data-digest="`)
+	wholePanelMarker  = []byte(`<hx-partial hx-target="#members" hx-swap="outerHTML">`)
+)
+
+// lastPanelDigest returns the fingerprint of the last members-digest tag in b (the server
+// sends one with every change of the members panel), "" if there is none.
+func lastPanelDigest(b []byte) string {
+	i := bytes.LastIndex(b, panelDigestMarker)
+	if i < 0 {
+		return ""
+	}
+	b = b[i+len(panelDigestMarker):]
+	if j := bytes.IndexByte(b, '"'); j > 0 && j <= 13 {
+		return string(b[:j])
+	}
+	return ""
+}
+
 // current returns the connection in use now (it changes on reconnect).
 func (s *roomSocket) current() *websocket.Conn {
 	s.mu.Lock()
@@ -192,6 +216,9 @@ func (s *roomSocket) run(ctx context.Context, onEntry func(id int64, kind, text 
 		})
 		if onRefusal != nil {
 			ScanStatusErrors(frame, onRefusal)
+		}
+		if d := lastPanelDigest(frame); d != "" {
+			s.panel = d
 		}
 	}
 	conn := s.current()
@@ -230,7 +257,7 @@ func (s *roomSocket) run(ctx context.Context, onEntry func(id int64, kind, text 
 				return
 			}
 			s.attempts.Add(1)
-			next, err := s.p.dialRoom(ctx, s.room, s.lastID.Load())
+			next, err := s.p.dialRoom(ctx, s.room, s.lastID.Load(), s.panel)
 			if err != nil {
 				debugf("person %d: reconnect attempt %d: %v", s.p.idx, streak, err)
 				reason = "reconnect ws: " + shortErr(err)
@@ -264,6 +291,9 @@ func readFrames(conn *websocket.Conn, buf *bytes.Buffer, wire *wireStats, handle
 			return err
 		}
 		wire.add(buf.Len())
+		if bytes.Contains(buf.Bytes(), wholePanelMarker) {
+			wire.panels.Add(1)
+		}
 		wire.typing.count(buf.Bytes())
 		handle(buf.Bytes())
 	}

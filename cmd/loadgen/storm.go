@@ -163,7 +163,7 @@ func RunStorm(ctx context.Context, srv *server, cfg StormConfig, proc *serverPro
 	for _, s := range senders {
 		st.sentAtSignal[s] = s.sent.Load()
 	}
-	frames0, bytes0 := run.wire.frames.Load(), run.wire.bytes.Load()
+	frames0, bytes0, panels0 := run.wire.frames.Load(), run.wire.bytes.Load(), run.wire.panels.Load()
 	t0 := time.Now()
 	st.signal.Store(t0.UnixNano())
 	if err := proc.signal(sig); err != nil {
@@ -220,7 +220,7 @@ func RunStorm(ctx context.Context, srv *server, cfg StormConfig, proc *serverPro
 	if cpu, err := readCPU(sr.PID); err == nil {
 		sr.CPUSeconds = cpu.Seconds()
 	}
-	sr.Frames, sr.Bytes = run.wire.frames.Load()-frames0, run.wire.bytes.Load()-bytes0
+	sr.Frames, sr.Bytes, sr.Panels = run.wire.frames.Load()-frames0, run.wire.bytes.Load()-bytes0, run.wire.panels.Load()-panels0
 	run.closeAll(rooms)
 	st.collect(sr, rooms, members, backAt, t0, healthyAt)
 	return res

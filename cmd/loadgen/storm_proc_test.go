@@ -142,6 +142,10 @@ func checkBack(t *testing.T, s *StormResult) {
 	if s.DataRaces != 0 || s.ServerLog["ERROR"] != 0 {
 		t.Errorf("server log: %d data races, %v; %v", s.DataRaces, s.ServerLog, s.ServerWarnings)
 	}
+	// Everyone comes back to the panel their page shows (?panel=): nobody is sent it again.
+	if s.Panels != 0 {
+		t.Errorf("%d whole members panels sent to people coming back to unchanged rooms", s.Panels)
+	}
 	if s.Backoff != "htmx" {
 		t.Errorf("back-off %q, want htmx", s.Backoff)
 	}

@@ -44,10 +44,12 @@ type StormResult struct {
 
 	// CPUSeconds is the CPU time the restarted server had used at the end (its start
 	// included); Frames and Bytes what the members received from the signal to the end:
-	// replays, member lists, notices.
+	// replays, member lists, notices. Panels counts the frames among them that carried the
+	// whole members panel: a socket whose page shows the room's panel (?panel=) gets none.
 	CPUSeconds float64 `json:"cpu_seconds"`
 	Frames     int64   `json:"frames"`
 	Bytes      int64   `json:"bytes"`
+	Panels     int64   `json:"whole_panels"`
 
 	PID           int   `json:"pid"`                   // the restarted server's
 	PeakRSS       int64 `json:"peak_rss_bytes"`        // its VmHWM at the end
@@ -127,8 +129,8 @@ func (s *StormResult) summary() string {
 	if len(s.Ended) > 0 {
 		line += ", ended " + topReasons(s.Ended)
 	}
-	line += fmt.Sprintf(", peak rss %s (before %s), cpu %.1fs, received %s in %d frames",
-		fmtBytes(float64(s.PeakRSS)), fmtBytes(float64(s.RSSBefore)), s.CPUSeconds, fmtBytes(float64(s.Bytes)), s.Frames)
+	line += fmt.Sprintf(", peak rss %s (before %s), cpu %.1fs, received %s in %d frames (%d whole members panels)",
+		fmtBytes(float64(s.PeakRSS)), fmtBytes(float64(s.RSSBefore)), s.CPUSeconds, fmtBytes(float64(s.Bytes)), s.Frames, s.Panels)
 	if n := s.ServerWarnings; len(n) > 0 {
 		line += ", server log: " + topReasons(n)
 	}
