@@ -79,16 +79,17 @@ func TestClusterChatGoesOnAfterAnInstanceIsKilled(t *testing.T) {
 	talk(ann, bob, "Let us see what a crash does")
 
 	lastSeq := eval[int](t, bob, js(`Math.max(...messages().map(m => Number(m.dataset.seq)))`))
+	panel := eval[string](t, bob, js(`document.getElementById("members-digest").dataset.digest`))
 	c.Instance(bobOn).Kill(t)
 	killedAt := time.Now()
 	// The page notices its socket is gone and comes back by itself, asking for what came
-	// after the last entry it shows: htmx retries after about half a second, and the proxy
-	// fails over from the dead instance at once.
+	// after the last entry it shows, and saying which members panel it shows: htmx retries
+	// after about half a second, and the proxy fails over from the dead instance at once.
 	socketOn(t, c, room, bobID, annOn)
 	t.Logf("bob's page was back, on instance %s, %v after the kill", annOn, time.Since(killedAt).Round(time.Millisecond))
 	bob.waitFor(t, "see the reconnecting notice gone", js(`!/reconnecting/i.test(statusText())`))
-	if !bob.noted(fmt.Sprintf("websocket ws://%s/rooms/%s/ws?after=%d created", c.Proxy.Addr, room, lastSeq)) {
-		t.Errorf("bob's page did not reconnect through the proxy with ?after=%d", lastSeq)
+	if !bob.noted(fmt.Sprintf("websocket ws://%s/rooms/%s/ws?after=%d&panel=%s created", c.Proxy.Addr, room, lastSeq, panel)) {
+		t.Errorf("bob's page did not reconnect through the proxy with ?after=%d&panel=%s", lastSeq, panel)
 	}
 
 	talk(bob, ann, "Still here, now on the surviving instance")
