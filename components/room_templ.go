@@ -698,7 +698,7 @@ func MemberList(ownerID int64, members []Member) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		for _, m := range members {
-			templ_7745c5c3_Err = MemberItem(m).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = cachedMemberItem(m).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1070,7 +1070,7 @@ func MemberJoinedOOB(m Member, digest string) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = MemberItem(m).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = cachedMemberItem(m).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
