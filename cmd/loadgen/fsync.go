@@ -29,9 +29,9 @@ type FsyncResult struct {
 	Latency Summary `json:"latency"` // one 4 KiB write + fsync, before and after the runs
 	Skipped int     `json:"skipped"` // probes not started: 64 were already waiting on the disk
 	Error   string  `json:"error,omitempty"`
-	// P99Limit is the baseline's p99 plus twice the fsync p99 (one sync of
-	// the WAL per group commit, one of the rows it waits behind); set when
-	// both the baseline and the product ran.
+	// P99Limit is the baseline's p99 plus twice the fsync p99 (the sync of a
+	// message's own group commit, and of the commit it may wait behind); set
+	// when both the baseline and the product ran.
 	P99Limit   float64 `json:"p99_limit_ms,omitempty"`
 	ProductP99 float64 `json:"product_p99_ms,omitempty"`
 	Met        *bool   `json:"met,omitempty"`
@@ -108,7 +108,7 @@ func probeFsync(ctx context.Context, dir string, every time.Duration) (h *Histog
 	}
 }
 
-// measureFsync probes the disk for d (the whole of it unless ctx ends first) and adds what
+// measure probes the disk for d (the whole of it unless ctx ends first) and adds what
 // it saw to r.
 func (r *FsyncResult) measure(ctx context.Context, d time.Duration) {
 	ctx, cancel := context.WithTimeout(ctx, d)
