@@ -55,6 +55,11 @@ func DialNATS(url, instance string, log *slog.Logger, hooks Hooks) (*NATS, error
 		nats.MaxPingsOutstanding(2),
 		nats.ReconnectBufSize(8<<20),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err == nil {
+				// Our own Close (a graceful stop): nothing went wrong, nothing to count.
+				b.log.Info("nats connection closed")
+				return
+			}
 			b.log.Warn("nats disconnected", "err", err)
 			if b.hooks.Disconnected != nil {
 				b.hooks.Disconnected()

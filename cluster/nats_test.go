@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -207,5 +209,60 @@ func TestLocalCarriesNothing(t *testing.T) {
 	}
 	if l.Instance() != "" || l.Ready(context.Background()) != nil {
 		t.Fatal("Local is always ready and has no instance id")
+	}
+}
+
+// lockedBuffer is a log destination several goroutines may write to.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// A graceful stop closes the connection on purpose: that is no "nats disconnected" warning
+// and no disconnection in the metrics. Losing the server still is both.
+func TestCloseIsNotADisconnect(t *testing.T) {
+	srv := natstest.Start(t)
+	dialLogged := func(instance string, log *lockedBuffer, disconnects *atomic.Int32) *cluster.NATS {
+		b, err := cluster.DialNATS(srv.URL(), instance, slog.New(slog.NewTextHandler(log, nil)),
+			cluster.Hooks{Disconnected: func() { disconnects.Add(1) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	var closedLog, lostLog lockedBuffer
+	var closedCount, lostCount atomic.Int32
+	closed := dialLogged("closed", &closedLog, &closedCount)
+	lost := dialLogged("lost", &lostLog, &lostCount)
+	defer lost.Close()
+
+	closed.Close()
+	srv.Stop()
+	for deadline := time.Now().Add(10 * time.Second); lostCount.Load() == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("losing the server was not counted; log:\n%s", lostLog.String())
+		}
+	}
+	if !strings.Contains(lostLog.String(), "nats disconnected") {
+		t.Errorf("losing the server was not logged:\n%s", lostLog.String())
+	}
+	time.Sleep(100 * time.Millisecond) // the closed one's callbacks have had longer still
+	if n := closedCount.Load(); n != 0 || strings.Contains(closedLog.String(), "nats disconnected") {
+		t.Errorf("a deliberate close counted %d disconnections and logged:\n%s", n, closedLog.String())
+	}
+	if !strings.Contains(closedLog.String(), "nats connection closed") {
+		t.Errorf("the close was not logged at all:\n%s", closedLog.String())
 	}
 }
