@@ -12,28 +12,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"gifchat/logtest"
 )
-
-// syncBuffer collects the server's log from its goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func noEnv(string) string { return "" }
 
@@ -43,7 +26,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
@@ -206,7 +189,7 @@ func TestPostgresThatCannotBeUsed(t *testing.T) {
 		{"nobody listening", "postgres://gifchat:hunter2@127.0.0.1:1/chat?connect_timeout=5", []string{"127.0.0.1:1", `database "chat"`, "does not answer", "refused"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var out syncBuffer
+			var out logtest.Buffer
 			err := run(context.Background(), []string{"-addr", "127.0.0.1:0", "-data", t.TempDir(), "-postgres", tc.url}, noEnv, &out, nil)
 			if err == nil {
 				t.Fatal("started without its database")
@@ -240,7 +223,7 @@ func TestPostgresThatCannotBeUsed(t *testing.T) {
 // -nats without -postgres is refused at start with one clear line: a SQLite file cannot be
 // shared by instances.
 func TestNATSNeedsPostgres(t *testing.T) {
-	var out syncBuffer
+	var out logtest.Buffer
 	err := run(context.Background(), []string{"-addr", "127.0.0.1:0", "-data", t.TempDir(), "-nats", "nats://127.0.0.1:4222"}, noEnv, &out, nil)
 	if err == nil || !strings.Contains(err.Error(), "-nats needs -postgres") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("started a cluster instance on SQLite, or said so unclearly: %v", err)

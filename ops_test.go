@@ -23,6 +23,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"gifchat/handlers"
+
+	"gifchat/logtest"
 )
 
 // startRun serves run() on a loopback port with args added to a fresh data directory; it
@@ -30,7 +32,7 @@ import (
 func startRun(t *testing.T, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {

@@ -13,6 +13,8 @@ import (
 	"gifchat/cluster"
 	"gifchat/cluster/natstest"
 	"gifchat/i18n"
+
+	"gifchat/logtest"
 )
 
 func dial(t *testing.T, url, instance string) *cluster.NATS {
@@ -212,29 +214,11 @@ func TestLocalCarriesNothing(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log destination several goroutines may write to.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // A graceful stop closes the connection on purpose: that is no "nats disconnected" warning
 // and no disconnection in the metrics. Losing the server still is both.
 func TestCloseIsNotADisconnect(t *testing.T) {
 	srv := natstest.Start(t)
-	dialLogged := func(instance string, log *lockedBuffer, disconnects *atomic.Int32) *cluster.NATS {
+	dialLogged := func(instance string, log *logtest.Buffer, disconnects *atomic.Int32) *cluster.NATS {
 		b, err := cluster.DialNATS(srv.URL(), instance, slog.New(slog.NewTextHandler(log, nil)),
 			cluster.Hooks{Disconnected: func() { disconnects.Add(1) }})
 		if err != nil {
@@ -242,7 +226,7 @@ func TestCloseIsNotADisconnect(t *testing.T) {
 		}
 		return b
 	}
-	var closedLog, lostLog lockedBuffer
+	var closedLog, lostLog logtest.Buffer
 	var closedCount, lostCount atomic.Int32
 	closed := dialLogged("closed", &closedLog, &closedCount)
 	lost := dialLogged("lost", &lostLog, &lostCount)

@@ -39,16 +39,21 @@ var (
 
 // Start adjusts GOGC every `every` to keep the heap's next collection at floor bytes or above,
 // until stop is called, which puts GOGC back as it was. A process has one floor: Start while
-// another runs, or with a floor of 0, changes nothing and returns a stop that does nothing.
+// another runs, with a floor of 0, or with the collector off, changes nothing and returns a
+// stop that does nothing.
 func Start(floor uint64, every time.Duration) (stop func()) {
 	mu.Lock()
 	defer mu.Unlock()
 	if running || floor == 0 {
 		return func() {}
 	}
+	gogc := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(gogc)
+	base := int(gogc[0].Value.Uint64())
+	if base <= 0 {
+		return func() {} // the collector is off: a floor has nothing to raise
+	}
 	running = true
-	base := debug.SetGCPercent(100)
-	debug.SetGCPercent(base)
 	quit, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)

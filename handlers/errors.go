@@ -49,8 +49,14 @@ func notFound(w http.ResponseWriter, r *http.Request) {
 }
 
 // serverError logs the cause and shows the user a plain message, never the error text. The
-// page is written by hand: rendering is what may have failed.
+// page is written by hand: rendering is what may have failed. A request whose context has
+// ended (the browser went away, or the server is stopping and cut it) failed for that
+// reason alone: nobody is there to read a page, and nothing is wrong to alert on.
 func serverError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		slog.DebugContext(r.Context(), "request ended before it was answered", "method", r.Method, "path", r.URL.Path, "err", err)
+		return
+	}
 	slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	l := i18n.From(r.Context())
 	title := html.EscapeString(l.T("errors.page.server.title"))

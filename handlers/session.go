@@ -138,11 +138,6 @@ func withSession(store sessionStore, guard Guard, next http.Handler) http.Handle
 				return
 			}
 			if !errors.Is(err, db.ErrNotFound) {
-				if r.Context().Err() != nil {
-					// The browser went away (or the server is stopping and cut its request):
-					// nobody to answer, and nothing wrong with the database.
-					return
-				}
 				serverError(w, r, fmt.Errorf("session lookup: %w", err))
 				return
 			}

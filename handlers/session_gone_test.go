@@ -14,8 +14,8 @@ import (
 )
 
 // A request whose browser went away (or that a stopping server cut) before its session was
-// read is nobody's error: no "request failed" in the log, nothing served. A database that
-// fails a live request still is one.
+// read is nobody's error (serverError): no "request failed" in the log, nothing served. A
+// database that fails a live request still is one.
 func TestSessionLookupOfAGoneRequest(t *testing.T) {
 	store, err := db.Open(context.Background(), filepath.Join(t.TempDir(), "gifchat.db"), db.Options{})
 	if err != nil {

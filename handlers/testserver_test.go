@@ -25,7 +25,6 @@ import (
 	"gifchat/db/dbtest"
 	. "gifchat/handlers"
 
-	"bytes"
 	"context"
 	"crypto/tls"
 	"io"
@@ -48,6 +47,8 @@ import (
 	"gifchat/media"
 	"gifchat/realtime"
 	"gifchat/vocab"
+
+	"gifchat/logtest"
 )
 
 // testServer is one running app. Close it early to restart on the same DataDir; otherwise it
@@ -62,7 +63,7 @@ type testServer struct {
 	GIFs    *media.Store
 
 	srv       *httptest.Server
-	logs      *lockedBuffer
+	logs      *logtest.Buffer
 	closeOnce sync.Once
 }
 
@@ -132,7 +133,7 @@ func newTestServer(t *testing.T, opts ...testServerOption) *testServer {
 		setup.dataDir = t.TempDir()
 	}
 	ctx := context.Background()
-	logs := &lockedBuffer{}
+	logs := &logtest.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	// bcrypt at its minimum cost: the default costs about a second per hash under -race.
@@ -346,24 +347,6 @@ func (ts *testServer) tlsConfig() *tls.Config {
 		return tr.TLSClientConfig.Clone()
 	}
 	return nil
-}
-
-// lockedBuffer is a bytes.Buffer safe for the server's goroutines to log into.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // Shortcuts and checks most tests share.
