@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -81,7 +82,9 @@ func New() *Metrics {
 		Help: "With several instances: NATS disconnections and reconnections."}, []string{"event"})
 	// Where a message's milliseconds go before anyone sees it: the store is the slow part, and
 	// these tell a slow disk (commits take long) from a busy writer (waits exceed commits).
-	durations := prometheus.ExponentialBuckets(0.00025, 2, 14) // 0.25 ms to 2 s
+	// Half-octave buckets: a p99 read off them is within a factor of 1.41, which is what
+	// telling a 1.4 ms commit from a 2 ms one (one fsync more or less) needs.
+	durations := prometheus.ExponentialBuckets(0.00025, math.Sqrt2, 27) // 0.25 ms to 2 s
 	m.storeWait = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gifchat_store_wait_seconds",
 		Help: "Time from a room handing messages to the group-commit writer until they are committed: the commit running before theirs, then their own.", Buckets: durations})
 	m.storeCommit = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gifchat_store_commit_seconds",

@@ -35,6 +35,9 @@ type FsyncResult struct {
 	P99Limit   float64 `json:"p99_limit_ms,omitempty"`
 	ProductP99 float64 `json:"product_p99_ms,omitempty"`
 	Met        *bool   `json:"met,omitempty"`
+	// Unjudged says why there is no limit or why the product was judged without its p99:
+	// a run that did not deliver everything it should have says nothing about latency.
+	Unjudged string `json:"unjudged,omitempty"`
 
 	hist Histogram
 }
@@ -129,10 +132,29 @@ func (r *FsyncResult) judge(base, prod *ChatResult) {
 	if r.Error != "" || r.Latency.Count == 0 || base == nil || prod == nil {
 		return
 	}
+	if gap := incomplete(base); gap != "" {
+		r.Unjudged = "no limit: the baseline " + gap
+		return
+	}
 	r.P99Limit = base.Latency.P99Ms + 2*r.Latency.P99Ms
 	r.ProductP99 = prod.Latency.P99Ms
 	met := r.ProductP99 <= r.P99Limit
+	if gap := incomplete(prod); gap != "" {
+		r.Unjudged = "the product " + gap
+		met = false
+	}
 	r.Met = &met
+}
+
+// incomplete says what a run failed to deliver, or "" when it delivered everything it sent.
+func incomplete(c *ChatResult) string {
+	switch {
+	case c.Expected == 0:
+		return "sent nothing"
+	case c.Lost > 0 || c.Deliveries < c.Expected:
+		return fmt.Sprintf("delivered %d of %d", c.Deliveries, c.Expected)
+	}
+	return ""
 }
 
 // OneLine is the probe's summary line.
@@ -145,10 +167,16 @@ func (r *FsyncResult) OneLine() string {
 	if r.Skipped > 0 {
 		s += fmt.Sprintf(", %d skipped (disk stalled)", r.Skipped)
 	}
+	if r.Met == nil && r.Unjudged != "" {
+		s += "; " + r.Unjudged
+	}
 	if r.Met != nil {
 		verdict := "met"
 		if !*r.Met {
 			verdict = "NOT met"
+		}
+		if r.Unjudged != "" {
+			verdict += " (" + r.Unjudged + ")"
 		}
 		s += fmt.Sprintf("; p99 limit (baseline p99 + 2 × fsync p99) %s, product p99 %s: %s",
 			fmtMs(r.P99Limit), fmtMs(r.ProductP99), verdict)

@@ -41,14 +41,35 @@ func TestFsyncProbe(t *testing.T) {
 
 // The limit is the baseline's p99 plus twice the disk's, and the product is judged by it.
 func TestFsyncJudge(t *testing.T) {
+	run := func(p99 float64, delivered int64) *ChatResult {
+		return &ChatResult{Expected: 1000, Deliveries: delivered, Lost: 1000 - delivered, Latency: Summary{P99Ms: p99}}
+	}
 	r := &FsyncResult{Latency: Summary{Count: 100, P99Ms: 1.5}}
-	r.judge(&ChatResult{Latency: Summary{P99Ms: 0.7}}, &ChatResult{Latency: Summary{P99Ms: 3.6}})
+	r.judge(run(0.7, 1000), run(3.6, 1000))
 	if r.P99Limit != 3.7 || r.ProductP99 != 3.6 || r.Met == nil || !*r.Met {
 		t.Errorf("limit %v product %v met %v, want 3.7 3.6 true", r.P99Limit, r.ProductP99, r.Met)
 	}
-	r.judge(&ChatResult{Latency: Summary{P99Ms: 0.7}}, &ChatResult{Latency: Summary{P99Ms: 3.8}})
+	r = &FsyncResult{Latency: Summary{Count: 100, P99Ms: 1.5}}
+	r.judge(run(0.7, 1000), run(3.8, 1000))
 	if *r.Met || !strings.Contains(r.OneLine(), "NOT met") {
 		t.Errorf("product 3.8 ms against 3.7 ms judged met: %s", r.OneLine())
+	}
+	// A product that delivered nothing (it crashed, say) has a p99 of 0 and must not pass.
+	r = &FsyncResult{Latency: Summary{Count: 100, P99Ms: 1.5}}
+	r.judge(run(0.7, 1000), run(0, 0))
+	if r.Met == nil || *r.Met || !strings.Contains(r.OneLine(), "NOT met (the product delivered 0 of 1000)") {
+		t.Errorf("a product that delivered nothing: %s", r.OneLine())
+	}
+	r = &FsyncResult{Latency: Summary{Count: 100, P99Ms: 1.5}}
+	r.judge(run(0.7, 1000), run(1.0, 990))
+	if r.Met == nil || *r.Met {
+		t.Errorf("a product that lost 10 deliveries judged met: %s", r.OneLine())
+	}
+	// Without a complete baseline there is no limit to judge by.
+	r = &FsyncResult{Latency: Summary{Count: 100, P99Ms: 1.5}}
+	r.judge(run(0.7, 500), run(1.0, 1000))
+	if r.Met != nil || r.P99Limit != 0 || !strings.Contains(r.OneLine(), "no limit: the baseline delivered 500 of 1000") {
+		t.Errorf("an incomplete baseline still set a limit: %s", r.OneLine())
 	}
 	failed := &FsyncResult{Error: "disk gone"}
 	failed.judge(&ChatResult{}, &ChatResult{})

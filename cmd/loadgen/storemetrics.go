@@ -17,7 +17,7 @@ import (
 )
 
 // StoreFigures are bucket bounds, not exact quantiles: "p99 ≤ 4 ms" reads as 99 % of waits
-// took at most 4 ms (the histogram's buckets double from 0.25 ms).
+// took at most 4 ms (the histogram's buckets grow by √2 from 0.25 ms: 0.25, 0.35, 0.5, 0.71, 1 ms…).
 type StoreFigures struct {
 	Waits             uint64  `json:"waits"`
 	WaitP50Ms         float64 `json:"wait_p50_le_ms"`
