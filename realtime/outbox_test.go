@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -111,6 +112,71 @@ func TestOutboxSendsInOrderAndBatchesWhatPiledUp(t *testing.T) {
 	if all, _ := s.sent(); strings.Join(all, "") != "abcde" {
 		t.Fatalf("after idling, sent %q", all)
 	}
+}
+
+// TestWarmWriterHandedTheNextOutbox: a writer that has emptied its outbox waits, warm, to be
+// handed the next one, rather than every delivery starting a goroutine whose stack then grows
+// on the way to the socket; once nothing comes for warmFor it leaves.
+func TestWarmWriterHandedTheNextOutbox(t *testing.T) {
+	goroutines := map[string]bool{}
+	var mu sync.Mutex
+	s := &goroutineSink{recordingSink: newRecordingSink(), seen: func(id string) {
+		mu.Lock()
+		goroutines[id] = true
+		mu.Unlock()
+	}}
+	const sends = 100
+	for range sends {
+		o := newOutbox(s, 100, 0) // a fresh outbox each time: a writer is handed another's
+		o.push([]byte("x"))
+		writerIdle(t, o)
+	}
+	if all, _ := s.sent(); len(all) != sends {
+		t.Fatalf("sent %d fragments, want %d", len(all), sends)
+	}
+	mu.Lock()
+	n := len(goroutines)
+	mu.Unlock()
+	// Nearly always one; a push that comes while the last writer is between its outbox and
+	// the wait starts another.
+	if n > sends/2 {
+		t.Errorf("%d sends, one after another, ran on %d goroutines: writers were not kept warm", sends, n)
+	}
+	// Then they leave: nothing more comes.
+	deadline := time.Now().Add(warmFor + 5*time.Second)
+	for {
+		buf := make([]byte, 1<<20)
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		var left []string
+		mu.Lock()
+		for id := range goroutines {
+			if strings.Contains(stacks, "goroutine "+id+" [") {
+				left = append(left, id)
+			}
+		}
+		mu.Unlock()
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("writer goroutines %v still there %v after the last send", left, warmFor+5*time.Second)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// goroutineSink tells, for each send, which goroutine runs it.
+type goroutineSink struct {
+	*recordingSink
+	seen func(id string)
+}
+
+func (s *goroutineSink) send(frags [][]byte) error {
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)] // "goroutine 123 [running]:..."
+	id, _, _ := strings.Cut(strings.TrimPrefix(string(buf), "goroutine "), " ")
+	s.seen(id)
+	return s.recordingSink.send(frags)
 }
 
 func TestOutboxKeepaliveAfterQueued(t *testing.T) {
