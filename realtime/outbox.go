@@ -21,7 +21,8 @@ type sink interface {
 // outbox is a bounded queue of fragments for one connection, drained by a writer goroutine
 // that runs only while there is something to send. An idle connection therefore costs no
 // goroutine, no stack and no queue memory; a busy one keeps its writer, which takes all that
-// piled up while it was writing as one batch.
+// piled up while it was writing as one batch. A writer done with one outbox may be handed
+// another's (see warm).
 //
 // The queue is bounded in fragments and, when maxBytes is set, in bytes: a fragment count
 // alone lets a socket fall 256 long messages behind (megabytes each with escaping), and a
