@@ -21,6 +21,7 @@ type fakeInstance struct {
 	name    string
 	srv     *httptest.Server
 	down    atomic.Bool   // /healthz answers 503
+	slow    atomic.Int64  // /healthz answers after this many nanoseconds
 	release chan struct{} // closed by the test: the event stream may end
 	headers chan http.Header
 }
@@ -31,6 +32,11 @@ func startInstance(t *testing.T, name string) *fakeInstance {
 	upgrader := websocket.Upgrader{} // default CheckOrigin: Origin must match Host
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(time.Duration(f.slow.Load())):
+		case <-r.Context().Done():
+			return
+		}
 		if f.down.Load() {
 			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
 			return
@@ -259,6 +265,53 @@ func TestUnhealthyBackendSkippedAndBack(t *testing.T) {
 	if got != "abab" && got != "baba" {
 		t.Errorf("answered by %q after b recovered, want a and b in turn", got)
 	}
+}
+
+// TestSlowBackendKeptUntilSlowAgain: an instance that misses a health check's deadline now
+// and then (busy with a crowd coming back) stays in turn; one that misses slowChecks in a row
+// is taken out, and comes back once it answers in time.
+func TestSlowBackendKeptUntilSlowAgain(t *testing.T) {
+	const interval = 100 * time.Millisecond
+	a, b := startInstance(t, "a"), startInstance(t, "b")
+	proxy := startProxy(t, interval, a, b)
+	// Late for one interval in every four: one or two checks in a row miss, never slowChecks.
+	stopFlip := make(chan struct{})
+	flipped := make(chan struct{})
+	go func() {
+		defer close(flipped)
+		for {
+			b.slow.Store(int64(interval * 3 / 2))
+			select {
+			case <-stopFlip:
+				return
+			case <-time.After(interval):
+			}
+			b.slow.Store(0)
+			select {
+			case <-stopFlip:
+				return
+			case <-time.After(3 * interval):
+			}
+		}
+	}()
+	deadline := time.Now().Add(20 * interval)
+	for time.Now().Before(deadline) {
+		if got := whoAnswers(t, proxy, 2); only(got, "a") {
+			t.Fatalf("b, late to some health checks but never %d in a row, was taken out of turn", slowChecks)
+		}
+		time.Sleep(interval / 4)
+	}
+	close(stopFlip)
+	<-flipped
+
+	b.slow.Store(int64(interval * 3 / 2)) // late every time
+	start := time.Now()
+	waitFor(t, "b out of turn", func() bool { return only(whoAnswers(t, proxy, 2), "a") })
+	if took := time.Since(start); took < (slowChecks-1)*interval {
+		t.Errorf("b was taken out %v after it began answering late, before %d checks in a row could miss", took, slowChecks)
+	}
+	b.slow.Store(0)
+	waitFor(t, "b back in turn", func() bool { return !only(whoAnswers(t, proxy, 2), "a") })
 }
 
 // TestKilledBackendSkipped: an instance that is gone before its health check notices costs
