@@ -3,6 +3,7 @@ package realtime
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"gifchat/cluster"
@@ -77,35 +78,52 @@ func (rs *Rooms) upkeep() {
 					h.do(func() { h.eachSocket(func(c *Client) { c.close(CloseRestart, closeRestarting) }) })
 				}
 			case err != nil:
-				rs.log.Warn("cluster: renew lease", "err", err)
+				warnUnlessStopping(ctx, rs.log, "cluster: renew lease", err)
 				continue
 			}
 			renewed = time.Now()
 		}
-		if _, err := rs.store.ReapInstances(ctx); err != nil {
-			rs.log.Warn("cluster: reap instances", "err", err)
-		}
-		departures, err := rs.store.SettleDepartures(ctx, rs.cfg.LeaveDebounce)
-		if err != nil {
-			rs.log.Warn("cluster: settle departures", "err", err)
-		}
-		for _, d := range departures {
-			if h := rs.Hub(d.Room); h != nil {
-				h.do(func() { h.departed(d) })
-			}
-		}
-		removed, orphans, err := rs.store.ReapEmptyRooms(ctx, rs.cfg.EmptyRoomGrace)
-		if err != nil {
-			rs.log.Warn("cluster: reap empty rooms", "err", err)
-		}
-		for _, id := range removed {
-			rs.dropRoom(id)
-			rs.announceRemoval(id)
-		}
-		if len(orphans) > 0 && rs.onRemoved != nil {
-			rs.onRemoved(ctx, orphans)
+		rs.maintain(ctx)
+	}
+}
+
+// maintain is one round of upkeep's shared chores: dead instances reaped, departures settled,
+// empty rooms removed.
+func (rs *Rooms) maintain(ctx context.Context) {
+	if _, err := rs.store.ReapInstances(ctx); err != nil {
+		warnUnlessStopping(ctx, rs.log, "cluster: reap instances", err)
+	}
+	departures, err := rs.store.SettleDepartures(ctx, rs.cfg.LeaveDebounce)
+	if err != nil {
+		warnUnlessStopping(ctx, rs.log, "cluster: settle departures", err)
+	}
+	for _, d := range departures {
+		if h := rs.Hub(d.Room); h != nil {
+			h.do(func() { h.departed(d) })
 		}
 	}
+	removed, orphans, err := rs.store.ReapEmptyRooms(ctx, rs.cfg.EmptyRoomGrace)
+	if err != nil {
+		warnUnlessStopping(ctx, rs.log, "cluster: reap empty rooms", err)
+	}
+	for _, id := range removed {
+		rs.dropRoom(id)
+		rs.announceRemoval(id)
+	}
+	if len(orphans) > 0 && rs.onRemoved != nil {
+		rs.onRemoved(ctx, orphans)
+	}
+}
+
+// warnUnlessStopping logs a failed background step as a warning, or at debug level when ctx
+// has ended: the instance is stopping and cut its own queries short, which is no fault. (A
+// stopping instance behind a 10,000-person storm logged 39 such warnings.)
+func warnUnlessStopping(ctx context.Context, log *slog.Logger, msg string, err error) {
+	if ctx.Err() != nil {
+		log.Debug(msg, "err", err)
+		return
+	}
+	log.Warn(msg, "err", err)
 }
 
 // rejoinHold is how much longer than a leave's debounce the people of an instance that went

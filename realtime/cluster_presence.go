@@ -236,7 +236,7 @@ func (h *Hub) reloadRoom(ctx context.Context) {
 func (h *Hub) syncPeople(ctx context.Context) {
 	rows, err := h.rooms.store.RoomPeople(ctx, h.id)
 	if err != nil {
-		h.log.Warn("cluster: read presence", "err", err)
+		warnUnlessStopping(ctx, h.log, "cluster: read presence", err)
 		return
 	}
 	present := make(map[int64]bool, len(rows))

@@ -3,6 +3,7 @@ package realtime
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -11,6 +12,8 @@ import (
 
 	"gifchat/cluster/natstest"
 	"gifchat/db"
+	"gifchat/db/dbtest"
+	"gifchat/logtest"
 	"gifchat/vocab"
 )
 
@@ -367,5 +370,35 @@ func TestClusterOwnerToolsAcrossInstances(t *testing.T) {
 			t.Fatal("the other instance still runs the closed room")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A stopping instance cuts its own background queries short (their context is the instance's):
+// that is no fault and is not logged as one. A failing database still is.
+func TestStoppingInstanceDoesNotWarnOfItsOwnCancellation(t *testing.T) {
+	nodes := clusterNodes(t, natstest.URL(t), 1)
+	room := clusterRoom(t, nodes, nodes[0].person("ann"))
+	warnings := func(store *db.Store, ctx context.Context) string {
+		var logs logtest.Buffer
+		rs := NewRooms(store, NewLobby(LobbyHooks{}), Config{}, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})), nil)
+		rs.maintain(ctx)
+		newHub(rs, room).syncPeople(ctx)
+		return logs.String()
+	}
+	stopped, cancel := context.WithCancel(context.Background())
+	cancel()
+	if got := warnings(nodes[0].store, stopped); got != "" {
+		t.Errorf("a stopping instance warned of its own cancelled queries:\n%s", got)
+	}
+	broken, err := db.OpenPostgres(context.Background(), dbtest.PostgresURL(t), db.PostgresOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken.Close()
+	got := warnings(broken, context.Background())
+	for _, step := range []string{"reap instances", "settle departures", "reap empty rooms", "read presence"} {
+		if !strings.Contains(got, "level=WARN msg=\"cluster: "+step+"\"") {
+			t.Errorf("a closed database during %q was not warned of:\n%s", step, got)
+		}
 	}
 }
