@@ -19,6 +19,8 @@ import (
 
 	"github.com/gorilla/websocket"
 	_ "github.com/mattn/go-sqlite3"
+
+	"gifchat/logtest"
 )
 
 var (
@@ -141,7 +143,7 @@ func TestUnusableDataDirectory(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cmd := exec.Command(serverBinary(t), "-addr", "127.0.0.1:0", "-data", c.dir)
-			out := &procLog{}
+			out := &logtest.Buffer{}
 			cmd.Stdout, cmd.Stderr = out, out
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)

@@ -31,6 +31,7 @@ import (
 
 	"gifchat/db"
 	"gifchat/db/dbtest"
+	"gifchat/logtest"
 )
 
 // serverBinary builds gifchat into a temporary directory (once per test process).
@@ -67,29 +68,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// procLog collects a process's output from the goroutine reading it.
-type procLog struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *procLog) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *procLog) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // serverProc is one running gifchat process.
 type serverProc struct {
 	cmd    *exec.Cmd
 	addr   string // 127.0.0.1:port
-	logs   *procLog
+	logs   *logtest.Buffer
 	exited chan struct{}
 	err    error // the process's exit, once exited is closed
 }
@@ -103,7 +86,7 @@ func startServer(t *testing.T, dir string, extra ...string) *serverProc {
 	if dbtest.OnPostgres() {
 		args = append(args, "-postgres", dbtest.PostgresURLFor(t, dir)) // a restart on dir: the same database
 	}
-	p := &serverProc{cmd: exec.Command(serverBinary(t), args...), logs: &procLog{}, exited: make(chan struct{})}
+	p := &serverProc{cmd: exec.Command(serverBinary(t), args...), logs: &logtest.Buffer{}, exited: make(chan struct{})}
 	p.cmd.Env = append(os.Environ(), "GORACE=halt_on_error=1")
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {

@@ -16,18 +16,11 @@ import (
 // automatic checkpoints nor the checkpointer it would hold everything written.
 func TestCheckpointsBesideTheWriter(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "gifchat.db")
-	s, err := Open(ctx, path, Options{Synchronous: "NORMAL", CheckpointEvery: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, path, who, room := checkpointedStore(t)
 	var auto int
 	if err := s.write.GetContext(ctx, &auto, "PRAGMA wal_autocheckpoint"); err != nil || auto != 0 {
 		t.Fatalf("the writer's automatic checkpoints: %d (%v), want 0 (off)", auto, err)
 	}
-	who := mustIdentity(t, s, "tok", "ann")
-	room := mustRoom(t, s, "cccccccccccccccc", who.ID)
 	body := string(make([]byte, 1000))
 	var largest int64
 	rounds := 40
@@ -57,14 +50,7 @@ func TestCheckpointsBesideTheWriter(t *testing.T) {
 // two of the writer's transactions, so the WAL is reused and stays the size of a round or two.
 func TestWALReusedUnderWritesThatNeverPause(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "gifchat.db")
-	s, err := Open(ctx, path, Options{Synchronous: "NORMAL", CheckpointEvery: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	who := mustIdentity(t, s, "tok", "ann")
-	room := mustRoom(t, s, "dddddddddddddddd", who.ID)
+	s, path, who, room := checkpointedStore(t)
 	body := string(make([]byte, 1000))
 	var written, largest int64
 	for start := time.Now(); time.Since(start) < 2*time.Second; {
@@ -84,4 +70,18 @@ func TestWALReusedUnderWritesThatNeverPause(t *testing.T) {
 		t.Fatalf("the WAL grew to %d bytes with %d bytes of messages written through it back to back: never reused", largest, written)
 	}
 	t.Logf("%d bytes of messages written, WAL at most %d bytes", written, largest)
+}
+
+// checkpointedStore opens a store in a fresh file (its path returned) that checkpoints every
+// 10 ms, with one person and a room of theirs to write to.
+func checkpointedStore(t *testing.T) (*Store, string, Identity, Room) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "gifchat.db")
+	s, err := Open(context.Background(), path, Options{Synchronous: "NORMAL", CheckpointEvery: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	who := mustIdentity(t, s, "tok", "ann")
+	return s, path, who, mustRoom(t, s, "cccccccccccccccc", who.ID)
 }

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 	"testing"
 
 	"gifchat/db"
+	"gifchat/logtest"
 )
 
 // A request whose browser went away (or that a stopping server cut) before its session was
@@ -26,7 +26,7 @@ func TestSessionLookupOfAGoneRequest(t *testing.T) {
 	if _, err := store.CreateIdentitySession(context.Background(), hashToken(token), "calm-otter-01", "c1"); err != nil {
 		t.Fatal(err)
 	}
-	var logs bytes.Buffer
+	var logs logtest.Buffer
 	defer slog.SetDefault(slog.Default())
 	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
 

@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,6 +23,7 @@ import (
 
 	"gifchat/cluster/natstest"
 	"gifchat/db/dbtest"
+	"gifchat/logtest"
 )
 
 // Options shape a cluster; zero fields take the defaults noted.
@@ -49,7 +49,7 @@ type Proc struct {
 	Name   string
 	Addr   string // 127.0.0.1:port it listens on
 	cmd    *exec.Cmd
-	logs   *procLog
+	logs   *logtest.Buffer
 	exited chan struct{}
 }
 
@@ -113,7 +113,7 @@ func build(t *testing.T) string {
 // with addrRe. A failed test prints every process's log; a data race fails the test.
 func start(t *testing.T, name, bin, ready, addrRe string, args ...string) *Proc {
 	t.Helper()
-	p := &Proc{Name: name, cmd: exec.Command(bin, args...), logs: &procLog{}, exited: make(chan struct{})}
+	p := &Proc{Name: name, cmd: exec.Command(bin, args...), logs: &logtest.Buffer{}, exited: make(chan struct{})}
 	p.cmd.Env = append(os.Environ(), "GORACE=halt_on_error=1")
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
@@ -129,7 +129,7 @@ func start(t *testing.T, name, bin, ready, addrRe string, args ...string) *Proc 
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
-			p.logs.add(line)
+			fmt.Fprintln(p.logs, line)
 			if m := addr.FindStringSubmatch(line); m != nil && strings.Contains(line, ready) {
 				select {
 				case listening <- m[1]:
@@ -225,22 +225,3 @@ func (c *Cluster) InstanceOf(t *testing.T, room string, identity int64) []string
 
 // DB is the shared database, for a test's own queries.
 func (c *Cluster) DB() *sql.DB { return c.db }
-
-// procLog collects a process's output from the goroutine reading it.
-type procLog struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *procLog) add(line string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.WriteString(line)
-	b.buf.WriteByte('\n')
-}
-
-func (b *procLog) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
